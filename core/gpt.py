@@ -1,0 +1,128 @@
+"""A lean GPT-2 forward over HF weights, with a slot pool of per-session KV caches.
+
+Why not ``GPT2LMHeadModel`` at scoring time: batching many sessions whose caches have
+different lengths needs per-row positions and masks that HF's cache API makes slow, and
+importing transformers costs seconds at start-up. The maths is HF GPT-2's exactly (tested
+against it to 1e-4): pre-LN blocks, Conv1D projections (``x @ W + b``), tanh-GELU,
+``1/sqrt(head_dim)`` attention scale, tied LM head.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .spec import ModelSpec
+
+
+class KVPool:
+    """Preallocated key/value caches, one *slot* per live session, on the model's device.
+
+    Each slot holds ``n_ctx + 1`` positions: the extra last column is a scratch column that
+    padded batch rows write into and that no query ever attends to.
+    """
+
+    def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, slots: int) -> None:
+        head_dim = spec.n_embd // spec.n_head
+        # [layer, slot, head, position, head_dim]
+        shape = (spec.n_layer, slots, spec.n_head, spec.n_ctx + 1, head_dim)
+        self.keys = torch.zeros(shape, device=device, dtype=dtype)
+        self.values = torch.zeros(shape, device=device, dtype=dtype)
+        self.slots = slots
+
+    @property
+    def nbytes(self) -> int:
+        return self.keys.element_size() * self.keys.nelement() * 2
+
+
+class LeanGPT:
+    """Inference-only GPT-2: ``step`` feeds new tokens for a batch of cache slots."""
+
+    def __init__(self, spec: ModelSpec, weights: dict[str, torch.Tensor], device: torch.device,
+                 dtype: torch.dtype = torch.float32) -> None:
+        self.spec = spec
+        self.device = device
+        self.dtype = dtype
+        self.n_head = spec.n_head
+        self.head_dim = spec.n_embd // spec.n_head
+
+        def w(name: str) -> torch.Tensor:
+            return weights[name].to(device=device, dtype=dtype).contiguous()
+
+        self.wte = w("transformer.wte.weight")  # [V, E], also the tied LM head
+        self.wpe = w("transformer.wpe.weight")  # [P, E]
+        self.ln_f = (w("transformer.ln_f.weight"), w("transformer.ln_f.bias"))
+        self.layers = []
+        for i in range(spec.n_layer):
+            h = f"transformer.h.{i}."
+            self.layers.append(
+                {name: w(h + name) for name in (
+                    "ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
+                    "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias",
+                    "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias",
+                )}
+            )
+
+    def new_pool(self, slots: int) -> KVPool:
+        return KVPool(self.spec, self.device, self.dtype, slots)
+
+    @torch.inference_mode()
+    def step(self, pool: KVPool, slots: torch.Tensor, tokens: torch.Tensor, starts: torch.Tensor,
+             lengths: torch.Tensor) -> torch.Tensor:
+        """Feed ``tokens`` into the caches of ``slots`` and return final hidden states.
+
+        slots   [B]    cache slot of each row
+        tokens  [B, L] new token ids, right-padded
+        starts  [B]    position of each row's first new token (= tokens already cached)
+        lengths [B]    real (unpadded) new tokens per row
+        returns [B, L, E] hidden states after ln_f (rows past ``lengths`` are garbage)
+        """
+        spec = self.spec
+        n_ctx = spec.n_ctx
+        batch, new = tokens.shape
+        offsets = torch.arange(new, device=self.device)
+        positions = starts[:, None] + offsets[None, :]  # [B, L]
+        valid = offsets[None, :] < lengths[:, None]  # [B, L]
+        write_pos = torch.where(valid, positions, torch.full_like(positions, n_ctx))  # scratch col
+        x = self.wte[tokens] + self.wpe[positions.clamp(max=n_ctx - 1)]  # [B, L, E]
+
+        # Key position t is visible to query (b, j) when t <= its position and t is no scratch.
+        key_pos = torch.arange(n_ctx + 1, device=self.device)
+        mask = (key_pos[None, None, :] <= positions[:, :, None]) & (key_pos[None, None, :] < n_ctx)
+        mask = mask[:, None, :, :]  # [B, 1, L, n_ctx+1]
+        index = write_pos[:, None, :, None].expand(batch, self.n_head, new, self.head_dim)  # [B, H, L, D]
+
+        for layer_no, layer in enumerate(self.layers):
+            h = F.layer_norm(x, (spec.n_embd,), layer["ln_1.weight"], layer["ln_1.bias"], 1e-5)
+            qkv = h @ layer["attn.c_attn.weight"] + layer["attn.c_attn.bias"]  # [B, L, 3E]
+            q, k, v = qkv.split(spec.n_embd, dim=2)
+            # [B, L, E] -> [B, H, L, D]
+            q = q.view(batch, new, self.n_head, self.head_dim).transpose(1, 2)
+            k = k.view(batch, new, self.n_head, self.head_dim).transpose(1, 2)
+            v = v.view(batch, new, self.n_head, self.head_dim).transpose(1, 2)
+            cache_k = pool.keys[layer_no].index_select(0, slots)  # [B, H, n_ctx+1, D]
+            cache_v = pool.values[layer_no].index_select(0, slots)
+            cache_k.scatter_(2, index, k)
+            cache_v.scatter_(2, index, v)
+            pool.keys[layer_no].index_copy_(0, slots, cache_k)
+            pool.values[layer_no].index_copy_(0, slots, cache_v)
+            attn = F.scaled_dot_product_attention(q, cache_k, cache_v, attn_mask=mask,
+                                                  scale=1.0 / math.sqrt(self.head_dim))  # [B, H, L, D]
+            attn = attn.transpose(1, 2).reshape(batch, new, spec.n_embd)  # [B, L, E]
+            x = x + attn @ layer["attn.c_proj.weight"] + layer["attn.c_proj.bias"]
+            h = F.layer_norm(x, (spec.n_embd,), layer["ln_2.weight"], layer["ln_2.bias"], 1e-5)
+            h = F.gelu(h @ layer["mlp.c_fc.weight"] + layer["mlp.c_fc.bias"], approximate="tanh")
+            x = x + h @ layer["mlp.c_proj.weight"] + layer["mlp.c_proj.bias"]
+        return F.layer_norm(x, (spec.n_embd,), self.ln_f[0], self.ln_f[1], 1e-5)
+
+    @torch.inference_mode()
+    def token_losses(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy (nats) of each target given the hidden state before it.
+
+        hidden  [N, E] states that predict the targets; targets [N]; returns [N] fp32.
+        The LM head runs only on these N rows, never on the whole context.
+        """
+        logits = (hidden @ self.wte.T).float()  # [N, V]
+        return F.cross_entropy(logits, targets, reduction="none")

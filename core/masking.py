@@ -1,0 +1,66 @@
+"""Replace volatile fields with typed placeholders before tokenizing.
+
+Without masking every request id, UUID and timestamp is a "new word" and the model learns
+nothing general (Drain finds 12,789 templates in HDFS instead of ~30-90 without it). The
+placeholders stay *typed* (``<IP>`` vs ``<NUM>``) so the model still sees what kind of value
+stood there. What the model reads for a parsed line is ``LEVEL component message``: the
+header's timestamp, pid and file name are dropped, level and logger are kept as words.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .parse import parse_line
+from .types import ParsedLine
+
+#: Bumped whenever the masked text of some line changes; saved in spec.json so a model is
+#: never fed text masked differently from what it was trained on.
+MASK_VERSION = 1
+
+#: Masked text is cut here before tokenizing: the scorer only reads a line's head anyway.
+MAX_MASKED_CHARS = 1_000
+
+PLACEHOLDERS: tuple[str, ...] = ("<TS>", "<REQ>", "<UUID>", "<BLK>", "<IP>", "<MAC>", "<HEX>", "<NUM>")
+
+_HEX = "[0-9a-fA-F]"
+_UUID = rf"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
+
+# Order matters: the most specific shapes go first so that, e.g., a UUID is not eaten as NUMs.
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Timestamps inside messages: ISO dates with optional time, and bare clock times.
+    (re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?"), "<TS>"),
+    (re.compile(r"\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<TS>"),
+    # oslo request context "[req-<uuid> <user> <tenant> - - -]": one placeholder for the lot.
+    (re.compile(rf"\[req-{_UUID}[^\]]*\]"), "[<REQ>]"),
+    (re.compile(rf"\breq-{_UUID}"), "<REQ>"),
+    (re.compile(_UUID), "<UUID>"),
+    (re.compile(r"\bblk_-?\d+"), "<BLK>"),
+    (re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])"), "<IP>"),
+    (re.compile(r"\b(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}\b"), "<MAC>"),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<HEX>"),
+    # Hashes, tenant/user ids: long runs of hex that contain at least one digit.
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{12,}\b"), "<HEX>"),
+    # Plain numbers, not glued to letters (keeps "v2", "x86", "ipv4" as words).
+    (re.compile(r"(?<![A-Za-z<])[-+]?\d+(?:\.\d+)?(?![A-Za-z>])"), "<NUM>"),
+)
+
+
+def mask_text(text: str) -> str:
+    """Mask volatile fields of free text; deterministic, never raises."""
+    text = text[: MAX_MASKED_CHARS * 4]
+    for pattern, placeholder in _RULES:
+        text = pattern.sub(placeholder, text)
+    return text[:MAX_MASKED_CHARS]
+
+
+def masked_line(parsed: ParsedLine) -> str:
+    """What the model reads for one parsed line: level, component and masked message."""
+    head = " ".join(part for part in (parsed.level, parsed.component) if part)
+    body = mask_text(parsed.message)
+    return f"{head} {body}" if head else body
+
+
+def mask_line(text: str) -> str:
+    """Parse and mask a raw line in one call (for training and baselines)."""
+    return masked_line(parse_line(text))

@@ -1,0 +1,183 @@
+"""The model directory on disk, the device choice, and the HF GPT-2 the weights belong to.
+
+Weights are plain safetensors with HF ``GPT2LMHeadModel`` names, so the same file trains
+with transformers and scores with the lean forward in :mod:`logwatch.core.gpt`. Nothing is
+ever unpickled: a directory holding only ``pytorch_model.bin`` / ``*.pt`` is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from .spec import (
+    SPEC_FILE,
+    TOKENIZER_FILE,
+    WEIGHTS_FILE,
+    Calibration,
+    ModelDirError,
+    ModelSpec,
+)
+from .tokenizer import LogTokenizer, TokenizerError
+
+if TYPE_CHECKING:
+    from transformers import GPT2LMHeadModel
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+
+
+def default_model_dir() -> Path:
+    """The model shipped inside the package (trained on sample_logs/nova_train.log)."""
+    return Path(__file__).resolve().parent / "default_model"
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """The one place a device is chosen: CUDA, then Apple MPS, then CPU for ``auto``."""
+    if requested not in DEVICES:
+        raise ModelDirError(f"unknown device {requested!r}; choose one of {', '.join(DEVICES)}")
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ModelDirError("--device cuda asked for, but no CUDA device is available")
+    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelDirError("--device mps asked for, but Apple MPS is not available")
+    return torch.device(requested)
+
+
+def expected_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """Every tensor a model directory must hold, by its HF GPT2LMHeadModel name."""
+    e, v, p = spec.n_embd, spec.vocab_size, spec.n_ctx
+    shapes: dict[str, tuple[int, ...]] = {
+        "transformer.wte.weight": (v, e),
+        "transformer.wpe.weight": (p, e),
+        "transformer.ln_f.weight": (e,),
+        "transformer.ln_f.bias": (e,),
+    }
+    for i in range(spec.n_layer):
+        h = f"transformer.h.{i}."
+        shapes |= {
+            h + "ln_1.weight": (e,),
+            h + "ln_1.bias": (e,),
+            h + "attn.c_attn.weight": (e, 3 * e),  # Conv1D: y = x @ W + b
+            h + "attn.c_attn.bias": (3 * e,),
+            h + "attn.c_proj.weight": (e, e),
+            h + "attn.c_proj.bias": (e,),
+            h + "ln_2.weight": (e,),
+            h + "ln_2.bias": (e,),
+            h + "mlp.c_fc.weight": (e, 4 * e),
+            h + "mlp.c_fc.bias": (4 * e,),
+            h + "mlp.c_proj.weight": (4 * e, e),
+            h + "mlp.c_proj.bias": (e,),
+        }
+    return shapes
+
+
+@dataclass
+class LoadedModel:
+    """Everything read from a model directory, validated; weights are fp32 on the CPU."""
+
+    directory: Path
+    spec: ModelSpec
+    tokenizer: LogTokenizer
+    weights: dict[str, torch.Tensor]
+    calibration: Calibration | None
+
+    @property
+    def name(self) -> str:
+        if self.directory == default_model_dir():
+            return "default (nova sample)"
+        return self.directory.name
+
+
+def save_weights(state: dict[str, torch.Tensor], spec: ModelSpec, directory: Path, *, half: bool = False) -> None:
+    """Write the tensors the spec needs (the tied LM head is not stored twice)."""
+    from safetensors.torch import save_file
+
+    shapes = expected_shapes(spec)
+    tensors = {}
+    for name in shapes:
+        tensor = state[name].detach().to("cpu").contiguous()
+        tensors[name] = tensor.half() if half else tensor.float()
+    save_file(tensors, str(directory / WEIGHTS_FILE), metadata={"format": "pt", "producer": "logwatch"})
+
+
+def load_model_dir(directory: str | Path | None = None) -> LoadedModel:
+    """Read and check a model directory; every problem becomes one clear ModelDirError."""
+    path = Path(directory) if directory is not None else default_model_dir()
+    if not path.exists():
+        raise ModelDirError(f"model directory not found: {path}")
+    if not path.is_dir():
+        raise ModelDirError(f"--model must be a directory (got a file: {path})")
+    weights_path = path / WEIGHTS_FILE
+    if not weights_path.exists():
+        pickles = sorted(p.name for p in path.iterdir() if p.suffix in _PICKLE_SUFFIXES)
+        if pickles:
+            raise ModelDirError(
+                f"{path} holds only pickled weights ({', '.join(pickles)}); logwatch never unpickles "
+                f"files (they can run code). Convert them to {WEIGHTS_FILE} first."
+            )
+        raise ModelDirError(f"model directory {path} is missing {WEIGHTS_FILE}")
+    for needed in (SPEC_FILE, TOKENIZER_FILE):
+        if not (path / needed).exists():
+            raise ModelDirError(f"model directory {path} is missing {needed}")
+    spec = ModelSpec.load(path)
+    try:
+        tokenizer = LogTokenizer.load(path / TOKENIZER_FILE)
+    except TokenizerError as exc:
+        raise ModelDirError(str(exc)) from None
+    if tokenizer.vocab_size != spec.vocab_size:
+        raise ModelDirError(
+            f"{path}: tokenizer has {tokenizer.vocab_size} tokens but spec.json says vocab_size {spec.vocab_size}"
+        )
+    weights = _read_safetensors(weights_path)
+    for name, shape in expected_shapes(spec).items():
+        if name not in weights:
+            raise ModelDirError(f"{weights_path} lacks tensor {name}; is it a logwatch model?")
+        if tuple(weights[name].shape) != shape:
+            raise ModelDirError(
+                f"{weights_path}: tensor {name} has shape {tuple(weights[name].shape)}, spec.json implies {shape}"
+            )
+    return LoadedModel(path, spec, tokenizer, weights, Calibration.load(path))
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelDirError(f"cannot read {path}: {exc}") from None
+    return {name: tensor.float() for name, tensor in tensors.items()}
+
+
+def hf_model(spec: ModelSpec, weights: dict[str, torch.Tensor] | None = None) -> GPT2LMHeadModel:
+    """The transformers GPT-2 for training and for the reference scorer (imports transformers)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(
+        vocab_size=spec.vocab_size,
+        n_positions=spec.n_ctx,
+        n_embd=spec.n_embd,
+        n_layer=spec.n_layer,
+        n_head=spec.n_head,
+        bos_token_id=None,
+        eos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    model = GPT2LMHeadModel(config)
+    if weights is not None:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+        real_missing = [m for m in missing if not m.startswith("lm_head.") and not m.endswith(".attn.bias")]
+        if real_missing or unexpected:
+            raise ModelDirError(f"weights do not fit the model: missing {real_missing[:3]}, unexpected {unexpected[:3]}")
+        model.tie_weights()
+    return model

@@ -1,0 +1,107 @@
+"""Pull timestamp, level, component and message out of a log line.
+
+Formats are tried cheapest-first and each is anchored at the start of the line, so a
+message that merely contains something timestamp-like is never mistaken for a header.
+Anything that matches no format is kept whole as the message (``fmt="raw"``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .types import ParsedLine
+
+_LEVELS = r"(?P<level>TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|CRITICAL|FATAL|AUDIT)"
+
+# Loghub OpenStack: "<logfile> 2017-05-16 00:00:00.008 25746 INFO nova.compute.manager [req-…] …"
+# and plain oslo.log: "2017-05-16 00:00:00.008 25746 INFO nova…" or just "INFO nova.compute.manager …".
+_OPENSTACK = re.compile(
+    r"^(?:(?P<file>\S+\.log\S*)\s+)?"
+    r"(?:(?P<ts>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s+(?:(?P<pid>\d+)\s+)?)?"
+    + _LEVELS
+    + r"\s+(?P<component>[a-z_][\w.]*\.[\w.]+)\s+(?P<message>.*)$",
+    re.DOTALL,
+)
+
+# HDFS: "081109 203530 147 INFO dfs.DataNode$DataXceiver: Receiving block blk_… src: … dest: …"
+_HDFS = re.compile(
+    r"^(?P<ts>\d{6}\s+\d{6})\s+(?P<pid>\d+)\s+" + _LEVELS + r"\s+(?P<component>[\w.$]+):\s?(?P<message>.*)$",
+    re.DOTALL,
+)
+
+# RFC 3164 syslog: "Jun  9 06:06:20 host sshd[1234]: message"; RFC 5424-ish ISO timestamps too.
+_SYSLOG = re.compile(
+    r"^(?P<ts>(?:[A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2})"
+    r"|(?:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?))\s+"
+    r"(?P<host>\S+)\s+(?P<component>[\w./-]+)(?:\[\d+\])?:\s?(?P<message>.*)$",
+    re.DOTALL,
+)
+
+# Generic "2024-01-02 03:04:05,678 LEVEL rest" (Python logging, many Java apps).
+_GENERIC = re.compile(
+    r"^(?P<ts>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)\s+"
+    r"(?:\[?(?P<level>[A-Z]+)\]?\s+)?(?P<message>.*)$",
+    re.DOTALL,
+)
+
+_JSON_TS_KEYS = ("ts", "timestamp", "time", "@timestamp", "asctime", "date")
+_JSON_LEVEL_KEYS = ("level", "levelname", "severity", "lvl", "log.level")
+_JSON_COMPONENT_KEYS = ("logger", "name", "component", "logger_name", "module", "service")
+_JSON_MESSAGE_KEYS = ("message", "msg", "event", "log", "text")
+_KNOWN_LEVELS = {"TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL", "AUDIT"}
+
+
+def _first(obj: dict[str, object], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = obj.get(key)
+        if value is not None and not isinstance(value, (dict, list)):
+            return str(value)
+    return None
+
+
+def _parse_json(text: str) -> ParsedLine | None:
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    level = _first(obj, _JSON_LEVEL_KEYS)
+    message = _first(obj, _JSON_MESSAGE_KEYS)
+    if message is None:
+        # Keep the structure visible but stable: keys sorted, volatile values masked later.
+        message = json.dumps(obj, sort_keys=True, ensure_ascii=False)
+    return ParsedLine(
+        ts=_first(obj, _JSON_TS_KEYS),
+        level=level.upper() if level else None,
+        component=_first(obj, _JSON_COMPONENT_KEYS),
+        message=message,
+        fmt="json",
+    )
+
+
+def parse_line(text: str) -> ParsedLine:
+    """Split ``text`` into header fields and message; never raises."""
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        parsed = _parse_json(stripped)
+        if parsed is not None:
+            return parsed
+    match = _OPENSTACK.match(text)
+    if match:
+        return ParsedLine(match["ts"], match["level"], match["component"], match["message"], "openstack")
+    match = _HDFS.match(text)
+    if match:
+        return ParsedLine(match["ts"], match["level"], match["component"], match["message"], "hdfs")
+    match = _SYSLOG.match(text)
+    if match:
+        return ParsedLine(match["ts"], None, match["component"], match["message"], "syslog")
+    match = _GENERIC.match(text)
+    if match:
+        level = match["level"]
+        if level is not None and level not in _KNOWN_LEVELS:
+            # Not a level after all: keep it as part of the message.
+            return ParsedLine(match["ts"], None, None, text[match.start("level") :].lstrip("["), "generic")
+        return ParsedLine(match["ts"], level, None, match["message"], "generic")
+    return ParsedLine(None, None, None, text, "raw")

@@ -1,0 +1,260 @@
+"""Per-line surprise: cross-entropy of a line's tokens given its session's earlier lines.
+
+Each session has a *window*: a marker token (BOS at the session's start, CONT once older
+lines have slid out) followed by whole recent lines, at most ``n_ctx`` tokens. A new line is
+scored against the window, then appended. When it would not fit, the window slides: only
+the most recent whole lines that fit in ``spec.keep_tokens`` stay, behind a CONT marker.
+
+Three things make this fast, none of which changes a result:
+- a KV cache per session (a slot in :class:`~logwatch.core.gpt.KVPool`): an appended line
+  costs its own tokens, not the window's; the LM head runs only on the line's tokens;
+- batching: the next line of many sessions goes through one forward pass;
+- memoisation: logs repeat, and the same window + line always gives the same losses, so
+  results are cached by a digest of (window tokens, line tokens). A line served from the
+  memo is not fed to the model at all; the session's cache catches up on its next miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from .gpt import KVPool, LeanGPT
+from .spec import ModelSpec
+
+
+@dataclass
+class SessionWindow:
+    """The token window of one session; shared by the fast path and the reference path."""
+
+    spec: ModelSpec
+    bos_id: int
+    cont_id: int
+    marker: int = -1
+    lines: deque[list[int]] = field(default_factory=deque)
+    length: int = 0
+    """Tokens in the window, marker included (0 before the first line)."""
+    cached: int = 0
+    """How many of the window's leading tokens the KV cache slot holds."""
+    slot: int | None = None
+    last_hidden: torch.Tensor | None = None
+    """Final hidden state after the last cached token: it predicts the next token."""
+
+    def prepare(self, line_len: int) -> None:
+        """Make room for a line of ``line_len`` tokens, sliding the window if needed."""
+        if self.length == 0:
+            self.marker, self.length, self.cached = self.bos_id, 1, 0
+        elif self.length + line_len > self.spec.n_ctx:
+            kept: deque[list[int]] = deque()
+            total = 0
+            for line in reversed(self.lines):
+                if total + len(line) > self.spec.keep_tokens:
+                    break
+                kept.appendleft(line)
+                total += len(line)
+            # Positions shift, so the cache is useless: the next forward re-reads the window.
+            self.marker, self.lines, self.length, self.cached = self.cont_id, kept, 1 + total, 0
+
+    def tokens(self) -> list[int]:
+        out = [self.marker]
+        for line in self.lines:
+            out.extend(line)
+        return out
+
+    def append(self, line: list[int]) -> None:
+        self.lines.append(line)
+        self.length += len(line)
+
+
+def _digest(context: list[int], line: list[int]) -> bytes:
+    data = array("i", context)
+    data.append(-1)
+    data.extend(line)
+    return hashlib.blake2b(data.tobytes(), digest_size=16).digest()
+
+
+class Scorer:
+    """Scores (session, line tokens) items with batched KV-cached forwards and a memo."""
+
+    def __init__(self, gpt: LeanGPT, *, bos_id: int, cont_id: int, max_batch: int = 32,
+                 cache_slots: int = 256, memo_entries: int = 200_000) -> None:
+        self.gpt = gpt
+        self.spec = gpt.spec
+        self.bos_id, self.cont_id = bos_id, cont_id
+        self.max_batch = max(1, min(max_batch, cache_slots))
+        self.cache_slots = cache_slots
+        self.memo_entries = memo_entries
+        self.windows: dict[str, SessionWindow] = {}
+        self._memo: OrderedDict[bytes, tuple[float, ...]] = OrderedDict()
+        self._pool: KVPool | None = None
+        self._slot_owner: OrderedDict[int, str] = OrderedDict()  # LRU: slot -> session
+        self._free: list[int] = []
+        self.memo_hits = 0
+        self.model_lines = 0
+
+    # -- sessions -------------------------------------------------------------------------
+    def drop(self, session: str) -> None:
+        """Forget a session (closed or evicted); frees its cache slot."""
+        window = self.windows.pop(session, None)
+        if window is not None and window.slot is not None:
+            self._slot_owner.pop(window.slot, None)
+            self._free.append(window.slot)
+
+    def _window(self, session: str) -> SessionWindow:
+        window = self.windows.get(session)
+        if window is None:
+            window = SessionWindow(self.spec, self.bos_id, self.cont_id)
+            self.windows[session] = window
+        return window
+
+    def _assign_slot(self, session: str, window: SessionWindow, busy: set[int]) -> int:
+        if window.slot is not None:
+            self._slot_owner.move_to_end(window.slot)
+            return window.slot
+        if not self._free:
+            self._grow_pool()
+        if self._free:
+            slot = self._free.pop()
+        else:  # pool full: take the least recently used slot not in this batch
+            slot = next(s for s in self._slot_owner if s not in busy)
+            victim = self.windows.get(self._slot_owner.pop(slot))
+            if victim is not None:
+                victim.slot, victim.cached, victim.last_hidden = None, 0, None
+        self._slot_owner[slot] = session
+        window.slot, window.cached, window.last_hidden = slot, 0, None
+        return slot
+
+    def _grow_pool(self) -> None:
+        old = self._pool
+        have = 0 if old is None else old.slots
+        if have >= self.cache_slots:
+            return
+        size = min(self.cache_slots, max(16, have * 2))
+        pool = self.gpt.new_pool(size)
+        if old is not None:
+            pool.keys[:, :have].copy_(old.keys)
+            pool.values[:, :have].copy_(old.values)
+        self._pool = pool
+        self._free.extend(range(size - 1, have - 1, -1))
+
+    # -- scoring --------------------------------------------------------------------------
+    def score(self, items: Sequence[tuple[str, list[int]]]) -> list[list[float]]:
+        """Per-token losses of each item, in order; a session's lines are scored in order."""
+        results: list[list[float] | None] = [None] * len(items)
+        queues: OrderedDict[str, deque[int]] = OrderedDict()
+        for index, (session, _) in enumerate(items):
+            queues.setdefault(session, deque()).append(index)
+        while queues:
+            # One round: the next line of up to max_batch sessions.
+            round_items: list[int] = []
+            for session in list(queues):
+                queue = queues[session]
+                round_items.append(queue.popleft())
+                if not queue:
+                    del queues[session]
+                if len(round_items) == self.max_batch:
+                    break
+            self._score_round([(items[i][0], items[i][1], i) for i in round_items], results)
+        return [r if r is not None else [] for r in results]
+
+    def _score_round(self, round_items: list[tuple[str, list[int], int]], results: list[list[float] | None]) -> None:
+        pending = []
+        for session, line, index in round_items:
+            window = self._window(session)
+            window.prepare(len(line))
+            context = window.tokens()
+            key = _digest(context, line)
+            hit = self._memo.get(key)
+            if hit is not None:
+                self._memo.move_to_end(key)
+                self.memo_hits += 1
+                results[index] = list(hit)
+                window.append(line)
+                continue
+            pending.append((session, window, context, line, index, key))
+        if not pending:
+            return
+        busy = {w.slot for _, w, *_ in pending if w.slot is not None}
+        feeds = []
+        for session, window, context, line, index, key in pending:
+            slot = self._assign_slot(session, window, busy)
+            busy.add(slot)
+            catch_up = context[window.cached :]
+            feeds.append((window, slot, window.cached, catch_up + line, len(catch_up), line, index, key))
+        # Short feeds (appends) and long ones (window re-reads) go in separate passes so a
+        # few 128-token prefills do not pad every short row to 128.
+        short = [f for f in feeds if len(f[3]) <= 32]
+        long = [f for f in feeds if len(f[3]) > 32]
+        for group in (short, long):
+            if group:
+                self._forward(group, results)
+
+    def _forward(self, feeds: list, results: list[list[float] | None]) -> None:
+        gpt, device = self.gpt, self.gpt.device
+        assert self._pool is not None
+        width = max(len(f[3]) for f in feeds)
+        tokens = torch.zeros((len(feeds), width), dtype=torch.long)
+        for row, f in enumerate(feeds):
+            tokens[row, : len(f[3])] = torch.tensor(f[3], dtype=torch.long)
+        slots = torch.tensor([f[1] for f in feeds], dtype=torch.long, device=device)
+        starts = torch.tensor([f[2] for f in feeds], dtype=torch.long, device=device)
+        lengths = torch.tensor([len(f[3]) for f in feeds], dtype=torch.long, device=device)
+        hidden = gpt.step(self._pool, slots, tokens.to(device), starts, lengths)  # [B, L, E]
+
+        # Rows that predict each scored token: the state just before it.
+        rows: list[torch.Tensor] = []
+        targets: list[int] = []
+        for row, (window, _slot, _start, fed, n_catch, line, _index, _key) in enumerate(feeds):
+            k = len(line)
+            if n_catch > 0:
+                rows.append(hidden[row, n_catch - 1 : n_catch - 1 + k])
+            else:  # first token predicted by the state saved after the previous line
+                assert window.last_hidden is not None
+                rows.append(torch.cat([window.last_hidden[None, :], hidden[row, : k - 1]]))
+            targets.extend(line)
+            window.last_hidden = hidden[row, len(fed) - 1].clone()
+        losses = gpt.token_losses(torch.cat(rows), torch.tensor(targets, device=device)).tolist()
+        offset = 0
+        for window, _slot, start, fed, _n, line, index, key in feeds:
+            per_token = losses[offset : offset + len(line)]
+            offset += len(line)
+            results[index] = per_token
+            window.cached = start + len(fed)
+            window.append(line)
+            self._remember(key, per_token)
+            self.model_lines += 1
+
+    def _remember(self, key: bytes, losses: list[float]) -> None:
+        if self.memo_entries <= 0:
+            return
+        self._memo[key] = tuple(losses)
+        if len(self._memo) > self.memo_entries:
+            self._memo.popitem(last=False)
+
+
+def reference_losses(hf_model, spec: ModelSpec, items: Sequence[tuple[str, list[int]]], *,
+                     bos_id: int, cont_id: int) -> list[list[float]]:
+    """The slow, obviously-right path: re-encode each line's whole window with HF GPT-2.
+
+    Uses the same windowing as :class:`Scorer`, so the two must agree to float precision.
+    """
+    import torch.nn.functional as F
+
+    windows: dict[str, SessionWindow] = {}
+    out = []
+    with torch.inference_mode():
+        for session, line in items:
+            window = windows.setdefault(session, SessionWindow(spec, bos_id, cont_id))
+            window.prepare(len(line))
+            context = window.tokens()
+            ids = torch.tensor([context + line])
+            logits = hf_model(ids).logits[0]  # [T, V]
+            predict = logits[len(context) - 1 : len(context) - 1 + len(line)]
+            out.append(F.cross_entropy(predict.float(), torch.tensor(line), reduction="none").tolist())
+            window.append(line)
+    return out

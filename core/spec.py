@@ -1,0 +1,129 @@
+"""The model directory's JSON files: ``spec.json`` and ``calibration.json``.
+
+One spec dataclass describes everything needed to rebuild the network and feed it the same
+text it was trained on (nanoGPT style); it is saved beside the weights. Calibration is a
+separate file because it changes without retraining (``logwatch calibrate``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+SPEC_FILE = "spec.json"
+TOKENIZER_FILE = "tokenizer.json"
+WEIGHTS_FILE = "model.safetensors"
+CALIBRATION_FILE = "calibration.json"
+SUMMARY_FILE = "training_summary.json"
+MODEL_FORMAT = "logwatch-model"
+MODEL_FORMAT_VERSION = 1
+
+
+class ModelDirError(ValueError):
+    """A model directory that cannot be used; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture and input conventions of one trained model (LogGPT-Small defaults)."""
+
+    vocab_size: int
+    """Tokenizer vocabulary size, markers included; the LM head has this many outputs."""
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 256
+    n_ctx: int = 128
+    """Context window in tokens; the scorer slides whole lines through it."""
+    max_line_tokens: int = 48
+    """A line is scored on at most this many tokens (EOL included); the rest is ignored."""
+    session_rule: str = "builtin"
+    """How lines were grouped into sessions in training: "builtin" or a regex with one group."""
+    mask_version: int = 1
+    """Masking rules version (masking.MASK_VERSION) the tokenizer and model were trained on."""
+    format: str = MODEL_FORMAT
+    version: int = MODEL_FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ModelDirError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+        if not 2 <= self.max_line_tokens <= self.n_ctx // 2:
+            raise ModelDirError(f"max_line_tokens must be between 2 and n_ctx/2 ({self.n_ctx // 2})")
+
+    @property
+    def keep_tokens(self) -> int:
+        """Context kept (in whole lines) when the window slides: room for one more line always."""
+        return self.n_ctx - 1 - self.max_line_tokens
+
+    def save(self, directory: Path) -> None:
+        _write_json(directory / SPEC_FILE, asdict(self))
+
+    @classmethod
+    def load(cls, directory: Path) -> ModelSpec:
+        data = _read_json(directory / SPEC_FILE)
+        if data.get("format") != MODEL_FORMAT:
+            raise ModelDirError(f"{directory / SPEC_FILE} is not a logwatch model spec")
+        if int(data.get("version", 0)) > MODEL_FORMAT_VERSION:
+            raise ModelDirError(
+                f"{directory} was made by a newer logwatch (model format {data.get('version')}); "
+                f"this one reads up to {MODEL_FORMAT_VERSION}"
+            )
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as exc:
+            raise ModelDirError(f"{directory / SPEC_FILE}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The alert rule: a session alerts once ``min_lines`` of its lines score above ``line_threshold``."""
+
+    line_threshold: float
+    """Per-line loss (nats/token) above which a line counts as surprising."""
+    min_lines: int = 1
+    """How many surprising lines a session needs before it alerts (LogBERT's r)."""
+    method: str = "max-fpr"
+    """"max-fpr": quantile of held-out normal sessions; "mean+3sigma": the study's rule."""
+    max_fpr: float | None = 0.01
+    """False-positive budget on normal sessions the threshold was set for."""
+    normal_sessions: int = 0
+    """How many held-out normal sessions the threshold was computed on."""
+    flagged_sessions: int = 0
+    """How many of those the rule flags (≤ max_fpr × normal_sessions)."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Free-form figures for the record (loss quantiles, files used)."""
+
+    def save(self, directory: Path) -> None:
+        _write_json(directory / CALIBRATION_FILE, asdict(self))
+
+    @classmethod
+    def load(cls, directory: Path) -> Calibration | None:
+        path = directory / CALIBRATION_FILE
+        if not path.exists():
+            return None
+        data = _read_json(path)
+        known = {f.name for f in fields(cls)}
+        try:
+            calibration = cls(**{k: v for k, v in data.items() if k in known})
+            float(calibration.line_threshold)
+        except (TypeError, ValueError) as exc:
+            raise ModelDirError(f"{path}: {exc}") from None
+        return calibration
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelDirError(f"model directory {path.parent} is missing {path.name}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelDirError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelDirError(f"{path} does not hold a JSON object")
+    return data

@@ -1,0 +1,77 @@
+"""Plain data that flows through the engine: raw lines in, scored lines out.
+
+These dataclasses are the contract between ingest, the scorer, recordings and the TUI.
+They carry no behaviour beyond trivial conversions, so every layer can depend on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Displayed and scored text is cut at this many characters. A 10 MB line still counts as
+#: one line; only its head is kept (the tail is dropped and ``truncated`` is set).
+MAX_LINE_CHARS = 16_384
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line as read from a source, before any parsing."""
+
+    n: int
+    """1-based arrival number across the whole stream (all sources)."""
+    text: str
+    """Decoded text without the line ending; invalid UTF-8 is replaced with U+FFFD."""
+    source: str
+    """Where it came from: a file path, or ``-`` for standard input."""
+    arrival: float
+    """Wall-clock time (``time.time()``) when the line was read."""
+    truncated: bool = False
+    """True when the raw line was longer than :data:`MAX_LINE_CHARS` and was cut."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLine:
+    """Fields pulled out of a line by :mod:`logwatch.core.parse`; any may be missing."""
+
+    ts: str | None
+    """Timestamp as written in the line (not normalised), or None."""
+    level: str | None
+    """Upper-case severity such as INFO, WARNING, ERROR, or None."""
+    component: str | None
+    """Logger or component name (``nova.compute.manager``, ``dfs.DataNode$DataXceiver``)."""
+    message: str
+    """The free text after the header; the whole line when no format matched."""
+    fmt: str
+    """Name of the format that matched: ``openstack``, ``hdfs``, ``syslog``, ``json`` or ``raw``."""
+
+
+@dataclass(slots=True)
+class ScoredLine:
+    """A line after scoring: what ``logwatch score`` prints and what the TUI shows."""
+
+    n: int
+    source: str
+    arrival: float
+    text: str
+    session: str
+    """Session key, e.g. an instance UUID, ``req-…``, ``blk_…`` or ``<unkeyed:SOURCE>``."""
+    ts: str | None = None
+    level: str | None = None
+    loss: float | None = None
+    """Mean cross-entropy (nats/token) of the line's tokens given its session's context;
+    None when the line could not be scored (no model, empty line)."""
+    alert: bool = False
+    """True when this line pushed its session over the alert rule (see calibration)."""
+    tokens: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+    """Per-token explanation: (token text, loss in nats) in line order, for the masked line."""
+
+    def to_json_dict(self) -> dict[str, object]:
+        """The public JSON object of ``logwatch score`` (DESIGN.md §4)."""
+        return {
+            "n": self.n,
+            "ts": self.ts,
+            "session": self.session,
+            "text": self.text,
+            "loss": None if self.loss is None else round(self.loss, 4),
+            "alert": self.alert,
+        }
