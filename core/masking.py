@@ -39,10 +39,10 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])"), "<IP>"),
     (re.compile(r"\b(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}\b"), "<MAC>"),
     (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<HEX>"),
-    # Hashes, tenant/user ids: long runs of hex that contain at least one digit.
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{12,}\b"), "<HEX>"),
+    # Hashes, tenant/user ids: long runs of hex with both a digit and a letter (pure digits are NUM).
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "<HEX>"),
     # Plain numbers, not glued to letters (keeps "v2", "x86", "ipv4" as words).
-    (re.compile(r"(?<![A-Za-z<])[-+]?\d+(?:\.\d+)?(?![A-Za-z>])"), "<NUM>"),
+    (re.compile(r"(?<![A-Za-z0-9<])[-+]?\d+(?:\.\d+)?(?![A-Za-z>])"), "<NUM>"),
 )
 
 

@@ -34,7 +34,7 @@ _HDFS = re.compile(
 _SYSLOG = re.compile(
     r"^(?P<ts>(?:[A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2})"
     r"|(?:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?))\s+"
-    r"(?P<host>\S+)\s+(?P<component>[\w./-]+)(?:\[\d+\])?:\s?(?P<message>.*)$",
+    r"(?P<host>\S+)\s+(?P<component>[\w./()-]+)(?:\[\d+\])?:\s?(?P<message>.*)$",
     re.DOTALL,
 )
 

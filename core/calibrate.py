@@ -1,0 +1,84 @@
+"""Set the alert threshold from normal sessions the model never trained on.
+
+Default rule ("max-fpr"): a session alerts once ``min_lines`` of its lines score above the
+line threshold; the threshold is the smallest value that flags at most ``max_fpr`` of the
+held-out normal sessions. The study's rule (mean + 3σ of normal line losses) stays available
+for comparison (``method="mean+3sigma"``): it ignores how many sessions it flags.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+
+from .spec import Calibration
+
+METHODS = ("max-fpr", "mean+3sigma")
+
+
+def kth_largest(losses: Sequence[float], k: int) -> float:
+    """The session's score under a "k lines over threshold" rule (-inf if it has fewer lines)."""
+    if len(losses) < k:
+        return -math.inf
+    return sorted(losses, reverse=True)[k - 1]
+
+
+def threshold_for_fpr(session_scores: Sequence[float], max_fpr: float) -> float:
+    """Smallest threshold t such that the share of scores strictly above t is ≤ max_fpr."""
+    finite = sorted((s for s in session_scores if s != -math.inf), reverse=True)
+    if not finite:
+        raise ValueError("no normal session long enough to calibrate on")
+    allowed = math.floor(max_fpr * len(session_scores) + 1e-9)
+    if allowed >= len(finite):
+        return finite[-1]
+    return finite[allowed]
+
+
+def calibrate(session_losses: Mapping[str, Sequence[float]], *, method: str = "max-fpr",
+              max_fpr: float = 0.01, min_lines: int = 1, details: dict[str, object] | None = None) -> Calibration:
+    """Compute the alert rule from per-session line losses of normal logs."""
+    if method not in METHODS:
+        raise ValueError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}")
+    if not 0 <= max_fpr < 1:
+        raise ValueError("--max-fpr must be in [0, 1)")
+    if min_lines < 1:
+        raise ValueError("--min-lines must be at least 1")
+    sessions = {key: list(v) for key, v in session_losses.items() if v}
+    if not sessions:
+        raise ValueError("no scored normal lines to calibrate on")
+    all_losses = [x for losses in sessions.values() for x in losses]
+    scores = [kth_largest(losses, min_lines) for losses in sessions.values()]
+    if method == "max-fpr":
+        threshold = threshold_for_fpr(scores, max_fpr)
+    else:
+        mean = statistics.fmean(all_losses)
+        sd = statistics.pstdev(all_losses) if len(all_losses) > 1 else 0.0
+        threshold = mean + 3 * sd
+    flagged = sum(1 for s in scores if s > threshold)
+    figures: dict[str, object] = {
+        "normal_lines": len(all_losses),
+        "line_loss_mean": round(statistics.fmean(all_losses), 4),
+        "line_loss_p99": round(_quantile(all_losses, 0.99), 4),
+        "line_loss_p999": round(_quantile(all_losses, 0.999), 4),
+        "line_loss_max": round(max(all_losses), 4),
+        "lines_over_threshold": sum(1 for x in all_losses if x > threshold),
+    }
+    figures.update(details or {})
+    return Calibration(line_threshold=round(threshold, 6), min_lines=min_lines, method=method,
+                       max_fpr=max_fpr if method == "max-fpr" else None, normal_sessions=len(sessions),
+                       flagged_sessions=flagged, details=figures)
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def session_losses(scored: Iterable) -> dict[str, list[float]]:
+    """Group scored lines' losses by session (lines without a loss are skipped)."""
+    out: dict[str, list[float]] = {}
+    for line in scored:
+        if line.loss is not None:
+            out.setdefault(line.session, []).append(line.loss)
+    return out

@@ -1,0 +1,136 @@
+"""The engine: parse → session key → mask → tokenize → score → alert rule.
+
+One object that the headless commands and the TUI's pipeline thread both drive. It is not
+thread-safe by design: exactly one thread owns it (the TUI's bridge worker).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .masking import MASK_VERSION, masked_line
+from .parse import parse_line
+from .sessions import SessionKeyer, SessionRuleError, SessionTable
+from .spec import Calibration, ModelDirError
+from .types import LogLine, ScoredLine
+
+
+class EngineError(Exception):
+    """The engine cannot start; the message is one line for the user."""
+
+
+class Engine:
+    """Scores lines in batches and applies the calibrated alert rule per session."""
+
+    def __init__(self, *, loaded=None, device: str = "auto", session_regex: str | None = None,
+                 threshold: float | None = None, min_lines: int | None = None,
+                 idle_seconds: float = 900.0, max_sessions: int = 20_000, cache_slots: int = 256,
+                 max_batch: int = 32, memo_entries: int = 200_000) -> None:
+        self.loaded = loaded
+        rule = session_regex
+        if rule is None and loaded is not None:
+            rule = loaded.spec.session_rule
+        try:
+            self.keyer = SessionKeyer(rule)
+        except SessionRuleError as exc:
+            raise EngineError(str(exc)) from None
+        self.sessions = SessionTable(idle_seconds=idle_seconds, max_sessions=max_sessions)
+        self.scorer = None
+        self.tokenizer = None
+        self.device = "none"
+        self.model_name = "no model"
+        self.calibration: Calibration | None = None
+        if loaded is not None:
+            if loaded.spec.mask_version != MASK_VERSION:
+                raise EngineError(
+                    f"model {loaded.directory} was trained with masking v{loaded.spec.mask_version}, "
+                    f"this logwatch masks with v{MASK_VERSION}: retrain it with `logwatch train`"
+                )
+            from .gpt import LeanGPT
+            from .model import pick_device
+            from .scorer import Scorer
+
+            try:
+                torch_device = pick_device(device)
+            except ModelDirError as exc:
+                raise EngineError(str(exc)) from None
+            gpt = LeanGPT(loaded.spec, loaded.weights, torch_device)
+            self.scorer = Scorer(gpt, bos_id=loaded.tokenizer.bos_id, cont_id=loaded.tokenizer.cont_id,
+                                 max_batch=max_batch, cache_slots=cache_slots, memo_entries=memo_entries)
+            self.tokenizer = loaded.tokenizer
+            self.device = torch_device.type
+            self.model_name = loaded.name
+            self.calibration = loaded.calibration
+        self.threshold: float | None = threshold
+        if self.threshold is None and self.calibration is not None:
+            self.threshold = self.calibration.line_threshold
+        self.min_lines = min_lines or (self.calibration.min_lines if self.calibration else 1)
+        self.lines_scored = 0
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def load(cls, model_dir: str | Path | None = None, *, device: str = "auto",
+             session_regex: str | None = None, **kwargs) -> Engine:
+        """Open a model directory (None = the bundled default model)."""
+        from .model import load_model_dir
+
+        try:
+            loaded = load_model_dir(model_dir)
+        except ModelDirError as exc:
+            raise EngineError(str(exc)) from None
+        return cls(loaded=loaded, device=device, session_regex=session_regex, **kwargs)
+
+    @classmethod
+    def unscored(cls, *, session_regex: str | None = None, **kwargs) -> Engine:
+        """An engine without a model: lines are parsed and keyed, loss stays None."""
+        return cls(loaded=None, session_regex=session_regex, **kwargs)
+
+    @property
+    def scoring(self) -> bool:
+        return self.scorer is not None
+
+    # -- the work -------------------------------------------------------------------------
+    def score_batch(self, lines: Sequence[LogLine]) -> list[ScoredLine]:
+        """Score lines (any mix of sessions), same order and count; never raises on text."""
+        out: list[ScoredLine] = []
+        masked: list[str] = []
+        for line in lines:
+            parsed = parse_line(line.text)
+            session = self.keyer.key(line.text, line.source)
+            out.append(ScoredLine(n=line.n, source=line.source, arrival=line.arrival, text=line.text,
+                                  session=session, ts=parsed.ts, level=parsed.level))
+            masked.append(masked_line(parsed))
+        if self.scorer is not None and self.tokenizer is not None and out:
+            spec = self.scorer.spec
+            encoded = self.tokenizer.encode_with_pieces(masked, max_tokens=spec.max_line_tokens)
+            per_token = self.scorer.score([(s.session, ids) for s, (ids, _) in zip(out, encoded)])
+            for scored, (_, pieces), losses in zip(out, encoded, per_token):
+                scored.loss = sum(losses) / len(losses)
+                scored.tokens = tuple(zip(pieces, (round(x, 3) for x in losses)))
+        for scored in out:
+            self._track(scored)
+        self.lines_scored += len(out)
+        return out
+
+    def _track(self, scored: ScoredLine) -> None:
+        info, evicted = self.sessions.touch(scored.session, scored.arrival)
+        for key in evicted:
+            self._forget(key)
+        if scored.loss is not None and self.threshold is not None and scored.loss > self.threshold:
+            info.over_threshold += 1
+            if info.over_threshold >= self.min_lines:
+                scored.alert = True
+                info.alerted = True
+
+    def evict_idle(self, now: float | None = None) -> list[str]:
+        """Close sessions idle longer than the idle time so memory stays bounded."""
+        evicted = self.sessions.evict_idle(time.time() if now is None else now)
+        for key in evicted:
+            self._forget(key)
+        return evicted
+
+    def _forget(self, session: str) -> None:
+        if self.scorer is not None:
+            self.scorer.drop(session)

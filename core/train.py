@@ -1,0 +1,261 @@
+"""Train the tokenizer and the LM on normal logs (``logwatch train``).
+
+Training sees exactly the contexts the scorer will use: each session's lines go through
+the same :class:`~logwatch.core.scorer.SessionWindow`, and every window the scorer would
+hold becomes one training sequence in which only the lines *added* in that window carry a
+loss (lines kept from the previous window are context, already learned once). Sessions are
+never concatenated into fixed blocks: that breaks the transitions the model must learn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .masking import MASK_VERSION, mask_line
+from .model import hf_model, pick_device, save_weights
+from .scorer import SessionWindow
+from .sessions import SessionKeyer
+from .spec import SUMMARY_FILE, TOKENIZER_FILE, ModelSpec
+from .tokenizer import LogTokenizer
+
+IGNORE = -100
+
+
+@dataclass
+class TrainConfig:
+    """Knobs of one training run; saved in the training summary."""
+
+    epochs: int = 8
+    """Upper bound on passes over the training windows (early stopping may end sooner)."""
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    patience: int = 2
+    """Stop when the held-out loss has not improved for this many epochs."""
+    holdout: float = 0.1
+    """Share of sessions (every n-th, by first appearance) kept out for early stopping and calibration."""
+    vocab_size: int = 4096
+    seed: int = 0
+    device: str = "auto"
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 256
+    n_ctx: int = 128
+    max_line_tokens: int = 48
+    dropout: float = 0.1
+    session_rule: str = "builtin"
+    half_weights: bool = False
+    """Store weights as fp16 (half the file size; the bundled model uses it)."""
+
+
+@dataclass
+class Progress:
+    """One progress report, sent after every optimiser step and at each epoch's end."""
+
+    epoch: int
+    epochs: int
+    step: int
+    steps_per_epoch: int
+    loss: float
+    tokens_per_s: float
+    val_loss: float | None = None
+    phase: str = "train"
+
+
+@dataclass
+class TrainResult:
+    spec: ModelSpec
+    best_val_loss: float
+    epochs_run: int
+    seconds: float
+    train_sessions: list[list[list[int]]]
+    holdout_sessions: dict[str, list[str]]
+    """Held-out sessions as raw lines, for calibration: never trained on."""
+
+
+def group_sessions(lines: Iterable[tuple[str, str]], rule: str) -> dict[str, list[str]]:
+    """(source, text) pairs → session → its lines in order (dicts keep first-seen order)."""
+    keyer = SessionKeyer(rule)
+    sessions: dict[str, list[str]] = {}
+    for source, text in lines:
+        sessions.setdefault(keyer.key(text, source), []).append(text)
+    return sessions
+
+
+def split_sessions(sessions: dict[str, list[str]], holdout: float) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Every n-th session (by first appearance) is held out: spread over the whole time range."""
+    if holdout <= 0 or len(sessions) < 4:
+        return sessions, {}
+    every = max(2, round(1 / holdout))
+    train, held = {}, {}
+    for i, (key, lines) in enumerate(sessions.items()):
+        (held if i % every == every - 1 else train)[key] = lines
+    return train, held
+
+
+def build_windows(sessions: Iterable[list[list[int]]], spec: ModelSpec, bos_id: int, cont_id: int) -> list[tuple[list[int], list[int]]]:
+    """(input ids, labels) per window, as the scorer would see the session's lines."""
+    windows = []
+    for lines in sessions:
+        window = SessionWindow(spec, bos_id, cont_id)
+        ids: list[int] = []
+        labels: list[int] = []
+        for line in lines:
+            starts_new = window.length == 0 or window.length + len(line) > spec.n_ctx
+            window.prepare(len(line))
+            if starts_new:  # first line, or the window slid: the previous sequence is complete
+                if ids:
+                    windows.append((ids, labels))
+                ids = window.tokens()
+                labels = [IGNORE] * len(ids)
+            ids = ids + line
+            labels = labels + line
+            window.append(line)
+        if ids:
+            windows.append((ids, labels))
+    return windows
+
+
+def _batches(windows: list[tuple[list[int], list[int]]], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Length-bucketed batches in random order: little padding, still shuffled."""
+    order = sorted(range(len(windows)), key=lambda i: (len(windows[i][0]), rng.random()))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _tensors(windows, batch: list[int], pad_id: int, device: torch.device):
+    width = max(len(windows[i][0]) for i in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, i in enumerate(batch):
+        x, y = windows[i]
+        ids[row, : len(x)] = torch.tensor(x)
+        labels[row, : len(y)] = torch.tensor(y)
+        mask[row, : len(x)] = 1
+    return ids.to(device), labels.to(device), mask.to(device)
+
+
+def _mean_loss(model, windows, batches, pad_id: int, device: torch.device) -> float:
+    total, count = 0.0, 0
+    model.eval()
+    with torch.inference_mode():
+        for batch in batches:
+            ids, labels, mask = _tensors(windows, batch, pad_id, device)
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]  # [B, T-1, V]
+            target = labels[:, 1:]
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=IGNORE, reduction="sum")
+            total += float(loss)
+            count += int((target != IGNORE).sum())
+    model.train()
+    return total / max(count, 1)
+
+
+def train_model(lines: Iterable[tuple[str, str]], out_dir: str | Path, config: TrainConfig | None = None,
+                on_progress: Callable[[Progress], None] | None = None) -> TrainResult:
+    """Train tokenizer + model on (source, text) lines of normal logs and write ``out_dir``."""
+    config = config or TrainConfig()
+    started = time.time()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+
+    sessions = group_sessions(lines, config.session_rule)
+    if not sessions:
+        raise ValueError("no lines to train on")
+    train_raw, held_raw = split_sessions(sessions, config.holdout)
+    tokenizer = LogTokenizer.train((mask_line(t) for ls in train_raw.values() for t in ls), vocab_size=config.vocab_size)
+    tokenizer.save(out / TOKENIZER_FILE)
+    spec = ModelSpec(vocab_size=tokenizer.vocab_size, n_layer=config.n_layer, n_head=config.n_head,
+                     n_embd=config.n_embd, n_ctx=config.n_ctx, max_line_tokens=config.max_line_tokens,
+                     session_rule=config.session_rule, mask_version=MASK_VERSION)
+
+    def encode(raw: dict[str, list[str]]) -> list[list[list[int]]]:
+        return [tokenizer.encode_lines([mask_line(t) for t in ls], max_tokens=spec.max_line_tokens) for ls in raw.values()]
+
+    train_sessions, held_sessions = encode(train_raw), encode(held_raw)
+    train_windows = build_windows(train_sessions, spec, tokenizer.bos_id, tokenizer.cont_id)
+    val_windows = build_windows(held_sessions, spec, tokenizer.bos_id, tokenizer.cont_id) or train_windows[:64]
+
+    device = pick_device(config.device)
+    model = hf_model(spec)
+    model.config.resid_pdrop = model.config.embd_pdrop = model.config.attn_pdrop = config.dropout
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = config.dropout
+    model.to(device)
+    model.train()
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+    steps_per_epoch = math.ceil(len(train_windows) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+
+    def lr_at(step: int) -> float:
+        if step < config.warmup_steps:
+            return config.lr * (step + 1) / config.warmup_steps
+        progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
+        return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+    val_batches = _batches(val_windows, config.batch_size, random.Random(0))
+    best_val, best_state, bad_epochs, step, epochs_run = float("inf"), None, 0, 0, 0
+    for epoch in range(1, config.epochs + 1):
+        epochs_run = epoch
+        tokens_seen, epoch_start = 0, time.time()
+        for batch_no, batch in enumerate(_batches(train_windows, config.batch_size, rng), 1):
+            for group in optimiser.param_groups:
+                group["lr"] = lr_at(step)
+            ids, labels, mask = _tensors(train_windows, batch, tokenizer.pad_id, device)
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]  # [B, T-1, V]
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1), ignore_index=IGNORE)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            step += 1
+            tokens_seen += int(mask.sum())
+            if on_progress:
+                on_progress(Progress(epoch, config.epochs, batch_no, steps_per_epoch, loss.item(),
+                                     tokens_seen / max(1e-9, time.time() - epoch_start)))
+        val = _mean_loss(model, val_windows, val_batches, tokenizer.pad_id, device)
+        if on_progress:
+            on_progress(Progress(epoch, config.epochs, steps_per_epoch, steps_per_epoch, loss.item(),
+                                 tokens_seen / max(1e-9, time.time() - epoch_start), val, "epoch"))
+        if val < best_val - 1e-4:
+            best_val, bad_epochs = val, 0
+            best_state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+            if bad_epochs >= config.patience:
+                break
+    assert best_state is not None
+    spec.save(out)
+    save_weights(best_state, spec, out, half=config.half_weights)
+    seconds = time.time() - started
+    summary = {
+        "config": asdict(config),
+        "sessions": {"train": len(train_raw), "holdout": len(held_raw)},
+        "lines": {"train": sum(map(len, train_raw.values())), "holdout": sum(map(len, held_raw.values()))},
+        "windows": {"train": len(train_windows), "holdout": len(val_windows)},
+        "vocab_size": spec.vocab_size,
+        "epochs_run": epochs_run,
+        "best_holdout_loss": round(best_val, 4),
+        "seconds": round(seconds, 1),
+        "torch": torch.__version__,
+    }
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return TrainResult(spec, best_val, epochs_run, seconds, train_sessions, held_raw)

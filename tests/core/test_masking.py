@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from logwatch.core.masking import MAX_MASKED_CHARS, mask_line, mask_text
+
+NOVA = ("nova-compute.log.1.2017-05-16_13:55:31 2017-05-16 00:00:39.232 2931 INFO nova.compute.manager "
+        "[req-3ea4052c-895d-4b64-9e2d-04d64c4d94ab 113d3a99c3da401fbd62cc2caa5b96d2 "
+        "54fadb412c4e40cdbaed9335e4c35a9e - - -] [instance: b9000564-fe1a-409b-b8cc-1e88b294cd1d] "
+        "Took 19.84 seconds to spawn the instance on the hypervisor.")
+
+
+def test_nova_line_keeps_level_component_and_words() -> None:
+    assert mask_line(NOVA) == (
+        "INFO nova.compute.manager [<REQ>] [instance: <UUID>] Took <NUM> seconds to spawn the instance on the hypervisor.")
+
+
+def test_typed_placeholders() -> None:
+    text = ("blk_-1608999687919862906 from /10.250.19.102:54106 at 0xdeadbeef mac fa:16:3e:2a:b1:00 "
+            "hash 9f86d081884c7d659a2f at 2017-05-16 00:00:39.232 v2 x86 count 42")
+    assert mask_text(text) == "<BLK> from /<IP> at <HEX> mac <MAC> hash <HEX> at <TS> v2 x86 count <NUM>"
+
+
+def test_lines_that_differ_only_in_ids_mask_the_same() -> None:
+    other = NOVA.replace("19.84", "3.01").replace("b9000564", "a1000564").replace("00:00:39.232", "01:02:03.004")
+    assert other != NOVA
+    assert mask_line(other) == mask_line(NOVA)
+
+
+def test_huge_and_hostile_text_is_bounded() -> None:
+    masked = mask_text("\x00\x1b[2J " + "9" * 10_000_000)
+    assert len(masked) <= MAX_MASKED_CHARS
+    assert masked.startswith("\x00\x1b[2J <NUM>")

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logwatch.core.masking import mask_line
+from logwatch.core.tokenizer import LogTokenizer
+
+LINES = [mask_line(f"INFO nova.compute.manager [instance: 0000000{i % 10}-fe1a-409b-b8cc-1e88b294cd1d] "
+                   f"Took {i}.5 seconds to spawn the instance") for i in range(200)]
+TOK = LogTokenizer.train(LINES * 3, vocab_size=400)
+
+
+def test_round_trip_and_eol() -> None:
+    for line in LINES[:20] + ["héllo wörld \x00 \x1b[2J <NUM>", ""]:
+        ids = TOK.encode_lines([line], max_tokens=10_000)[0]
+        assert ids[-1] == TOK.eol_id
+        assert TOK.decode(ids[:-1]) == line
+
+
+def test_phrases_compress_and_pieces_cover_the_line() -> None:
+    ids = TOK.encode_lines([LINES[5]], max_tokens=64)[0]
+    assert len(ids) < 12  # a learned line is a few phrase tokens, not one per word
+    pieces = TOK.pieces(LINES[5], max_tokens=64)
+    assert "".join(pieces[:-1]) == LINES[5]
+    assert len(pieces) == len(ids)
+
+
+def test_max_tokens_caps_length() -> None:
+    ids = TOK.encode_lines(["zq" * 500], max_tokens=16)[0]
+    assert len(ids) == 16 and ids[-1] == TOK.eol_id
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_encodes_and_decodes(text: str) -> None:
+    ids, pieces = TOK.encode_with_pieces([text], max_tokens=100_000)[0]
+    assert TOK.decode(ids[:-1]) == text
+    assert len(pieces) == len(ids)

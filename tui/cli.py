@@ -1,0 +1,160 @@
+"""The ``logwatch`` command: the TUI by default, and headless score/train/calibrate/eval.
+
+Start-up matters (``logwatch --help`` must be instant), so nothing heavy is imported at
+module level: torch only loads inside the commands that score or train, textual only in
+the TUI command. Every expected failure becomes one ``logwatch: …`` line on stderr and a
+non-zero exit (2 for usage errors), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from . import commands
+
+DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda", "mps"])
+
+
+class DefaultGroup(click.Group):
+    """A group that runs ``watch`` when the first argument is not a sub-command.
+
+    So ``logwatch nova.log``, ``logwatch --replay x.lwrec`` and a bare ``logwatch`` (stdin)
+    open the TUI, while ``logwatch score …`` runs a sub-command.
+    """
+
+    default_command = "watch"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+model_option = click.option(
+    "--model", "model_dir", metavar="DIR", default=None,
+    help="Model directory (spec.json, tokenizer.json, model.safetensors, calibration.json). "
+    "Default: the bundled model trained on the nova sample logs.")
+device_option = click.option(
+    "--device", type=DEVICE_CHOICE, default="auto", show_default=True,
+    help="Where the model runs: auto picks CUDA, then Apple MPS, then the CPU.")
+session_option = click.option(
+    "--session-regex", metavar="RE", default=None,
+    help="Regex with one capture group giving a line's session key. Default: the rule the model was "
+    "trained with (built-in: [instance: UUID], blk_ID, req-UUID).")
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="logwatch", prog_name="logwatch")
+def main() -> None:
+    """Watch logs and flag surprising lines with a small language model.
+
+    \b
+    logwatch nova.log                 monitor a file (follows it as it grows)
+    tail -f nova.log | logwatch       monitor a pipe (the keyboard still works)
+    logwatch --replay incident.lwrec  replay a recorded session
+    logwatch score nova.log           headless: one JSON object per line
+    logwatch train normal.log --out DIR    train tokenizer + model on normal logs
+    logwatch eval --model DIR --labels labels.csv test.log
+
+    Run `logwatch COMMAND --help` for each command's options.
+    """
+
+
+@main.command()
+@click.argument("path", required=False, metavar="[PATH|-]")
+@click.option("--replay", metavar="REC", default=None, help="Replay a recording (.lwrec, gzip too) instead of reading logs.")
+@click.option("--record", metavar="REC", default=None, help="Record everything seen (lines, sessions, losses) to this file.")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Replay speed factor; 0 = as fast as possible.")
+@click.option("--theme", default="logwatch-dark", show_default=True,
+              help="Colour theme: logwatch-dark, logwatch-light, logwatch-contrast.")
+@model_option
+@device_option
+@session_option
+def watch(path: str | None, replay: str | None, record: str | None, speed: float, theme: str,
+          model_dir: str | None, device: str, session_regex: str | None) -> None:
+    """Open the live monitor on PATH, on standard input (-), or on a recording (--replay)."""
+    commands.run_watch(path=path, replay=replay, record=record, speed=speed, theme=theme,
+                       model_dir=model_dir, device=device, session_regex=session_regex)
+
+
+@main.command()
+@click.argument("path", required=False, metavar="[PATH|-]")
+@model_option
+@device_option
+@session_option
+@click.option("--follow", "-f", is_flag=True, help="Keep reading as the file grows (survives rotation and truncation).")
+@click.option("--replay", metavar="REC", default=None, help="Print the scored lines of a recording instead of scoring logs.")
+@click.option("--record", metavar="REC", default=None, help="Also write a recording (.lwrec) of the scored lines.")
+@click.option("--fail-on-alert", is_flag=True, help="Exit with status 1 when any alert fired.")
+@click.option("--tokens", is_flag=True, help="Add per-token losses to each JSON object (key \"tokens\").")
+def score(path: str | None, model_dir: str | None, device: str, session_regex: str | None, follow: bool,
+          replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool) -> None:
+    """Score PATH (or standard input) headless: one JSON object per line on stdout.
+
+    Each object has n, ts, session, text, loss and alert. Exit status 0, or 1 with
+    --fail-on-alert when any alert fired.
+    """
+    commands.run_score(path=path, model_dir=model_dir, device=device, session_regex=session_regex,
+                       follow=follow, replay=replay, record=record, fail_on_alert=fail_on_alert, tokens=tokens)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILES...")
+@click.option("--out", "out_dir", required=True, metavar="DIR", help="Directory to write the model into (created).")
+@click.option("--epochs", type=click.IntRange(1, 1000), default=8, show_default=True, help="Most passes over the data; early stopping may end sooner.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: the same seed and data give the same model.")
+@click.option("--vocab-size", type=click.IntRange(300, 65536), default=4096, show_default=True, help="Largest tokenizer vocabulary.")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")
+@click.option("--holdout", type=click.FloatRange(0.0, 0.5), default=0.1, show_default=True,
+              help="Share of sessions kept out of training for early stopping and calibration.")
+@click.option("--max-fpr", type=click.FloatRange(0.0, 0.5), default=0.01, show_default=True,
+              help="Calibrate the alert threshold to flag at most this share of held-out normal sessions.")
+@click.option("--min-lines", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="A session alerts once this many of its lines are over the threshold.")
+@click.option("--half", is_flag=True, help="Store weights as fp16 (half the size).")
+@device_option
+@session_option
+def train(files: tuple[str, ...], out_dir: str, **options: Any) -> None:
+    """Train a tokenizer and model on FILES of normal logs; writes DIR with a calibration."""
+    commands.run_train(files=files, out_dir=out_dir, **options)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILES...")
+@model_option
+@device_option
+@session_option
+@click.option("--max-fpr", type=click.FloatRange(0.0, 0.5), default=0.01, show_default=True,
+              help="Flag at most this share of the normal sessions in FILES.")
+@click.option("--min-lines", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="A session alerts once this many of its lines are over the threshold.")
+@click.option("--method", type=click.Choice(["max-fpr", "mean+3sigma"]), default="max-fpr", show_default=True,
+              help="max-fpr: quantile of normal sessions; mean+3sigma: the original study's rule.")
+@click.option("--dry-run", is_flag=True, help="Print the calibration without writing calibration.json.")
+def calibrate(files: tuple[str, ...], model_dir: str | None, **options: Any) -> None:
+    """Set the model's alert threshold from FILES of normal logs (writes calibration.json)."""
+    commands.run_calibrate(files=files, model_dir=model_dir, **options)
+
+
+@main.command(name="eval")
+@click.argument("files", nargs=-1, required=True, metavar="FILES...")
+@click.option("--labels", required=True, metavar="LABELS.csv", help="Loghub-style CSV: SessionId,Label (Normal|Anomaly).")
+@model_option
+@device_option
+@session_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--threshold", type=float, default=None, help="Override the calibrated line threshold.")
+@click.option("--min-lines", type=click.IntRange(1, 100), default=None, help="Override the calibrated k-lines rule.")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Also report the unseen-template baseline and the flag-everything reference.")
+def eval_(files: tuple[str, ...], labels: str, model_dir: str | None, **options: Any) -> None:
+    """Session-level precision, recall, F1, FPR, AUROC and AUPRC on labelled FILES."""
+    commands.run_eval(files=files, labels=labels, model_dir=model_dir, **options)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
