@@ -27,7 +27,7 @@ class Engine:
     def __init__(self, *, loaded=None, device: str = "auto", session_regex: str | None = None,
                  threshold: float | None = None, min_lines: int | None = None,
                  idle_seconds: float = 900.0, max_sessions: int = 20_000, cache_slots: int = 256,
-                 max_batch: int = 32, memo_entries: int = 200_000) -> None:
+                 max_batch: int = 32, memo_entries: int = 200_000, precision: str = "auto") -> None:
         self.loaded = loaded
         rule = session_regex
         if rule is None and loaded is not None:
@@ -49,14 +49,14 @@ class Engine:
                     f"this logwatch masks with v{MASK_VERSION}: retrain it with `logwatch train`"
                 )
             from .gpt import LeanGPT
-            from .model import pick_device
+            from .model import pick_device, pick_dtype
             from .scorer import Scorer
 
             try:
                 torch_device = pick_device(device)
             except ModelDirError as exc:
                 raise EngineError(str(exc)) from None
-            gpt = LeanGPT(loaded.spec, loaded.weights, torch_device)
+            gpt = LeanGPT(loaded.spec, loaded.weights, torch_device, pick_dtype(torch_device, precision))
             self.scorer = Scorer(gpt, bos_id=loaded.tokenizer.bos_id, cont_id=loaded.tokenizer.cont_id,
                                  max_batch=max_batch, cache_slots=cache_slots, memo_entries=memo_entries)
             self.tokenizer = loaded.tokenizer

@@ -93,3 +93,20 @@ def test_dropping_a_session_frees_its_slot() -> None:
     scorer.drop("a")
     assert set(scorer.windows) == {"b"}
     assert len(scorer._slot_owner) == 1
+
+
+def test_reduced_precision_stays_within_tolerance() -> None:
+    """The GPU path runs bf16 by default; its losses must stay within 0.05 nats of fp32.
+
+    bf16 matmuls run on the CPU too, so the tolerance is checked here without a GPU.
+    """
+    spec, model = _random_model(2)
+    items = _items(5, 120, 6, spec)
+    weights = dict(model.state_dict())
+    full = Scorer(LeanGPT(spec, weights, torch.device("cpu")), bos_id=BOS, cont_id=CONT, memo_entries=0).score(items)
+    half = Scorer(LeanGPT(spec, weights, torch.device("cpu"), torch.bfloat16), bos_id=BOS, cont_id=CONT,
+                  memo_entries=0).score(items)
+    line_full = [sum(x) / len(x) for x in full]
+    line_half = [sum(x) / len(x) for x in half]
+    assert max(abs(a - b) for a, b in zip(line_full, line_half)) < 0.05
+    assert line_full != line_half  # bf16 really ran

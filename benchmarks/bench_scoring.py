@@ -1,0 +1,119 @@
+"""Scoring throughput: the study's loop vs logwatch's engine, side by side in one run.
+
+(a) the study's loop: for every line, re-encode its session's last 128 tokens with HF
+    GPT2LMHeadModel, LM head over every position, no cache, one line at a time;
+(b) the engine: KV cache per session, LM head on new tokens only, batches across
+    sessions, memoised repeats.
+Both score the same lines with the same weights. Prints lines/s of each, the ratio and the
+peak RSS; ``--json`` prints one object instead.
+
+    python benchmarks/bench_scoring.py                 # default model, 20k generated nova lines
+    python benchmarks/bench_scoring.py --lines 5000 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import time
+
+import torch
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_lines(n: int, seed: int) -> list[str]:
+    from logwatch.core.generator import INCIDENT_KINDS, generate_log
+
+    lines: list[str] = []
+    while len(lines) < n:
+        log = generate_log(seed=seed, n_instances=400, incidents=list(INCIDENT_KINDS)[:3])
+        lines.extend(log.lines)
+        seed += 1
+    return lines[:n]
+
+
+def study_loop(loaded, items: list[tuple[str, list[int]]]) -> float:
+    """Seconds for the study's per-line full re-encode of a 128-token sliding window."""
+    from logwatch.core.model import hf_model
+
+    model = hf_model(loaded.spec, loaded.weights).eval()
+    history: dict[str, list[int]] = {}
+    n_ctx = loaded.spec.n_ctx
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for session, line in items:
+            context = history.setdefault(session, [loaded.tokenizer.bos_id])
+            window = (context + line)[-n_ctx:]
+            logits = model(torch.tensor([window])).logits[0]  # [T, V]: full head on every position
+            k = min(len(line), len(window) - 1)
+            torch.nn.functional.cross_entropy(logits[-k - 1 : -1], torch.tensor(window[-k:]))
+            context.extend(line)
+            del context[: max(0, len(context) - n_ctx)]
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="model directory (default: bundled)")
+    parser.add_argument("--lines", type=int, default=20_000)
+    parser.add_argument("--baseline-lines", type=int, default=None,
+                        help="score only the first N lines with the slow study loop (default: all)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--batch", type=int, default=512, help="lines handed to the engine per call")
+    parser.add_argument("--no-memo", action="store_true", help="disable memoisation (measures the model path alone)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    from logwatch.core.engine import Engine
+    from logwatch.core.masking import mask_line
+    from logwatch.core.types import LogLine
+
+    texts = bench_lines(args.lines, args.seed)
+    engine = Engine.load(args.model, device="cpu", memo_entries=0 if args.no_memo else 200_000)
+    lines = [LogLine(n=i + 1, text=t, source="bench.log", arrival=0.0) for i, t in enumerate(texts)]
+    engine.score_batch(lines[:64])  # warm-up (allocations, first kernels)
+    engine = Engine.load(args.model, device="cpu", memo_entries=0 if args.no_memo else 200_000)
+    start = time.perf_counter()
+    scored = []
+    for i in range(0, len(lines), args.batch):
+        scored.extend(engine.score_batch(lines[i : i + args.batch]))
+    engine_s = time.perf_counter() - start
+
+    loaded = engine.loaded
+    spec = loaded.spec
+    n_base = min(args.baseline_lines or len(texts), len(texts))
+    ids = loaded.tokenizer.encode_lines([mask_line(t) for t in texts[:n_base]], max_tokens=spec.max_line_tokens)
+    items = [(s.session, i) for s, i in zip(scored[:n_base], ids)]
+    base_s = study_loop(loaded, items)
+
+    result = {
+        "lines": len(texts),
+        "baseline_lines": n_base,
+        "baseline_lines_per_s": round(n_base / base_s, 1),
+        "engine_lines_per_s": round(len(texts) / engine_s, 1),
+        "speedup": round((len(texts) / engine_s) / (n_base / base_s), 1),
+        "memo_hit_rate": round(engine.scorer.memo_hits / max(1, len(texts)), 3),
+        "sessions": len({s.session for s in scored}),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "torch_threads": torch.get_num_threads(),
+        "machine": f"{platform.machine()} {platform.processor() or ''} cores={torch.get_num_threads()}".strip(),
+        "torch": torch.__version__,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"input: {result['lines']:,} generated nova lines, {result['sessions']:,} sessions, model {engine.model_name}")
+    print(f"(a) study loop (re-encode window, full head): {result['baseline_lines_per_s']:>9,.1f} lines/s  "
+          f"(on {n_base:,} lines)")
+    print(f"(b) logwatch engine:                          {result['engine_lines_per_s']:>9,.1f} lines/s  "
+          f"(memo hit rate {result['memo_hit_rate']:.0%})")
+    print(f"speed-up: {result['speedup']}x    peak RSS: {result['peak_rss_mb']:.0f} MB    torch threads: {result['torch_threads']}")
+
+
+if __name__ == "__main__":
+    main()
