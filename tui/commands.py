@@ -72,7 +72,7 @@ def line_batches(path: str, *, follow: bool = False) -> Iterator[list]:
     inbox: queue.Queue = queue.Queue(maxsize=64)
     done = object()
     errors: list[str] = []
-    reader = LineReader(0 if path == "-" else path, inbox.put, follow=follow, batch_lines=BATCH_LINES,
+    reader = LineReader(path, inbox.put, follow=follow, batch_lines=BATCH_LINES,
                         on_error=errors.append, on_eof=lambda: inbox.put(done))
     reader.start()
     try:
