@@ -65,7 +65,9 @@ def calibrate(session_losses: Mapping[str, Sequence[float]], *, method: str = "m
         "lines_over_threshold": sum(1 for x in all_losses if x > threshold),
     }
     figures.update(details or {})
-    return Calibration(line_threshold=round(threshold, 6), min_lines=min_lines, method=method,
+    # Rounded *up*: sessions sitting exactly on the threshold (a plateau of identical scores is
+    # common in logs) must not tip over it because of rounding.
+    return Calibration(line_threshold=math.ceil(threshold * 1e6) / 1e6, min_lines=min_lines, method=method,
                        max_fpr=max_fpr if method == "max-fpr" else None, normal_sessions=len(sessions),
                        flagged_sessions=flagged, details=figures)
 

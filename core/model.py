@@ -110,15 +110,23 @@ class LoadedModel:
 
 
 def save_weights(state: dict[str, torch.Tensor], spec: ModelSpec, directory: Path, *, half: bool = False) -> None:
-    """Write the tensors the spec needs (the tied LM head is not stored twice)."""
-    from safetensors.torch import save_file
+    """Write the tensors the spec needs (the tied LM head is not stored twice).
+
+    Serialised in memory and written with a plain ``open`` so the file gets the user's umask
+    (safetensors' own ``save_file`` creates it 0600), via a temporary name so a crash never
+    leaves a half-written model behind.
+    """
+    from safetensors.torch import save
 
     shapes = expected_shapes(spec)
     tensors = {}
     for name in shapes:
         tensor = state[name].detach().to("cpu").contiguous()
         tensors[name] = tensor.half() if half else tensor.float()
-    save_file(tensors, str(directory / WEIGHTS_FILE), metadata={"format": "pt", "producer": "logwatch"})
+    data = save(tensors, metadata={"format": "pt", "producer": "logwatch"})
+    partial = directory / (WEIGHTS_FILE + ".partial")
+    partial.write_bytes(data)
+    partial.replace(directory / WEIGHTS_FILE)
 
 
 def load_model_dir(directory: str | Path | None = None) -> LoadedModel:

@@ -96,6 +96,8 @@ class Scorer:
         self._free: list[int] = []
         self.memo_hits = 0
         self.model_lines = 0
+        self.oom_splits = 0
+        """How often a batch ran out of memory and was split (the status bar shows it)."""
 
     # -- sessions -------------------------------------------------------------------------
     def drop(self, session: str) -> None:
@@ -204,7 +206,19 @@ class Scorer:
         slots = torch.tensor([f[1] for f in feeds], dtype=torch.long, device=device)
         starts = torch.tensor([f[2] for f in feeds], dtype=torch.long, device=device)
         lengths = torch.tensor([len(f[3]) for f in feeds], dtype=torch.long, device=device)
-        hidden = gpt.step(self._pool, slots, tokens.to(device), starts, lengths)  # [B, L, E]
+        try:
+            hidden = gpt.step(self._pool, slots, tokens.to(device), starts, lengths)  # [B, L, E]
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+            if len(feeds) == 1 or not _is_oom(exc):
+                raise
+            # Out of memory on a big batch: halve it (for good) and go on. Re-running a feed
+            # rewrites the same cache positions with the same values, so a half-done step is harmless.
+            self.max_batch = max(1, min(self.max_batch, len(feeds)) // 2)
+            self.oom_splits += 1
+            half = len(feeds) // 2
+            self._forward(feeds[:half], results)
+            self._forward(feeds[half:], results)
+            return
 
         # Rows that predict each scored token: the state just before it.
         rows: list[torch.Tensor] = []
@@ -235,6 +249,12 @@ class Scorer:
         self._memo[key] = tuple(losses)
         if len(self._memo) > self.memo_entries:
             self._memo.popitem(last=False)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    """CUDA raises OutOfMemoryError; the CPU allocator raises a RuntimeError saying so."""
+    return isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or "can't allocate memory" in str(exc) \
+        or "out of memory" in str(exc)
 
 
 def reference_losses(hf_model, spec: ModelSpec, items: Sequence[tuple[str, list[int]]], *,

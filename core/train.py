@@ -91,15 +91,47 @@ def group_sessions(lines: Iterable[tuple[str, str]], rule: str) -> dict[str, lis
     return sessions
 
 
+#: Sessions longer than this are split in time rather than held out whole: a host's periodic
+#: tasks often share one request id for the whole log, and holding that one session out would
+#: leave the model never having seen a resource audit.
+LONG_SESSION_LINES = 64
+
+
 def split_sessions(sessions: dict[str, list[str]], holdout: float) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Every n-th session (by first appearance) is held out: spread over the whole time range."""
+    """Every n-th session (by first appearance) is held out: spread over the whole time range.
+
+    Long sessions are split instead: their earliest lines train, their latest are held out.
+    """
     if holdout <= 0 or len(sessions) < 4:
         return sessions, {}
     every = max(2, round(1 / holdout))
     train, held = {}, {}
-    for i, (key, lines) in enumerate(sessions.items()):
-        (held if i % every == every - 1 else train)[key] = lines
+    short = 0
+    for key, lines in sessions.items():
+        if len(lines) > LONG_SESSION_LINES:
+            cut = len(lines) - max(1, round(len(lines) * holdout))
+            train[key], held[key] = lines[:cut], lines[cut:]
+            continue
+        (held if short % every == every - 1 else train)[key] = lines
+        short += 1
     return train, held
+
+
+def chunk_long_sessions(sessions: dict[str, list[str]], size: int = LONG_SESSION_LINES) -> dict[str, list[str]]:
+    """Cut sessions longer than ``size`` lines into chunks that each train as a session start.
+
+    A long-lived session (a host's periodic tasks) starts only once per log, so the model would
+    see its opening lines after BOS a single time and find them surprising in every new log, or
+    whenever monitoring starts mid-stream. Chunks teach it that such lines may open a session.
+    """
+    out: dict[str, list[str]] = {}
+    for key, lines in sessions.items():
+        if len(lines) <= size:
+            out[key] = lines
+            continue
+        for i in range(0, len(lines), size):
+            out[f"{key}#{i // size}"] = lines[i : i + size]
+    return out
 
 
 def build_windows(sessions: Iterable[list[list[int]]], spec: ModelSpec, bos_id: int, cont_id: int) -> list[tuple[list[int], list[int]]]:
@@ -185,7 +217,7 @@ def train_model(lines: Iterable[tuple[str, str]], out_dir: str | Path, config: T
     def encode(raw: dict[str, list[str]]) -> list[list[list[int]]]:
         return [tokenizer.encode_lines([mask_line(t) for t in ls], max_tokens=spec.max_line_tokens) for ls in raw.values()]
 
-    train_sessions, held_sessions = encode(train_raw), encode(held_raw)
+    train_sessions, held_sessions = encode(chunk_long_sessions(train_raw)), encode(held_raw)
     train_windows = build_windows(train_sessions, spec, tokenizer.bos_id, tokenizer.cont_id)
     val_windows = build_windows(held_sessions, spec, tokenizer.bos_id, tokenizer.cont_id) or train_windows[:64]
 

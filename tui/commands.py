@@ -128,6 +128,7 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
             out.write(json.dumps(obj, ensure_ascii=False) + "\n")
         out.flush()
 
+    _exit_on_sigterm()
     try:
         if replay is not None:
             emit_replay(replay, emit)
@@ -155,6 +156,18 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
         raise SystemExit(0) from None
     if fail_on_alert and alerted:
         raise SystemExit(1)
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (finally blocks run: the recording is flushed and closed)."""
+    import signal
+    import threading
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
 
 
 def emit_replay(path: str, emit) -> None:

@@ -110,3 +110,38 @@ def test_reduced_precision_stays_within_tolerance() -> None:
     line_half = [sum(x) / len(x) for x in half]
     assert max(abs(a - b) for a, b in zip(line_full, line_half)) < 0.05
     assert line_full != line_half  # bf16 really ran
+
+
+def test_out_of_memory_shrinks_the_batch_and_keeps_exact_losses(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, model = _random_model(4)
+    items = _items(9, 200, 12, spec)
+    gpt = LeanGPT(spec, dict(model.state_dict()), torch.device("cpu"))
+    real_step = gpt.step
+    calls: list[int] = []
+
+    def step_that_fails_on_big_batches(pool, slots, tokens, starts, lengths):  # type: ignore[no-untyped-def]
+        calls.append(int(tokens.shape[0]))
+        if tokens.shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(pool, slots, tokens, starts, lengths)
+
+    monkeypatch.setattr(gpt, "step", step_that_fails_on_big_batches)
+    scorer = Scorer(gpt, bos_id=BOS, cont_id=CONT, max_batch=8, cache_slots=64, memo_entries=0)
+    fast = scorer.score(items)
+    ref = reference_losses(model, spec, items, bos_id=BOS, cont_id=CONT)
+    assert _max_diff(fast, ref) < 1e-4
+    assert scorer.oom_splits > 0 and scorer.max_batch <= 2
+    assert max(calls) > 2  # the failure really happened
+
+
+def test_other_runtime_errors_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, model = _random_model(5)
+    gpt = LeanGPT(spec, dict(model.state_dict()), torch.device("cpu"))
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(gpt, "step", broken)
+    scorer = Scorer(gpt, bos_id=BOS, cont_id=CONT, max_batch=8, cache_slots=64, memo_entries=0)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        scorer.score(_items(2, 20, 4, spec))

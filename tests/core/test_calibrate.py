@@ -1,0 +1,72 @@
+"""Calibration: the threshold keeps the share of flagged normal sessions within budget."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from logwatch.core.calibrate import calibrate, kth_largest, session_losses, threshold_for_fpr
+from logwatch.core.types import ScoredLine
+
+
+def test_kth_largest() -> None:
+    assert kth_largest([1.0, 5.0, 3.0], 1) == 5.0
+    assert kth_largest([1.0, 5.0, 3.0], 2) == 3.0
+    assert kth_largest([1.0], 2) == -math.inf
+
+
+@given(st.lists(st.floats(0, 20, allow_nan=False), min_size=1, max_size=300), st.floats(0, 0.5))
+def test_threshold_flags_at_most_the_budget(scores: list[float], max_fpr: float) -> None:
+    t = threshold_for_fpr(scores, max_fpr)
+    flagged = sum(s > t for s in scores)
+    assert flagged <= math.floor(max_fpr * len(scores) + 1e-9)
+    assert t in scores  # the threshold is one of the scores: no slack above the budget
+
+
+def test_max_fpr_rule_with_k_lines() -> None:
+    rng = random.Random(0)
+    sessions = {f"s{i}": [rng.uniform(0, 2) for _ in range(20)] for i in range(200)}
+    sessions["noisy"] = [9.0] + [0.1] * 19  # one spike: flagged with k=1, not with k=2
+    one = calibrate(sessions, max_fpr=0.0, min_lines=1)
+    two = calibrate(sessions, max_fpr=0.0, min_lines=2)
+    assert one.line_threshold == 9.0 and one.flagged_sessions == 0
+    assert two.line_threshold < 2.0 and two.min_lines == 2
+    loose = calibrate(sessions, max_fpr=0.05)
+    assert loose.flagged_sessions <= 0.05 * len(sessions)
+    assert loose.line_threshold < one.line_threshold
+
+
+def test_study_rule_is_mean_plus_three_sigma() -> None:
+    sessions = {"a": [1.0, 2.0, 3.0], "b": [2.0, 2.0]}
+    cal = calibrate(sessions, method="mean+3sigma")
+    values = [1.0, 2.0, 3.0, 2.0, 2.0]
+    mean = sum(values) / 5
+    sd = (sum((v - mean) ** 2 for v in values) / 5) ** 0.5
+    assert cal.line_threshold == pytest.approx(mean + 3 * sd, abs=1e-6)
+    assert cal.method == "mean+3sigma" and cal.max_fpr is None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"method": "median"}, "unknown calibration method"),
+    ({"max_fpr": 1.5}, "max-fpr"),
+    ({"min_lines": 0}, "min-lines"),
+])
+def test_bad_arguments(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        calibrate({"a": [1.0]}, **kwargs)
+
+
+def test_empty_input_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no scored"):
+        calibrate({"a": []})
+
+
+def test_session_losses_skips_unscored_lines() -> None:
+    lines = [ScoredLine(n=1, source="x", arrival=0, text="a", session="s", loss=1.5),
+             ScoredLine(n=2, source="x", arrival=0, text="b", session="s", loss=None),
+             ScoredLine(n=3, source="x", arrival=0, text="c", session="t", loss=0.5)]
+    assert session_losses(lines) == {"s": [1.5], "t": [0.5]}

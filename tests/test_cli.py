@@ -1,0 +1,162 @@
+"""The headless commands end to end: JSON contract, bad input, bad model directories."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from logwatch.core.generator import generate_log
+from logwatch.tui.cli import main
+
+KEYS = {"n", "ts", "session", "text", "loss", "alert"}
+
+
+def run(*args: str, stdin: str | None = None) -> CliRunner:
+    return CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def incident_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    log = generate_log(seed=31, n_instances=16, incidents=("volume_attach",))
+    path = tmp_path_factory.mktemp("logs") / "incident.log"
+    path.write_text("\n".join(log.lines) + "\n")
+    return path, log
+
+
+def test_score_prints_one_json_object_per_line(tiny_model_dir: Path, incident_log) -> None:
+    path, log = incident_log
+    result = run("score", str(path), "--model", str(tiny_model_dir), "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(x) for x in result.stdout.splitlines()]
+    assert len(rows) == len(log.lines)
+    assert all(set(r) == KEYS for r in rows)
+    assert [r["n"] for r in rows] == list(range(1, len(rows) + 1))
+    assert all(isinstance(r["loss"], float) for r in rows)
+    incident = log.incidents[0]
+    alerted = {r["session"] for r in rows if r["alert"]}
+    assert incident.session in alerted
+
+
+def test_fail_on_alert_exit_code_and_tokens(tiny_model_dir: Path, incident_log) -> None:
+    path, _ = incident_log
+    result = run("score", str(path), "--model", str(tiny_model_dir), "--fail-on-alert", "--tokens")
+    assert result.exit_code == 1
+    first = json.loads(result.stdout.splitlines()[0])
+    assert first["tokens"] and all(isinstance(p, str) and isinstance(x, float) for p, x in first["tokens"])
+
+
+def test_bad_lines_are_scored_not_fatal(tiny_model_dir: Path, tmp_path: Path) -> None:
+    good = generate_log(seed=5, n_instances=2).lines[:3]
+    raw = (good[0].encode() + b"\n" + b"\xff\xfe broken \x00 utf8\n" + b"x" * (10 * 1024 * 1024) + b"\n"
+           + b"\x1b]0;pwned\x07 [bold red]markup[/]\r\n" + good[1].encode() + b"\n" + good[2].encode())
+    path = tmp_path / "bad.log"
+    path.write_bytes(raw)
+    result = run("score", str(path), "--model", str(tiny_model_dir))
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(x) for x in result.stdout.splitlines()]
+    assert len(rows) == 6  # one per line, the unterminated last one included
+    assert "\ufffd" in rows[1]["text"] and "\x00" in rows[1]["text"]
+    assert len(rows[2]["text"]) < 100_000  # the 10 MB line is cut, still one line
+    assert rows[3]["text"].endswith("[/]")  # the CR before LF is dropped
+    assert rows[5]["text"] == good[2]
+
+
+def test_empty_file_prints_nothing(tiny_model_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "empty.log"
+    path.write_bytes(b"")
+    result = run("score", str(path), "--model", str(tiny_model_dir))
+    assert result.exit_code == 0 and result.stdout == ""
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.log", "no such file"),
+    (lambda d: d, "directory"),
+])
+def test_bad_input_path_is_a_usage_error(tmp_path: Path, make, message: str) -> None:
+    result = run("score", str(make(tmp_path)))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("logwatch: ") and message in result.stderr.lower()
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def _broken_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, target)
+    return target
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda d: (d / "tokenizer.json").unlink(), "missing tokenizer.json"),
+    (lambda d: (d / "model.safetensors").unlink(), "missing model.safetensors"),
+    (lambda d: (d / "model.safetensors").rename(d / "pytorch_model.bin"), "never unpickles"),
+    (lambda d: (d / "spec.json").write_text(
+        json.dumps({**json.loads((d / "spec.json").read_text()), "n_embd": 32})), "shape"),
+    (lambda d: (d / "spec.json").write_text("{not json"), "spec.json"),
+])
+def test_broken_model_directory(tiny_model_dir: Path, tmp_path: Path, breakage, message: str) -> None:
+    model = _broken_copy(tiny_model_dir, tmp_path)
+    breakage(model)
+    log = tmp_path / "x.log"
+    log.write_text("INFO nova.compute.manager hello\n")
+    result = run("score", str(log), "--model", str(model))
+    assert result.exit_code == 2, result.stdout
+    assert result.stderr.startswith("logwatch: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_session_regex(tiny_model_dir: Path, incident_log) -> None:
+    path, _ = incident_log
+    result = run("score", str(path), "--model", str(tiny_model_dir), "--session-regex", "(unclosed")
+    assert result.exit_code == 2 and "session-regex" in result.stderr
+
+
+def test_custom_session_regex(tiny_model_dir: Path, incident_log) -> None:
+    path, _ = incident_log
+    result = run("score", str(path), "--model", str(tiny_model_dir), "--session-regex", r"\] (\d+\.\d+\.\d+\.\d+) ")
+    rows = [json.loads(x) for x in result.stdout.splitlines()]
+    assert {"10.11.10.1"} <= {r["session"] for r in rows}
+    assert any(r["session"].startswith("<unkeyed:") for r in rows)
+
+
+def test_calibrate_dry_run_and_write(tiny_model_dir: Path, tmp_path: Path) -> None:
+    model = _broken_copy(tiny_model_dir, tmp_path)
+    normal = tmp_path / "normal.log"
+    normal.write_text("\n".join(generate_log(seed=9, n_instances=20).lines) + "\n")
+    before = (model / "calibration.json").read_text()
+    dry = run("calibrate", "--model", str(model), str(normal), "--max-fpr", "0.1", "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert (model / "calibration.json").read_text() == before
+    wrote = run("calibrate", "--model", str(model), str(normal), "--method", "mean+3sigma")
+    assert wrote.exit_code == 0, wrote.stderr
+    saved = json.loads((model / "calibration.json").read_text())
+    assert saved["method"] == "mean+3sigma" and saved["line_threshold"] > 0
+
+
+def test_score_reads_stdin_and_replays_its_recording(tiny_model_dir: Path, incident_log, tmp_path: Path) -> None:
+    """Subprocess: a real pipe on stdin, a recording, and a replay giving the same output."""
+    path, log = incident_log
+    rec = tmp_path / "run.lwrec"
+    cmd = [sys.executable, "-m", "logwatch.tui.cli", "score", "-", "--model", str(tiny_model_dir), "--record", str(rec)]
+    live = subprocess.run(cmd, input=path.read_bytes(), capture_output=True, timeout=120)
+    assert live.returncode == 0, live.stderr
+    replay = subprocess.run([sys.executable, "-m", "logwatch.tui.cli", "score", "--replay", str(rec)],
+                            capture_output=True, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    live_rows = [json.loads(x) for x in live.stdout.splitlines()]
+    assert len(live_rows) == len(log.lines)
+    assert live_rows == [json.loads(x) for x in replay.stdout.splitlines()]
+
+
+def test_no_input_on_a_terminal_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    from logwatch.tui import commands
+
+    with pytest.raises(commands.LogwatchError) as info:
+        commands.resolve_input(None)
+    assert info.value.exit_code == 2 and "no input" in info.value.message
