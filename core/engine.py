@@ -27,7 +27,8 @@ class Engine:
     def __init__(self, *, loaded=None, device: str = "auto", session_regex: str | None = None,
                  threshold: float | None = None, min_lines: int | None = None,
                  idle_seconds: float = 900.0, max_sessions: int = 20_000, cache_slots: int = 256,
-                 max_batch: int = 32, memo_entries: int = 200_000, precision: str = "auto") -> None:
+                 max_batch: int = 32, memo_entries: int = 200_000, precision: str = "auto",
+                 threads: int | None = None) -> None:
         self.loaded = loaded
         rule = session_regex
         if rule is None and loaded is not None:
@@ -49,8 +50,10 @@ class Engine:
                     f"this logwatch masks with v{MASK_VERSION}: retrain it with `logwatch train`"
                 )
             from .gpt import LeanGPT
-            from .model import pick_device, pick_dtype
+            from .model import pick_device, pick_dtype, set_threads
             from .scorer import Scorer
+
+            set_threads(threads)
 
             try:
                 torch_device = pick_device(device)

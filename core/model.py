@@ -55,6 +55,16 @@ def pick_device(requested: str = "auto") -> torch.device:
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
+def set_threads(threads: int | None) -> None:
+    """CPU threads for torch; None keeps torch's default (one per physical core).
+
+    The TUI passes cores-1 so the UI and reader threads keep a core: torch's OpenMP workers
+    spin while they wait, and sharing every core with them makes everything else stutter.
+    """
+    if threads is not None and threads > 0 and threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+
+
 def pick_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
     """fp32 on CPU (fastest there, exact); bf16 on CUDA for ``auto`` (within 0.05 nats, tested on CPU)."""
     if precision not in PRECISIONS:

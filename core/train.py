@@ -117,12 +117,15 @@ def split_sessions(sessions: dict[str, list[str]], holdout: float) -> tuple[dict
     return train, held
 
 
-def chunk_long_sessions(sessions: dict[str, list[str]], size: int = LONG_SESSION_LINES) -> dict[str, list[str]]:
-    """Cut sessions longer than ``size`` lines into chunks that each train as a session start.
+def chunk_long_sessions(sessions: dict[str, list[str]], size: int = LONG_SESSION_LINES,
+                        start_stride: int = 2, start_lines: int = 4) -> dict[str, list[str]]:
+    """Cut sessions longer than ``size`` lines into chunks, plus short "session start" samples.
 
     A long-lived session (a host's periodic tasks) starts only once per log, so the model would
     see its opening lines after BOS a single time and find them surprising in every new log, or
-    whenever monitoring starts mid-stream. Chunks teach it that such lines may open a session.
+    whenever monitoring starts mid-stream. Besides the plain chunks (long context), every
+    ``start_stride``-th line also opens a short sample of ``start_lines`` lines, so any of the
+    session's lines is a known way to begin one.
     """
     out: dict[str, list[str]] = {}
     for key, lines in sessions.items():
@@ -131,6 +134,8 @@ def chunk_long_sessions(sessions: dict[str, list[str]], size: int = LONG_SESSION
             continue
         for i in range(0, len(lines), size):
             out[f"{key}#{i // size}"] = lines[i : i + size]
+        for i in range(0, len(lines) - start_lines + 1, start_stride):
+            out[f"{key}@{i}"] = lines[i : i + start_lines]
     return out
 
 

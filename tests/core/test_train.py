@@ -84,6 +84,8 @@ def test_long_sessions_are_chunked_into_session_starts() -> None:
     assert chunks["short"] == ["a", "b"]
     assert [len(v) for k, v in chunks.items() if k.startswith("long#")] == [64, 64, 22]
     assert [x for k, v in chunks.items() if k.startswith("long#") for x in v] == sessions["long"]
+    starts = {v[0] for k, v in chunks.items() if k.startswith("long@")}
+    assert set(sessions["long"][:-4:2]) <= starts  # every other line also opens a short sample
 
 
 def test_model_files_follow_the_umask(tiny_model_dir: Path) -> None:
