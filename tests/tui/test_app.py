@@ -1,0 +1,145 @@
+"""The app driven like a user would, with Pilot: a real tiny model scores a generated incident
+log (no stub in place of the scorer), then the recording of that run is replayed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from logwatch.core.generator import GeneratedLog
+from logwatch.core.record import read_recording
+from logwatch.tui.app import ALL, LogwatchApp
+from logwatch.tui.pipeline import PipelineConfig
+from logwatch.tui.render import short_session
+from logwatch.tui.widgets.log_view import LogView
+from textual.widgets import OptionList
+
+SIZE = (140, 40)
+
+
+def _alerted(app: LogwatchApp) -> set[str]:
+    return {key for key, view in app.sessions.items() if view.alerted}
+
+
+async def test_live_scoring_alert_detail_filter_and_replay(tiny_model_dir: Path, incident_file: Path,
+                                                           incident_log: GeneratedLog, tmp_path: Path, wait_end) -> None:
+    rec = tmp_path / "live.lwrec"
+    config = PipelineConfig(path=str(incident_file), follow=False, model_dir=str(tiny_model_dir), device="cpu",
+                            record=str(rec))
+    app = LogwatchApp(config)
+    incident = incident_log.incidents[0]
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_end(app, pilot)
+        log = app.query_one("#log", LogView)
+        assert app.status.model == tiny_model_dir.name and app.status.lines == len(incident_log.lines)
+        assert len(log.rows) == len(incident_log.lines)
+        assert incident.session in _alerted(app)
+        banner = app.query_one("#banner")
+        assert banner.has_class("-shown")  # names the newest session to cross the threshold
+        newest = app.alerts[-1]
+        assert short_session(newest.session) in str(banner.render()) and f"{newest.loss:.2f}" in str(banner.render())
+        alert_list = app.query_one("#alerts", OptionList)
+        listed = [str(alert_list.get_option_at_index(i).prompt) for i in range(alert_list.option_count)]
+        assert any(short_session(incident.session) in row for row in listed)
+        # Jump to an alert, open its details.
+        await pilot.press("home", "a")
+        assert log.selected is not None and log.selected.alert
+        assert not log.follow  # moving the cursor up paused following
+        await pilot.press("enter")
+        detail = app.query_one("#detail")
+        assert detail.has_class("-shown") and "surprising" in app.export_screenshot()
+        await pilot.press("escape")
+        assert not detail.has_class("-shown")
+        # Filter to errors only.
+        await pilot.press("f")
+        for key in "level:ERROR":
+            await pilot.press(key)
+        await pilot.press("enter")
+        assert log.rows and all(x.level == "ERROR" for x in log.rows)
+        assert len(log.rows) < len(incident_log.lines)
+        # Search and move between matches.
+        await pilot.press("f", "ctrl+u", "enter", "slash", *"Claim successful", "enter")
+        assert log.selected is not None and "Claim successful" in log.selected.text
+        first = log.cursor
+        await pilot.press("n")
+        assert log.cursor != first and "Claim successful" in log.rows[log.cursor].text
+        # Switch to the incident's session pane and back.
+        app.show_view(incident.session)
+        await pilot.pause()
+        assert {x.session for x in log.rows} == {incident.session}
+        await pilot.press("s")
+        assert app.view == ALL
+        live_alerted = _alerted(app)
+        await pilot.press("q")
+    _header, records = read_recording(rec)
+    assert len(list(records)) == len(incident_log.lines)
+
+    replay = LogwatchApp(PipelineConfig(replay=str(rec), speed=0))
+    async with replay.run_test(size=SIZE) as pilot:
+        await wait_end(replay, pilot)
+        assert replay.status.lines == len(incident_log.lines)
+        assert _alerted(replay) == live_alerted
+        assert replay.query_one("#banner").has_class("-shown")
+
+
+async def test_a_model_that_fails_to_load_still_shows_lines(incident_file: Path, incident_log: GeneratedLog,
+                                                            tmp_path: Path, wait_end) -> None:
+    app = LogwatchApp(PipelineConfig(path=str(incident_file), follow=False, model_dir=str(tmp_path / "nope")))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_end(app, pilot)
+        assert app.status.note.startswith("model not loaded") or "model not loaded" in app.status.note
+        log = app.query_one("#log", LogView)
+        assert len(log.rows) == len(incident_log.lines)
+        assert all(x.loss is None for x in log.rows)
+        assert "model not loaded" in str(app.query_one("#status").render())
+
+
+async def test_hostile_lines_are_drawn_as_text(tiny_model_dir: Path, tmp_path: Path, wait_end) -> None:
+    path = tmp_path / "hostile.log"
+    path.write_bytes(b"INFO nova.x \x1b]0;pwned\x07 title\n\x1b[2J clear\n[bold red]markup[/]\n\xff\xfe\x00 bytes\n")
+    app = LogwatchApp(PipelineConfig(path=str(path), follow=False, model_dir=str(tiny_model_dir), device="cpu"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_end(app, pilot)
+        log = app.query_one("#log", LogView)
+        assert len(log.rows) == 4
+        drawn = "".join(seg.text for y in range(4) for seg in log.render_line(y - int(log.scroll_y) + int(log.scroll_y)))
+        assert "\x1b" not in drawn and "\x07" not in drawn and "\x00" not in drawn
+        assert "\\x1b]0;pwned\\x07" in drawn and "[bold red]markup[/]" in drawn
+
+
+async def test_scrolling_up_pauses_follow_and_counts_new_lines(fixed_recording: Path, wait_end) -> None:
+    app = LogwatchApp(PipelineConfig(replay=str(fixed_recording), speed=0))
+    app.pipeline.toggle_pause()  # paused before it starts: lines come one step at a time
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(40):
+            app.pipeline.step()
+        await pilot.pause(0.5)
+        log = app.query_one("#log", LogView)
+        shown = len(log.rows)
+        assert 0 < shown <= 40 and app.status.state in ("paused", "replaying")
+        await pilot.press("up")
+        assert not log.follow
+        app.pipeline.toggle_pause()
+        await wait_end(app, pilot)
+        assert log.new_lines == len(log.rows) - shown > 0
+        assert "new" in str(app.query_one("#status").render())
+        await pilot.press("end")
+        assert log.follow and log.new_lines == 0
+
+
+async def test_help_screen_lists_keys(fixed_recording: Path, wait_end) -> None:
+    app = LogwatchApp(PipelineConfig(replay=str(fixed_recording), speed=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        assert app.screen.__class__.__name__ != "HelpScreen"
+
+
+async def test_themes_switch_the_ramp(fixed_recording: Path, wait_end) -> None:
+    app = LogwatchApp(PipelineConfig(replay=str(fixed_recording), speed=0), theme="logwatch-light")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_end(app, pilot)
+        light = app._palette
+        app.theme = "logwatch-contrast"
+        await pilot.pause()
+        assert app._palette != light and app._palette.ramp[-1] == "#ff0000"

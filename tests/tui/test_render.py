@@ -1,0 +1,120 @@
+"""Rendering functions, without an app: escaping, colour steps, filters, search, panels."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.console import Console
+
+from logwatch.core.types import ScoredLine
+from logwatch.tui.messages import Status
+from logwatch.tui.render import (RAMP_STEPS, FilterError, Palette, line_text, loss_step, parse_filter, safe_text,
+                                 search_pattern, short_session, token_text, top_tokens)
+from logwatch.tui.widgets.panels import banner_text, detail_renderable, status_text
+
+
+def line(text: str = "x", **kw: object) -> ScoredLine:
+    base: dict[str, object] = dict(n=1, source="s", arrival=0.0, text=text, session="sess")
+    base.update(kw)
+    return ScoredLine(**base)  # type: ignore[arg-type]
+
+
+def rendered(renderable: object) -> str:
+    console = Console(width=200, color_system="truecolor", force_terminal=True, record=True)
+    console.print(renderable)
+    return console.export_text(styles=False)
+
+
+@pytest.mark.parametrize("hostile", ["\x1b]0;pwned\x07", "\x1b[2J", "a\rb", "nul\x00", "\x9b31m", "bidi\u202e"])
+def test_control_sequences_become_visible_text(hostile: str) -> None:
+    safe = safe_text(hostile)
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u202e]", safe)
+    assert "\\x" in safe or "\\u" in safe
+
+
+@given(st.text(max_size=300))
+def test_nothing_unsafe_survives_rendering(raw: str) -> None:
+    out = line_text(line(raw, loss=1.0, level="INFO", ts="2017-05-16 00:00:01.000"), 2.0, Palette())
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", out.plain)
+
+
+def test_markup_is_shown_literally() -> None:
+    text = line_text(line("[bold red]boom[/] [link=http://x]y[/link]"), 2.0, Palette())
+    assert "[bold red]boom[/]" in text.plain and "[link=http://x]" in text.plain
+
+
+def test_long_lines_are_cut() -> None:
+    assert len(safe_text("x" * 1_000_000)) < 5_000
+
+
+def test_loss_steps_follow_the_threshold() -> None:
+    assert loss_step(None, 2.0) == 0
+    assert loss_step(0.1, 2.0) == 0
+    assert loss_step(1.9, 2.0) == RAMP_STEPS - 2
+    assert loss_step(2.1, 2.0) == RAMP_STEPS - 1
+    steps = [loss_step(x / 10, 2.0) for x in range(30)]
+    assert steps == sorted(steps)
+
+
+def test_alert_line_has_marker_and_alarm_colour() -> None:
+    palette = Palette()
+    text = line_text(line("boom", loss=9.0, alert=True, level="ERROR"), 2.0, palette)
+    assert text.plain.startswith("▲")
+    assert any(str(span.style).find(palette.ramp[-1].lstrip("#")) >= 0 or palette.ramp[-1] in str(span.style)
+               for span in text.spans)
+
+
+def test_filters() -> None:
+    err = line("Driver failed to attach volume", level="ERROR", loss=7.0)
+    info = line("Claim successful", level="INFO", loss=0.2)
+    warn = line("Unknown base file", level="WARNING", loss=1.0)
+    assert parse_filter("level:ERROR")(err) and not parse_filter("level:ERROR")(info)
+    assert parse_filter("level:WARNING+")(warn) and parse_filter("level:warn+")(err)
+    assert not parse_filter("level:WARNING+")(info)
+    assert parse_filter("loss>2")(err) and not parse_filter("loss>2")(warn)
+    assert parse_filter("!claim")(err) and not parse_filter("!claim")(info)
+    assert parse_filter("/attach\\s+volume/")(err) and not parse_filter("/attach\\s+volume/")(info)
+    assert parse_filter('"base file" level:WARNING')(warn)
+    assert not parse_filter("").active
+
+
+@pytest.mark.parametrize("bad", ["/([/", "level:LOUD", "loss>lots"])
+def test_bad_filters_say_why(bad: str) -> None:
+    with pytest.raises(FilterError):
+        parse_filter(bad)
+
+
+def test_search_is_literal_unless_regex() -> None:
+    pattern = search_pattern("a.b")
+    assert pattern is not None and pattern.search("xa.by") and not pattern.search("axb")
+    regex = search_pattern("/a.b/")
+    assert regex is not None and regex.search("axb")
+    assert search_pattern("") is None
+
+
+def test_tokens_are_ranked_and_coloured() -> None:
+    tokens = (("INFO", 0.1), ("Ġfailed", 8.0), ("Ġto", 0.5), ("\x1b", 3.0))
+    assert [p for p, _ in top_tokens(tokens, 2)] == ["Ġfailed", "\\x1b"]
+    text = token_text(tokens, 2.0, Palette())
+    assert " failed" in text.plain and "\x1b" not in text.plain
+
+
+def test_panels_name_the_session_and_the_reason() -> None:
+    alert = line("ERROR nova.virt.block_device Driver failed", session="a3e1fdcf-9137-4f03-97ce-842215e59799",
+                 loss=7.5, alert=True, ts="2017-05-16 00:08:58.760", tokens=(("Driver", 6.0),))
+    banner = banner_text(alert, 2.0, 3).plain
+    assert "a3e1fdcf" in banner and "7.50 > 2.00" in banner and "00:08:58" in banner
+    detail = rendered(detail_renderable(alert, 2.0, Palette()))
+    assert "a3e1fdcf-9137-4f03-97ce-842215e59799" in detail and "threshold 2.000" in detail and "Driver" in detail
+    status = status_text(Status(state="scoring", model="m", device="cpu", lines=10, sessions=2, queued=5),
+                         alerts=1, follow=False, new_lines=7, view="all lines").plain
+    assert "queue 5" in status and "+7 new" in status and "1 alerted" in status
+
+
+def test_short_session_names() -> None:
+    assert short_session("a3e1fdcf-9137-4f03-97ce-842215e59799") == "a3e1fdcf"
+    assert short_session("req-8e3d4c1b-dfba-4229-a97f-2293ef7ebfbb") == "req-8e3d4c1b"
+    assert short_session("blk_-123") == "blk_-123"

@@ -1,0 +1,63 @@
+"""Start the app: sort out the terminal (a pipe on stdin is not a keyboard), then run.
+
+With ``tail -f x.log | logwatch`` fd 0 is the pipe. Textual reads keys from fd 0, so the pipe
+is dup'd to a new fd for the pipeline to read, and the controlling terminal (``/dev/tty``) is
+put in its place. With no terminal at all (cron, CI) the app cannot run: say so and point to
+``logwatch score``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from .pipeline import PipelineConfig
+
+NO_TERMINAL = ("logwatch: no terminal to draw on; the live monitor needs one. "
+               "To score a pipe or file headless use `logwatch score` (one JSON object per line).")
+
+
+def _take_stdin_pipe() -> int | None:
+    """Move a piped stdin out of the way and reopen the terminal as fd 0; None if no terminal."""
+    try:
+        tty = os.open("/dev/tty", os.O_RDONLY)
+    except OSError:
+        return None
+    pipe_fd = os.dup(0)
+    os.dup2(tty, 0)
+    os.close(tty)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - fd 0 stays open for Textual
+    return pipe_fd
+
+
+def run_tui(*, path: str | None, replay: str | None, record: str | None, model_dir: str | None, device: str,
+            theme: str, session_regex: str | None, speed: float) -> int:
+    """Run the app until the user quits; returns the exit code."""
+    if not os.isatty(sys.__stdout__.fileno() if sys.__stdout__ else 1):
+        print(NO_TERMINAL, file=sys.stderr)
+        return 2
+    fd: int | None = None
+    if replay is None and (path is None or path == "-"):
+        if sys.stdin is not None and not sys.stdin.isatty():
+            fd = _take_stdin_pipe()
+            if fd is None:
+                print(NO_TERMINAL, file=sys.stderr)
+                return 2
+        path = None
+    elif not sys.stdin or not sys.stdin.isatty():
+        if _take_stdin_pipe() is None:
+            print(NO_TERMINAL, file=sys.stderr)
+            return 2
+    from .app import LogwatchApp
+
+    config = PipelineConfig(path=path, fd=fd, replay=replay, record=record, model_dir=model_dir, device=device,
+                            session_regex=session_regex, speed=speed)
+    app = LogwatchApp(config, theme=theme)
+    # SIGTERM: leave like `q` does, so the recording is flushed and the terminal restored.
+    signal.signal(signal.SIGTERM, lambda *_: app.call_later(app.exit, 143))
+    try:
+        code = app.run()
+    finally:
+        app.pipeline.stop()
+    return code or 0

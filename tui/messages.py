@@ -1,0 +1,46 @@
+"""Messages the pipeline thread posts to the app. Posting is thread-safe and non-blocking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from logwatch.core.types import ScoredLine
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the status bar shows; computed on the pipeline thread with its (injectable) clock."""
+
+    state: str
+    """loading model · scoring · unscored · replaying · paused · input ended · stopped."""
+    model: str = "-"
+    device: str = "-"
+    threshold: float | None = None
+    lines: int = 0
+    lines_per_s: float = 0.0
+    queued: int = 0
+    """Lines read but not yet scored (the backlog behind the model)."""
+    sessions: int = 0
+    speed: float | None = None
+    """Replay speed factor; None when live."""
+    note: str = ""
+    """One-line explanation: why the model is missing, why input ended, warnings."""
+
+
+class LinesScored(Message):
+    """A batch of scored lines (everything since the last batch, every ~75 ms)."""
+
+    def __init__(self, lines: list[ScoredLine], status: Status) -> None:
+        super().__init__()
+        self.lines = lines
+        self.status = status
+
+
+class StatusChanged(Message):
+    """The pipeline's state changed without new lines (model loaded, failed, input ended)."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__()
+        self.status = status

@@ -1,0 +1,269 @@
+"""The one bridge between the engine and the app: a thread that reads, scores and posts.
+
+Reading happens on core's LineReader thread (or a recording iterator when replaying); this
+thread owns the Engine (loaded here, so the first frame never waits for torch), scores what
+arrived, writes the recording, and posts one :class:`LinesScored` per ~75 ms. The UI never
+calls the model. A clock and a sleep function are injected so tests can replay with a fake
+clock and get deterministic rates.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from textual.message import Message
+
+from logwatch.core.types import LogLine, ScoredLine
+
+from .messages import LinesScored, Status, StatusChanged
+
+
+@dataclass
+class PipelineConfig:
+    """Where lines come from and how they are scored; one per app run."""
+
+    path: str | None = None
+    """A file to follow (tail -F), or None."""
+    fd: int | None = None
+    """A pipe's file descriptor (stdin, dup'd before the app took the terminal), or None."""
+    replay: str | None = None
+    record: str | None = None
+    model_dir: str | None = None
+    device: str = "auto"
+    session_regex: str | None = None
+    speed: float = 1.0
+    follow: bool = True
+    flush_seconds: float = 0.075
+    max_batch_lines: int = 256
+    """Most lines scored per engine call: bounds the latency of one UI update."""
+
+
+class Pipeline:
+    """Runs :meth:`run` on a worker thread; ``post`` must be thread-safe (App.post_message)."""
+
+    def __init__(self, config: PipelineConfig, post: Callable[[Message], object], *,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self.post = post
+        self.clock = clock
+        self.sleep = sleep
+        self.status = Status(state="loading model" if config.replay is None else "replaying",
+                             speed=config.speed if config.replay else None)
+        self._halt = threading.Event()
+        self._paused = threading.Event()
+        self._steps = 0
+        self._lock = threading.Lock()
+        self._inbox: queue.Queue[list[LogLine] | None] = queue.Queue(maxsize=256)
+        self._queued = 0
+        self._rate_window: list[tuple[float, int]] = []
+
+    # -- control from the UI thread (all thread-safe) --------------------------------------
+    def stop(self) -> None:
+        self._halt.set()
+
+    def toggle_pause(self) -> bool:
+        if self._paused.is_set():
+            self._paused.clear()
+        else:
+            self._paused.set()
+        return self._paused.is_set()
+
+    def step(self) -> None:
+        """While paused, let one more replayed line through."""
+        with self._lock:
+            self._steps += 1
+
+    def change_speed(self, factor: float) -> float:
+        speed = self.config.speed or 1.0
+        self.config.speed = min(1000.0, max(0.1, speed * factor))
+        return self.config.speed
+
+    # -- the thread ------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            if self.config.replay is not None:
+                self._replay()
+            else:
+                self._live()
+        except Exception as exc:  # noqa: BLE001 - report, never kill the app with a traceback
+            self._set(state="stopped", note=f"pipeline error: {type(exc).__name__}: {exc}")
+
+    def _set(self, **changes: object) -> None:
+        self.status = replace(self.status, **changes)  # type: ignore[arg-type]
+        self.post(StatusChanged(self.status))
+
+    def _live(self) -> None:
+        from logwatch.core.engine import Engine, EngineError
+        from logwatch.core.ingest import LineReader
+
+        cfg = self.config
+        try:
+            engine = Engine.load(cfg.model_dir, device=cfg.device, session_regex=cfg.session_regex,
+                                 threads=max(1, (os.cpu_count() or 2) - 1))
+            state, note = "scoring", ""
+        except EngineError as exc:
+            engine = Engine.unscored(session_regex=cfg.session_regex if _valid_regex(cfg.session_regex) else None)
+            state, note = "unscored", f"model not loaded: {exc}"
+        self._set(state=state, note=note, model=engine.model_name, device=engine.device, threshold=engine.threshold)
+        writer = self._open_writer(engine.model_name, engine.threshold)
+        source: str | int = cfg.fd if cfg.fd is not None else (cfg.path or "-")
+        reader = LineReader(source, self._deliver, follow=cfg.follow and cfg.fd is None, batch_lines=512,
+                            on_error=self._note,
+                            on_eof=lambda: self._inbox.put(None))
+        reader.start()
+        pending: list[ScoredLine] = []
+        last_post = self.clock()
+        ended = False
+        try:
+            while not self._halt.is_set() and not ended:
+                batch = self._take(timeout=0.05)
+                if batch is None:
+                    ended = True
+                elif batch:
+                    scored = engine.score_batch(batch)
+                    if writer is not None:
+                        writer.write(scored)
+                    pending.extend(scored)
+                now = self.clock()
+                if pending and (now - last_post >= cfg.flush_seconds or ended or self._queued == 0):
+                    self._post_lines(pending, now, len(engine.sessions))
+                    pending, last_post = [], now
+                    engine.evict_idle()
+            if pending:
+                self._post_lines(pending, self.clock(), len(engine.sessions))
+            if ended:
+                closed = "input closed: no more lines will arrive"
+                self._set(state="input ended", note=f"{note}; {closed}" if note else closed, queued=0)
+        finally:
+            reader.stop()
+            if writer is not None:
+                writer.close()
+
+    def _deliver(self, lines: list[LogLine]) -> None:
+        """Reader thread → inbox; blocks when 256 batches wait (backpressure, bounded memory)."""
+        with self._lock:
+            self._queued += len(lines)
+        while not self._halt.is_set():
+            try:
+                self._inbox.put(lines, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _take(self, timeout: float) -> list[LogLine] | None:
+        """Up to max_batch_lines lines that are waiting; [] when nothing came; None at EOF."""
+        out: list[LogLine] = []
+        try:
+            item = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        while True:
+            if item is None:
+                if out:  # EOF after some lines: score those first, report EOF next time
+                    self._inbox.put(None)
+                    break
+                return None
+            out.extend(item)
+            if len(out) >= self.config.max_batch_lines:
+                break
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+        with self._lock:
+            self._queued -= len(out)
+        return out
+
+    def _note(self, message: str) -> None:
+        self._set(note=message)
+
+    def _post_lines(self, lines: list[ScoredLine], now: float, sessions: int) -> None:
+        self._rate_window.append((now, len(lines)))
+        while len(self._rate_window) > 2 and now - self._rate_window[0][0] > 5.0:
+            self._rate_window.pop(0)
+        span = now - self._rate_window[0][0]
+        counted = sum(n for _, n in self._rate_window[1:]) if span > 0 else 0
+        self.status = replace(self.status, lines=self.status.lines + len(lines), sessions=sessions,
+                              lines_per_s=counted / span if span > 0 else 0.0, queued=max(0, self._queued))
+        self.post(LinesScored(lines, self.status))
+
+    def _open_writer(self, model: str | None, threshold: float | None):  # type: ignore[no-untyped-def]
+        if self.config.record is None:
+            return None
+        from logwatch.core.record import RecordingWriter
+
+        try:
+            return RecordingWriter(self.config.record, model=model, threshold=threshold)
+        except OSError as exc:
+            self._note(f"not recording: cannot write {self.config.record}: {exc.strerror or exc}")
+            return None
+
+    # -- replay ----------------------------------------------------------------------------
+    def _replay(self) -> None:
+        from logwatch.core.record import RecordingError, read_recording
+
+        warnings: list[str] = []
+        try:
+            header, records = read_recording(self.config.replay or "", on_warning=warnings.append)
+        except RecordingError as exc:
+            self._set(state="stopped", note=str(exc))
+            return
+        self._set(state="replaying", model=header.model or "-", device="recording", threshold=header.threshold,
+                  speed=self.config.speed)
+        sessions: set[str] = set()
+        pending: list[ScoredLine] = []
+        last_post = self.clock()
+        previous: float | None = None
+        for line in self._paced(records):
+            if self._halt.is_set():
+                return
+            if previous is not None and self.config.speed > 0 and not self._paused.is_set():
+                gap = max(0.0, min(line.arrival - previous, 5.0)) / self.config.speed
+                if gap > 0.001:
+                    if pending:
+                        self._post_lines(pending, self.clock(), len(sessions))
+                        pending, last_post = [], self.clock()
+                    self.sleep(gap)
+            previous = line.arrival
+            sessions.add(line.session)
+            pending.append(line)
+            now = self.clock()
+            if now - last_post >= self.config.flush_seconds or self._paused.is_set():
+                self._post_lines(pending, now, len(sessions))
+                pending, last_post = [], now
+        if pending:
+            self._post_lines(pending, self.clock(), len(sessions))
+        note = f"replay finished; {len(warnings)} damaged record(s) skipped" if warnings else "replay finished"
+        self._set(state="input ended", note=note)
+
+    def _paced(self, records: Iterator[ScoredLine]) -> Iterator[ScoredLine]:
+        """Records, held back while paused (one at a time on step)."""
+        for line in records:
+            while self._paused.is_set() and not self._halt.is_set():
+                with self._lock:
+                    if self._steps:
+                        self._steps -= 1
+                        break
+                if self.status.state != "paused":
+                    self._set(state="paused")
+                self.sleep(0.05)
+            if self.status.state == "paused":
+                self._set(state="replaying")
+            yield line
+
+
+def _valid_regex(rule: str | None) -> bool:
+    from logwatch.core.sessions import SessionRuleError, compile_session_regex
+
+    if rule is None:
+        return True
+    try:
+        compile_session_regex(rule)
+    except SessionRuleError:
+        return False
+    return True

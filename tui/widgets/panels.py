@@ -1,0 +1,105 @@
+"""Small display widgets: alert banner, detail panel, status bar, help screen.
+
+Each is a thin shell around a pure function that builds its text, so the text is testable
+without an app.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from logwatch.core.types import ScoredLine
+
+from ..messages import Status
+from ..render import Palette, safe_text, short_session, token_text, top_tokens
+
+
+def banner_text(line: ScoredLine, threshold: float | None, count: int) -> Text:
+    """Which session alerted, when, and why (its loss against the threshold, the line)."""
+    when = line.ts or f"line {line.n}"
+    loss = f"{line.loss:.2f}" if line.loss is not None else "?"
+    limit = f"{threshold:.2f}" if threshold is not None else "?"
+    text = Text()
+    text.append(" ▲ ALERT ", "bold reverse")
+    text.append(f" {safe_text(when, 40)}  session {safe_text(short_session(line.session), 40)}  ", "bold")
+    text.append(f"loss {loss} > {limit}  ")
+    text.append(safe_text(line.text[-160:], 160), "italic")
+    if count > 1:
+        text.append(f"   ({count} sessions alerted · a/A jump between alert lines)", "dim")
+    return text
+
+
+def status_text(status: Status, *, alerts: int, follow: bool, new_lines: int, view: str) -> Text:
+    parts = [f"model {status.model}", status.device, status.state]
+    if status.speed is not None:
+        parts.append(f"speed ×{status.speed:g}")
+    parts += [f"{status.lines:,} lines", f"{status.lines_per_s:,.0f} lines/s", f"queue {status.queued:,}",
+              f"{status.sessions:,} sessions", f"{alerts} alerted", f"view {view}"]
+    parts.append("following" if follow else f"paused +{new_lines:,} new (end to resume)")
+    text = Text(" · ".join(parts))
+    if status.note:
+        text.append("  " + safe_text(status.note, 200), "bold")
+    return text
+
+
+def detail_renderable(line: ScoredLine, threshold: float | None, palette: Palette) -> Group:
+    """The selected line in full, with the tokens that surprised the model."""
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("line", f"{line.n:,}  {safe_text(line.ts or '', 40)}  {line.level or ''}")
+    head.add_row("session", safe_text(line.session, 80))
+    loss = "not scored" if line.loss is None else f"{line.loss:.3f}"
+    rule = "" if threshold is None else f"  (threshold {threshold:.3f}{'; ALERT' if line.alert else ''})"
+    head.add_row("loss", loss + rule)
+    if line.tokens:
+        worst = ", ".join(f"{p!r} {x:.1f}" for p, x in top_tokens(line.tokens))
+        head.add_row("surprising", worst)
+    parts: list[object] = [head, Text(safe_text(line.text, 8_000))]
+    if line.tokens:
+        parts += [Text("as the model read it (colour = token loss):", "dim"), token_text(line.tokens, threshold, palette)]
+    return Group(*parts)
+
+
+KEYS: tuple[tuple[str, str], ...] = (
+    ("tab / shift+tab", "move between the session list, the log and the alert list"),
+    ("up/down, pgup/pgdn, j/k", "move the cursor in the log (pauses follow)"),
+    ("home / end", "top / resume following the newest line"),
+    ("enter", "details of the selected line: loss, session, surprising tokens"),
+    ("a / A", "jump to the next / previous alert"),
+    ("/", "search (text, or /regex/); n / N next / previous match"),
+    ("f", "filter: text  !text  /regex/  level:WARNING+  loss>2.5 (AND)"),
+    ("s", "show all lines / back to the selected session"),
+    ("escape", "close the detail panel, the banner or the input"),
+    ("space  .  +  -", "replay: pause/resume, step one line, faster, slower"),
+    ("ctrl+p", "command palette (themes: logwatch-dark, logwatch-light, logwatch-contrast)"),
+    ("?", "this help"),
+    ("q / ctrl+c", "quit (the recording is flushed)"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys, in one table."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Static { width: 90; height: auto; border: round $primary; background: $panel; padding: 1 2; }
+    """
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, what in KEYS:
+            table.add_row(key, what)
+        yield Static(Group(Text("logwatch keys", "bold underline"), Text(""), table))
+
+    def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
+        self.dismiss(result)
