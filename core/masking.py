@@ -46,9 +46,14 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def mask_text(text: str) -> str:
     """Mask volatile fields of free text; deterministic, never raises."""
-    text = text[: MAX_MASKED_CHARS * 4]
+    # Lone surrogates (from a lenient decoder or a JSON "\udcff" escape) cannot be encoded for
+    # the tokenizer; they become U+FFFD like any other undecodable byte.
+    text = _SURROGATE.sub("\ufffd", text[: MAX_MASKED_CHARS * 4])
     for pattern, placeholder in _RULES:
         text = pattern.sub(placeholder, text)
     return text[:MAX_MASKED_CHARS]

@@ -19,7 +19,7 @@ from logwatch.core.types import ScoredLine
 
 #: Characters that must never be written raw: C0 controls (tab included: it breaks column
 #: maths), DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 #: Number of colour steps of the loss ramp (theme variables ``loss-0`` … ``loss-4``).
 RAMP_STEPS = 5

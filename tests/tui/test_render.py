@@ -28,7 +28,7 @@ def rendered(renderable: object) -> str:
     return console.export_text(styles=False)
 
 
-@pytest.mark.parametrize("hostile", ["\x1b]0;pwned\x07", "\x1b[2J", "a\rb", "nul\x00", "\x9b31m", "bidi\u202e"])
+@pytest.mark.parametrize("hostile", ["\x1b]0;pwned\x07", "\x1b[2J", "a\rb", "nul\x00", "\x9b31m", "bidi\u202e", "lone\udcff"])
 def test_control_sequences_become_visible_text(hostile: str) -> None:
     safe = safe_text(hostile)
     assert not re.search("[\x00-\x1f\x7f-\x9f\u202e]", safe)
