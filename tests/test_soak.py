@@ -1,0 +1,17 @@
+"""A short soak (the full 200k-line run is `python benchmarks/soak.py`, see its docstring)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from soak import run_soak  # noqa: E402
+
+
+def test_soak_score_kill_app_and_replays_agree(tiny_model_dir: Path, tmp_path: Path) -> None:
+    result = run_soak(3_000, str(tiny_model_dir), tmp_path)
+    assert result["lines"] == result["app_lines"] == 3_000
+    assert result["alerted_sessions"], "the injected incidents should alert"
+    assert 0 < result["replayed_after_kill"] <= 3_000
