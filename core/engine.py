@@ -111,7 +111,7 @@ class Engine:
             per_token = self.scorer.score([(s.session, ids) for s, (ids, _) in zip(out, encoded)])
             for scored, (_, pieces), losses in zip(out, encoded, per_token):
                 scored.loss = sum(losses) / len(losses)
-                scored.tokens = tuple(zip(pieces, (round(x, 3) for x in losses)))
+                scored.tokens = tuple(zip(pieces, losses))  # rounded where printed or recorded
         for scored in out:
             self._track(scored)
         self.lines_scored += len(out)

@@ -123,7 +123,7 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
         for scored in lines:
             obj = scored.to_json_dict()
             if tokens:
-                obj["tokens"] = [list(t) for t in scored.tokens]
+                obj["tokens"] = [[piece, round(loss, 3)] for piece, loss in scored.tokens]
             alerted = alerted or scored.alert
             out.write(json.dumps(obj, ensure_ascii=False) + "\n")
         out.flush()

@@ -1,0 +1,118 @@
+"""The app under load: does it keep up with a live stream, and do keys stay snappy?
+
+A writer thread appends generated nova lines to a file at a fixed rate (default 1,000
+lines/s) while the app (headless, ``run_test``) follows it with the bundled model. Every
+0.25 s a key (up/down) is posted and the time until its action ran on the UI thread is
+measured. Prints the
+key latency percentiles, the scoring backlog (queue depth) over time and whether the app
+kept up (lines shown vs lines written).
+
+    python benchmarks/bench_tui.py                      # 50k lines at 1,000 lines/s
+    python benchmarks/bench_tui.py --lines 20000 --rate 2000 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def writer(path: Path, lines: list[str], rate: float, done: threading.Event) -> None:
+    """Append lines at ``rate`` lines/s in 10 ms slices, like a busy service would."""
+    start = time.perf_counter()
+    written = 0
+    with path.open("a") as f:
+        while written < len(lines):
+            due = min(len(lines), int((time.perf_counter() - start) * rate) + 1)
+            if due > written:
+                f.write("\n".join(lines[written:due]) + "\n")
+                f.flush()
+                written = due
+            time.sleep(0.01)
+    done.set()
+
+
+async def measure(lines: list[str], rate: float, model: str | None) -> dict:
+    from logwatch.tui.app import LogwatchApp
+    from logwatch.tui.pipeline import PipelineConfig
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "live.log"
+        path.write_text("")
+        app = LogwatchApp(PipelineConfig(path=str(path), follow=True, model_dir=model, device="cpu"))
+        latencies: list[float] = []
+        backlog: list[int] = []
+        async with app.run_test(size=(160, 45)) as pilot:
+            while app.status.state == "loading model":
+                await asyncio.sleep(0.05)
+            done = threading.Event()
+            thread = threading.Thread(target=writer, args=(path, lines, rate, done), daemon=True)
+            started = time.perf_counter()
+            thread.start()
+            # Latency = key posted → its action ran on the UI thread (what a user feels, minus
+            # drawing). Pilot.press would wait for the app to go idle, which a stream never does.
+            from logwatch.tui.widgets.log_view import LogView
+
+            handled: list[float] = []
+            original = LogView.action_cursor
+
+            def timed(view: LogView, delta: int) -> None:
+                original(view, delta)
+                handled.append(time.perf_counter())
+
+            LogView.action_cursor = timed  # type: ignore[method-assign]
+            i = 0
+            while not done.is_set() or app.status.lines < len(lines):
+                before = len(handled)
+                t = time.perf_counter()
+                app.simulate_key("down" if i % 2 else "up")
+                while len(handled) == before and time.perf_counter() - t < 10:
+                    await asyncio.sleep(0.001)
+                if len(handled) > before:
+                    latencies.append((handled[-1] - t) * 1000)
+                backlog.append(app.status.queued)
+                i += 1
+                await asyncio.sleep(0.25)
+                if time.perf_counter() - started > len(lines) / rate + 120:
+                    break
+            LogView.action_cursor = original  # type: ignore[method-assign]
+            elapsed = time.perf_counter() - started
+            shown = app.status.lines
+            await pilot.press("q")
+    latencies.sort()
+    return {
+        "lines": len(lines), "rate_in": rate, "lines_shown": shown, "seconds": round(elapsed, 1),
+        "kept_up": shown == len(lines) and elapsed < len(lines) / rate + 5,
+        "key_ms_p50": round(statistics.median(latencies), 1),
+        "key_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
+        "key_ms_max": round(latencies[-1], 1),
+        "queue_max": max(backlog), "queue_last": backlog[-1],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=50_000)
+    parser.add_argument("--rate", type=float, default=1_000.0)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from logwatch.core.generator import INCIDENT_KINDS, generate_log
+
+    lines: list[str] = []
+    seed = 300
+    while len(lines) < args.lines:
+        lines += generate_log(seed=seed, n_instances=400, incidents=list(INCIDENT_KINDS)[:2]).lines
+        seed += 1
+    result = asyncio.run(measure(lines[: args.lines], args.rate, args.model))
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
