@@ -46,11 +46,12 @@ class TrainConfig:
     vocab_size: int = 4096
     seed: int = 0
     device: str = "auto"
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 256
-    n_ctx: int = 128
-    max_line_tokens: int = 48
+    # Architecture: the spec's LogGPT-Small defaults, so they are written down once.
+    n_layer: int = ModelSpec.n_layer
+    n_head: int = ModelSpec.n_head
+    n_embd: int = ModelSpec.n_embd
+    n_ctx: int = ModelSpec.n_ctx
+    max_line_tokens: int = ModelSpec.max_line_tokens
     dropout: float = 0.1
     session_rule: str = "builtin"
     half_weights: bool = False
