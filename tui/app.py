@@ -76,6 +76,7 @@ class LogwatchApp(App[int]):
     CSS_PATH = CSS_PATH
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("a", "alert(1)", "Next alert"),
         Binding("A", "alert(-1)", "Prev alert"),
@@ -378,5 +379,10 @@ class LogwatchApp(App[int]):
             self._show_status()
 
     async def action_quit(self) -> None:
-        self.pipeline.stop()
         self.exit(0)
+
+    def exit(self, result: int | None = None, return_code: int = 0, message: object = None) -> None:  # type: ignore[override]
+        """Every way out (q, ctrl+c, the palette, SIGTERM) stops the pipeline first: its thread
+        then closes the recording, and the app does not wait on a reader that never ends."""
+        self.pipeline.stop()
+        super().exit(result, return_code, message)  # type: ignore[arg-type]

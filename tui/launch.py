@@ -55,7 +55,7 @@ def run_tui(*, path: str | None, replay: str | None, record: str | None, model_d
                             session_regex=session_regex, speed=speed)
     app = LogwatchApp(config, theme=theme)
     # SIGTERM: leave like `q` does, so the recording is flushed and the terminal restored.
-    signal.signal(signal.SIGTERM, lambda *_: app.call_later(app.exit, 143))
+    signal.signal(signal.SIGTERM, lambda *_: app.call_later(app.exit, 143, 143))
     try:
         code = app.run()
     finally:

@@ -60,3 +60,28 @@ def test_no_terminal_points_to_score(incident_file: Path) -> None:
                             text=True, timeout=60, stdin=subprocess.DEVNULL, start_new_session=True)
     assert result.returncode == 2
     assert "logwatch score" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sigterm_flushes_the_recording_and_restores_the_terminal(tiny_model_dir: Path, incident_file: Path,
+                                                                  incident_log, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from logwatch.core.record import read_recording
+
+    socket = f"logwatch-test-{uuid.uuid4().hex[:8]}"
+    rec, pidfile, done = tmp_path / "run.lwrec", tmp_path / "pid", tmp_path / "exit-code"
+    app = (f"{shlex.quote(sys.executable)} -m logwatch.tui.cli {shlex.quote(str(incident_file))} "
+           f"--model {shlex.quote(str(tiny_model_dir))} --record {shlex.quote(str(rec))}")
+    command = f"sh -c 'echo $$ > {pidfile}; exec {app}'; echo $? > {shlex.quote(str(done))}; stty -a > {tmp_path / 'stty'}"
+    _tmux(socket, "new-session", "-d", "-s", "lw", "-x", "140", "-y", "40", command)
+    try:
+        _wait_for_screen(socket, lambda s: f"{len(incident_log.lines):,} lines" in s)
+        subprocess.run(["kill", "-TERM", pidfile.read_text().strip()], check=True)
+        deadline = time.monotonic() + 20
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert done.exists() and done.read_text().strip() == "143"
+        _header, records = read_recording(rec)
+        assert len(list(records)) == len(incident_log.lines)
+        time.sleep(0.5)
+        assert " echo" in (tmp_path / "stty").read_text() and " icanon" in (tmp_path / "stty").read_text()
+    finally:
+        _tmux(socket, "kill-server")
