@@ -94,6 +94,9 @@ class Calibration:
     """How many of those the rule flags (≤ max_fpr × normal_sessions)."""
     details: dict[str, Any] = field(default_factory=dict)
     """Free-form figures for the record (loss quantiles, files used)."""
+    session_check: dict[str, Any] | None = None
+    """Optional session-completeness check (:mod:`logwatch.core.session_check`), applied when a
+    session closes and OR-ed with the line rule; None = line rule only."""
 
     def save(self, directory: Path) -> None:
         _write_json(directory / CALIBRATION_FILE, asdict(self))

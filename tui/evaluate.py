@@ -1,0 +1,103 @@
+"""``logwatch eval``: the CLI side. The work is in :mod:`logwatch.core.evaluate`; this module
+checks the input, turns every expected failure into one ``logwatch: …`` line (exit 2), and
+renders the report as a table or as one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .commands import load_engine, usage_error
+
+#: Rows of the table: (report key, label). "" is the model's full rule (the top level).
+_ROWS = (
+    ("", "logwatch"),
+    ("line_rule", "  line rule only"),
+    ("session_check", "  session check only"),
+    ("unseen_template", "unseen template"),
+    ("count_vector_knn", "count-vector kNN"),
+    ("flag_all", "flag everything"),
+)
+
+
+def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, device: str, session_regex: str | None,
+             as_json: bool, threshold: float | None, min_lines: int | None, baseline: bool) -> None:
+    from logwatch.core.evaluate import EvalError, check_files, evaluate_files
+    from logwatch.core.metrics import read_labels
+
+    try:
+        truth = read_labels(labels)
+    except FileNotFoundError:
+        raise usage_error(f"labels file {labels} does not exist") from None
+    except IsADirectoryError:
+        raise usage_error(f"labels file {labels} is a directory") from None
+    except OSError as exc:
+        raise usage_error(f"cannot read labels file {labels}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    if not truth:
+        raise usage_error(f"labels file {labels} names no session")
+    if threshold is not None and not math.isfinite(threshold):
+        raise usage_error("--threshold must be a finite number")
+    try:
+        check_files(files)  # before loading the model: a typo should not cost a model load
+    except EvalError as exc:
+        raise usage_error(str(exc)) from None
+    engine = load_engine(model_dir, device, session_regex, threshold=threshold, min_lines=min_lines)
+    try:
+        report = evaluate_files(engine, files, truth, baselines=baseline)
+    except EvalError as exc:
+        raise usage_error(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+    else:
+        render(report, Console(highlight=False))
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def render(report: dict[str, Any], console: Console) -> None:
+    """The human view: one row per detector, then the operating point, lead time and counts."""
+    table = Table(title="logwatch eval: session level", title_justify="left")
+    for column in ("detector", "precision", "recall", "F1", "FPR", "AUROC", "AUPRC", "TP", "FP", "TN", "FN"):
+        table.add_column(column, justify="left" if column == "detector" else "right")
+    sources = {"": report, "line_rule": report.get("line_rule"), "session_check": report.get("session_check"),
+               "flag_all": report.get("flag_all"), **(report.get("baselines") or {})}
+    for key, label in _ROWS:
+        row = sources.get(key)
+        if not row:
+            continue
+        table.add_row(label, *(_fmt(row.get(c)) for c in ("precision", "recall", "f1", "fpr", "auroc", "auprc",
+                                                              "tp", "fp", "tn", "fn")))
+    console.print(table)
+    console.print(f"sessions {report['sessions']} (anomalous {report['anomalous']}); "
+                  f"rule: {escape(str(report['rule']))}")
+    if report.get("baselines_note"):
+        console.print(f"[dim]{escape(report['baselines_note'])}[/]")
+    lead = report.get("lead_time")
+    if lead:
+        if lead.get("count"):
+            seconds = lead.get("median_seconds")
+            console.print(f"lead time (true positives with a known first anomalous line: {lead['count']}): "
+                          f"median {_fmt(lead['median_lines_before'])} lines"
+                          + (f" / {seconds:.1f} s" if seconds is not None else "")
+                          + f" before it; alerted at or before it: {lead['share_at_or_before']:.0%}")
+        else:
+            console.print("lead time: no true positive with a known first anomalous line")
+    counts = report["counts"]
+    console.print(f"[dim]{counts['lines_scored']:,} of {counts['lines_read']:,} lines scored in "
+                  f"{counts['seconds']:.1f}s; labelled sessions absent from the files: "
+                  f"{counts['labelled_sessions_not_in_files']}[/]")
