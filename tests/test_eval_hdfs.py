@@ -1,0 +1,31 @@
+"""A small slice of the HDFS chronological experiment (the full run: benchmarks/eval_hdfs.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import eval_hdfs  # noqa: E402
+
+
+def test_split_is_chronological_and_disjoint() -> None:
+    blocks, labels = eval_hdfs.load_blocks(300)
+    train, cal, test = eval_hdfs.split(blocks, labels)
+    order = list(blocks)
+    assert train and cal and test
+    assert not (set(train) & set(cal)) and not (set(cal) & set(test)) and not (set(train) & set(test))
+    assert max(order.index(b) for b in train) < min(order.index(b) for b in cal)
+    assert max(order.index(b) for b in cal) < min(order.index(b) for b in test)
+    assert not any(labels[b] for b in train + cal)  # only normal blocks are learnt from
+
+
+def test_small_run_reports_model_baselines_and_reference() -> None:
+    report = eval_hdfs.run(argparse.Namespace(epochs=1, blocks=400, max_fpr=0.05))
+    assert report["split"]["test_blocks"] > 0 and report["sessions"] == report["split"]["test_blocks"]
+    for key in ("line_rule", "session_check", "flag_all"):
+        assert {"precision", "recall", "f1", "fpr"} <= set(report[key]), key
+    assert report["flag_all"]["fpr"] == 1.0
+    assert report["line_rule"]["fpr"] <= 0.2  # a real threshold, not flag-everything
