@@ -16,12 +16,12 @@ from .types import ParsedLine
 
 #: Bumped whenever the masked text of some line changes; saved in spec.json so a model is
 #: never fed text masked differently from what it was trained on.
-MASK_VERSION = 1
+MASK_VERSION = 2
 
 #: Masked text is cut here before tokenizing: the scorer only reads a line's head anyway.
 MAX_MASKED_CHARS = 1_000
 
-PLACEHOLDERS: tuple[str, ...] = ("<TS>", "<REQ>", "<UUID>", "<BLK>", "<IP>", "<MAC>", "<HEX>", "<NUM>")
+PLACEHOLDERS: tuple[str, ...] = ("<TS>", "<REQ>", "<UUID>", "<BLK>", "<IP>", "<MAC>", "<PATH>", "<HEX>", "<NUM>")
 
 _HEX = "[0-9a-fA-F]"
 _UUID = rf"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
@@ -38,6 +38,11 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bblk_-?\d+"), "<BLK>"),
     (re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])"), "<IP>"),
     (re.compile(r"\b(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}\b"), "<MAC>"),
+    # File-system paths of three or more segments (job/task directories, instance files): their
+    # names change over time and would read as new words. URL paths of HTTP requests are kept:
+    # "servers/detail" vs "os-volume_attachments" is what the request did.
+    (re.compile(r"(?<!GET )(?<!POST )(?<!PUT )(?<!DELETE )(?<!HEAD )(?<!PATCH )(?<![\w.:/])"
+                r"(?:/[\w.<>+-]+){3,}/?"), "<PATH>"),
     (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<HEX>"),
     # Hashes, tenant/user ids: long runs of hex with both a digit and a letter (pure digits are NUM).
     (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "<HEX>"),

@@ -29,3 +29,17 @@ def test_huge_and_hostile_text_is_bounded() -> None:
     masked = mask_text("\x00\x1b[2J " + "9" * 10_000_000)
     assert len(masked) <= MAX_MASKED_CHARS
     assert masked.startswith("\x00\x1b[2J <NUM>")
+
+
+def test_file_paths_are_masked_but_request_urls_kept() -> None:
+    from logwatch.core.masking import mask_line
+
+    hdfs = ("081109 204005 35 INFO dfs.FSNamesystem: BLOCK* NameSystem.allocateBlock: "
+            "/user/root/sortrand/_temporary/_task_200811092030_0001_m_000191_0/part-00191. blk_123")
+    assert mask_line(hdfs) == "INFO dfs.FSNamesystem BLOCK* NameSystem.allocateBlock: <PATH> <BLK>"
+    nova = ('INFO nova.osapi_compute.wsgi.server [req-c53a921a-16c7-422e-8c9d-c922a720d047 - - - - -] 10.11.10.1 '
+            '"DELETE /v2/54fadb412c4e40cdbaed9335e4c35a9e/servers/b9000564-fe1a-409b-b8cc-1e88b294cd1d HTTP/1.1"')
+    assert "/v2/<HEX>/servers/<UUID>" in mask_line(nova)
+    assert mask_line("INFO nova.virt.libvirt.driver Deleting instance files /var/lib/nova/instances/x_del") == \
+        "INFO nova.virt.libvirt.driver Deleting instance files <PATH>"
+    assert mask_line("INFO x.y src: /10.250.19.102:54106") == "INFO x.y src: /<IP>"
