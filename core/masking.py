@@ -27,27 +27,30 @@ _HEX = "[0-9a-fA-F]"
 _UUID = rf"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
 
 # Order matters: the most specific shapes go first so that, e.g., a UUID is not eaten as NUMs.
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+# Each rule has a guard (literal, count): the rule cannot match a text holding fewer than
+# ``count`` copies of ``literal``, and ``str.count`` is far cheaper than a failed regex scan.
+_RULES: tuple[tuple[re.Pattern[str], str, str, int], ...] = (
     # Timestamps inside messages: ISO dates with optional time, and bare clock times.
-    (re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?"), "<TS>"),
-    (re.compile(r"\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<TS>"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?"), "<TS>", "-", 2),
+    (re.compile(r"\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<TS>", ":", 2),
     # oslo request context "[req-<uuid> <user> <tenant> - - -]": one placeholder for the lot.
-    (re.compile(rf"\[req-{_UUID}[^\]]*\]"), "[<REQ>]"),
-    (re.compile(rf"\breq-{_UUID}"), "<REQ>"),
-    (re.compile(_UUID), "<UUID>"),
-    (re.compile(r"\bblk_-?\d+"), "<BLK>"),
-    (re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])"), "<IP>"),
-    (re.compile(r"\b(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}\b"), "<MAC>"),
+    (re.compile(rf"\[req-{_UUID}[^\]]*\]"), "[<REQ>]", "[req-", 1),
+    (re.compile(rf"\breq-{_UUID}"), "<REQ>", "req-", 1),
+    (re.compile(_UUID), "<UUID>", "-", 4),
+    (re.compile(r"\bblk_-?\d+"), "<BLK>", "blk_", 1),
+    (re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])"), "<IP>", ".", 3),
+    (re.compile(r"\b(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}\b"), "<MAC>", ":", 5),
     # File-system paths of three or more segments (job/task directories, instance files): their
     # names change over time and would read as new words. URL paths of HTTP requests are kept:
-    # "servers/detail" vs "os-volume_attachments" is what the request did.
-    (re.compile(r"(?<!GET )(?<!POST )(?<!PUT )(?<!DELETE )(?<!HEAD )(?<!PATCH )(?<![\w.:/])"
-                r"(?:/[\w.<>+-]+){3,}/?"), "<PATH>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<HEX>"),
+    # "servers/detail" vs "os-volume_attachments" is what the request did. The leading (?=/)
+    # only makes the scan skip non-slash positions before the look-behinds run.
+    (re.compile(r"(?=/)(?<!GET )(?<!POST )(?<!PUT )(?<!DELETE )(?<!HEAD )(?<!PATCH )(?<![\w.:/])"
+                r"(?:/[\w.<>+-]+){3,}/?"), "<PATH>", "/", 3),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<HEX>", "0x", 1),
     # Hashes, tenant/user ids: long runs of hex with both a digit and a letter (pure digits are NUM).
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "<HEX>"),
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "<HEX>", "", 0),
     # Plain numbers, not glued to letters (keeps "v2", "x86", "ipv4" as words).
-    (re.compile(r"(?<![A-Za-z0-9<])[-+]?\d+(?:\.\d+)?(?![A-Za-z>])"), "<NUM>"),
+    (re.compile(r"(?<![A-Za-z0-9<])[-+]?\d+(?:\.\d+)?(?![A-Za-z>])"), "<NUM>", "", 0),
 )
 
 
@@ -59,8 +62,9 @@ def mask_text(text: str) -> str:
     # Lone surrogates (from a lenient decoder or a JSON "\udcff" escape) cannot be encoded for
     # the tokenizer; they become U+FFFD like any other undecodable byte.
     text = _SURROGATE.sub("\ufffd", text[: MAX_MASKED_CHARS * 4])
-    for pattern, placeholder in _RULES:
-        text = pattern.sub(placeholder, text)
+    for pattern, placeholder, literal, count in _RULES:
+        if not count or text.count(literal) >= count:
+            text = pattern.sub(placeholder, text)
     return text[:MAX_MASKED_CHARS]
 
 

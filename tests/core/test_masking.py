@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from logwatch.core.masking import MAX_MASKED_CHARS, mask_line, mask_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logwatch.core.masking import _RULES, _SURROGATE, MAX_MASKED_CHARS, mask_line, mask_text
 
 NOVA = ("nova-compute.log.1.2017-05-16_13:55:31 2017-05-16 00:00:39.232 2931 INFO nova.compute.manager "
         "[req-3ea4052c-895d-4b64-9e2d-04d64c4d94ab 113d3a99c3da401fbd62cc2caa5b96d2 "
@@ -43,3 +46,22 @@ def test_file_paths_are_masked_but_request_urls_kept() -> None:
     assert mask_line("INFO nova.virt.libvirt.driver Deleting instance files /var/lib/nova/instances/x_del") == \
         "INFO nova.virt.libvirt.driver Deleting instance files <PATH>"
     assert mask_line("INFO x.y src: /10.250.19.102:54106") == "INFO x.y src: /<IP>"
+
+
+_SHAPES = st.sampled_from([
+    "2017-05-16 00:00:39.232", "00:00:39", "[req-3ea4052c-895d-4b64-9e2d-04d64c4d94ab a b - - -]",
+    "req-3ea4052c-895d-4b64-9e2d-04d64c4d94ab", "b9000564-fe1a-409b-b8cc-1e88b294cd1d", "blk_-160899",
+    "10.250.19.102:54106", "fa:16:3e:2a:b1:00", "/var/lib/nova/instances/x", "GET /v2/a/b/c", "0xdeadbeef",
+    "9f86d081884c7d659a2f", "42", "-3.5", " ", "/", "-", ":", ".", "req-", "blk_", "0x", "x86",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_SHAPES, st.text(max_size=8)), max_size=12))
+def test_rule_guards_never_change_the_masked_text(parts: list[str]) -> None:
+    """The cheap literal-count guards only skip rules that could not have matched."""
+    text = "".join(parts)
+    unguarded = _SURROGATE.sub("\ufffd", text[: MAX_MASKED_CHARS * 4])
+    for pattern, placeholder, _literal, _count in _RULES:
+        unguarded = pattern.sub(placeholder, unguarded)
+    assert mask_text(text) == unguarded[:MAX_MASKED_CHARS]
