@@ -71,6 +71,24 @@ class SessionWindow:
         self.length += len(line)
 
 
+@dataclass
+class _Feed:
+    """One batch row: a session's catch-up tokens and one or more consecutive new lines."""
+
+    session: str
+    window: SessionWindow
+    context: list[int]
+    """The window's tokens before the first segment (marker + earlier lines)."""
+    segments: list[tuple[list[int], int, bytes]]
+    """(line tokens, result index, memo key) of each line, in session order."""
+    slot: int = -1
+    start: int = 0
+    """Positions already in the cache slot (tokens fed begin here)."""
+    n_catch: int = 0
+    """Leading tokens of the row that re-read the window, not scored."""
+    tokens: list[int] = field(default_factory=list)
+
+
 def _digest(context: list[int], line: list[int]) -> bytes:
     data = array("i", context)
     data.append(-1)
@@ -152,21 +170,30 @@ class Scorer:
         for index, (session, _) in enumerate(items):
             queues.setdefault(session, deque()).append(index)
         while queues:
-            # One round: the next line of up to max_batch sessions.
-            round_items: list[int] = []
+            # One wave: the next line of every session. Memo hits are served first, so the
+            # misses of the whole wave (not of a handful of sessions) fill the model batches.
+            wave: list[int] = []
             for session in list(queues):
                 queue = queues[session]
-                round_items.append(queue.popleft())
+                wave.append(queue.popleft())
                 if not queue:
                     del queues[session]
-                if len(round_items) == self.max_batch:
-                    break
-            self._score_round([(items[i][0], items[i][1], i) for i in round_items], results)
+            self._score_wave(wave, items, queues, results)
         return [r if r is not None else [] for r in results]
 
-    def _score_round(self, round_items: list[tuple[str, list[int], int]], results: list[list[float] | None]) -> None:
-        pending = []
-        for session, line, index in round_items:
+    def _score_wave(self, wave: list[int], items: Sequence[tuple[str, list[int]]],
+                    queues: OrderedDict[str, deque[int]], results: list[list[float] | None]) -> None:
+        """Score one line each of distinct sessions: memo first, then batched forwards.
+
+        A session whose line misses the memo takes its next queued lines into the same feed
+        while they fit the window: a burst of new lines in one session (what an incident
+        looks like) costs one forward row, not one forward per line.
+        """
+        pending: list[_Feed] = []
+        first_of: dict[bytes, int] = {}  # key -> index of the wave item the model scores
+        repeats: list[tuple[SessionWindow, list[int], int, int]] = []
+        for index in wave:
+            session, line = items[index]
             window = self._window(session)
             window.prepare(len(line))
             context = window.tokens()
@@ -177,35 +204,64 @@ class Scorer:
                 self.memo_hits += 1
                 results[index] = list(hit)
                 window.append(line)
-                continue
-            pending.append((session, window, context, line, index, key))
-        if not pending:
-            return
-        busy = {w.slot for _, w, *_ in pending if w.slot is not None}
-        feeds = []
-        for session, window, context, line, index, key in pending:
-            slot = self._assign_slot(session, window, busy)
-            busy.add(slot)
-            catch_up = context[window.cached :]
-            feeds.append((window, slot, window.cached, catch_up + line, len(catch_up), line, index, key))
+            elif key in first_of and self.memo_entries > 0:  # a repeat within this wave: memo it too
+                repeats.append((window, line, index, first_of[key]))
+            else:
+                first_of[key] = index
+                pending.append(self._chain(_Feed(session, window, context, [(line, index, key)]), items, queues))
+        done = 0
+        while done < len(pending):
+            batch = pending[done : done + self.max_batch]  # max_batch may shrink after an OOM
+            done += len(batch)
+            self._score_batch(batch, results)
+        for window, line, index, first in repeats:
+            results[index] = list(results[first] or [])
+            window.append(line)  # its cache catches up on the session's next miss
+            self.memo_hits += 1
+
+    def _chain(self, feed: _Feed, items: Sequence[tuple[str, list[int]]],
+               queues: OrderedDict[str, deque[int]]) -> _Feed:
+        """Append the session's next queued lines to ``feed`` while the window holds them."""
+        queue = queues.get(feed.session)
+        if not queue:
+            return feed
+        context = list(feed.context) + feed.segments[0][0]
+        while queue and len(context) + len(items[queue[0]][1]) <= self.spec.n_ctx:
+            index = queue.popleft()
+            line = items[index][1]
+            feed.segments.append((line, index, _digest(context, line)))
+            context.extend(line)
+        if not queue:
+            del queues[feed.session]
+        return feed
+
+    def _score_batch(self, pending: list[_Feed], results: list[list[float] | None]) -> None:
+        busy = {f.window.slot for f in pending if f.window.slot is not None}
+        for feed in pending:
+            feed.slot = self._assign_slot(feed.session, feed.window, busy)
+            busy.add(feed.slot)
+            feed.start = feed.window.cached
+            catch_up = feed.context[feed.start :]
+            feed.n_catch = len(catch_up)
+            feed.tokens = catch_up + [t for line, _, _ in feed.segments for t in line]
         # Short feeds (appends) and long ones (window re-reads) go in separate passes so a
         # few 128-token prefills do not pad every short row to 128.
-        short = [f for f in feeds if len(f[3]) <= 32]
-        long = [f for f in feeds if len(f[3]) > 32]
+        short = [f for f in pending if len(f.tokens) <= 32]
+        long = [f for f in pending if len(f.tokens) > 32]
         for group in (short, long):
             if group:
                 self._forward(group, results)
 
-    def _forward(self, feeds: list, results: list[list[float] | None]) -> None:
+    def _forward(self, feeds: list[_Feed], results: list[list[float] | None]) -> None:
         gpt, device = self.gpt, self.gpt.device
         assert self._pool is not None
-        width = max(len(f[3]) for f in feeds)
+        width = max(len(f.tokens) for f in feeds)
         tokens = torch.zeros((len(feeds), width), dtype=torch.long)
         for row, f in enumerate(feeds):
-            tokens[row, : len(f[3])] = torch.tensor(f[3], dtype=torch.long)
-        slots = torch.tensor([f[1] for f in feeds], dtype=torch.long, device=device)
-        starts = torch.tensor([f[2] for f in feeds], dtype=torch.long, device=device)
-        lengths = torch.tensor([len(f[3]) for f in feeds], dtype=torch.long, device=device)
+            tokens[row, : len(f.tokens)] = torch.tensor(f.tokens, dtype=torch.long)
+        slots = torch.tensor([f.slot for f in feeds], dtype=torch.long, device=device)
+        starts = torch.tensor([f.start for f in feeds], dtype=torch.long, device=device)
+        lengths = torch.tensor([len(f.tokens) for f in feeds], dtype=torch.long, device=device)
         try:
             hidden = gpt.step(self._pool, slots, tokens.to(device), starts, lengths)  # [B, L, E]
         except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
@@ -223,25 +279,29 @@ class Scorer:
         # Rows that predict each scored token: the state just before it.
         rows: list[torch.Tensor] = []
         targets: list[int] = []
-        for row, (window, _slot, _start, fed, n_catch, line, _index, _key) in enumerate(feeds):
-            k = len(line)
-            if n_catch > 0:
-                rows.append(hidden[row, n_catch - 1 : n_catch - 1 + k])
-            else:  # first token predicted by the state saved after the previous line
-                assert window.last_hidden is not None
-                rows.append(torch.cat([window.last_hidden[None, :], hidden[row, : k - 1]]))
-            targets.extend(line)
-            window.last_hidden = hidden[row, len(fed) - 1].clone()
+        for row, feed in enumerate(feeds):
+            offset = feed.n_catch  # where the segment's first token sits in the row
+            for line, _index, _key in feed.segments:
+                k = len(line)
+                if offset > 0:
+                    rows.append(hidden[row, offset - 1 : offset - 1 + k])
+                else:  # first token predicted by the state saved after the previous line
+                    assert feed.window.last_hidden is not None
+                    rows.append(torch.cat([feed.window.last_hidden[None, :], hidden[row, : k - 1]]))
+                targets.extend(line)
+                offset += k
+            feed.window.last_hidden = hidden[row, len(feed.tokens) - 1].clone()
         losses = gpt.token_losses(torch.cat(rows), torch.tensor(targets, device=device)).tolist()
         offset = 0
-        for window, _slot, start, fed, _n, line, index, key in feeds:
-            per_token = losses[offset : offset + len(line)]
-            offset += len(line)
-            results[index] = per_token
-            window.cached = start + len(fed)
-            window.append(line)
-            self._remember(key, per_token)
-            self.model_lines += 1
+        for feed in feeds:
+            for line, index, key in feed.segments:
+                per_token = losses[offset : offset + len(line)]
+                offset += len(line)
+                results[index] = per_token
+                feed.window.append(line)
+                self._remember(key, per_token)
+                self.model_lines += 1
+            feed.window.cached = feed.start + len(feed.tokens)
 
     def _remember(self, key: bytes, losses: list[float]) -> None:
         if self.memo_entries <= 0:
