@@ -3,8 +3,10 @@
 (a) the study's loop: for every line, re-encode its session's last 128 tokens with HF
     GPT2LMHeadModel, LM head over every position, no cache, one line at a time;
 (b) the engine: KV cache per session, LM head on new tokens only, batches across
-    sessions, memoised repeats.
-Both score the same lines with the same weights. Prints lines/s of each, the ratio and the
+    sessions, memoised repeats;
+(c) the same engine with ``--precision int8`` (dynamic int8 projections), with the largest
+    per-line loss difference from (b).
+All score the same lines with the same weights. Prints lines/s of each, the ratio and the
 peak RSS; ``--json`` prints one object instead.
 
     python benchmarks/bench_scoring.py                 # default model, 20k generated nova lines
@@ -57,6 +59,22 @@ def study_loop(loaded, items: list[tuple[str, list[int]]]) -> float:
     return time.perf_counter() - start
 
 
+def run_engine(model: str | None, lines: list, batch: int, memo: bool, precision: str):
+    """(seconds, scored lines, engine) for one pass of a fresh engine, after a warm-up pass."""
+    from logwatch.core.engine import Engine
+
+    def fresh() -> Engine:
+        return Engine.load(model, device="cpu", memo_entries=200_000 if memo else 0, precision=precision)
+
+    fresh().score_batch(lines[:64])  # warm-up (allocations, first kernels)
+    engine = fresh()
+    start = time.perf_counter()
+    scored = []
+    for i in range(0, len(lines), batch):
+        scored.extend(engine.score_batch(lines[i : i + batch]))
+    return time.perf_counter() - start, scored, engine
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model directory (default: bundled)")
@@ -69,20 +87,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from logwatch.core.engine import Engine
     from logwatch.core.masking import mask_line
     from logwatch.core.types import LogLine
 
     texts = bench_lines(args.lines, args.seed)
-    engine = Engine.load(args.model, device="cpu", memo_entries=0 if args.no_memo else 200_000)
     lines = [LogLine(n=i + 1, text=t, source="bench.log", arrival=0.0) for i, t in enumerate(texts)]
-    engine.score_batch(lines[:64])  # warm-up (allocations, first kernels)
-    engine = Engine.load(args.model, device="cpu", memo_entries=0 if args.no_memo else 200_000)
-    start = time.perf_counter()
-    scored = []
-    for i in range(0, len(lines), args.batch):
-        scored.extend(engine.score_batch(lines[i : i + args.batch]))
-    engine_s = time.perf_counter() - start
+    engine_s, scored, engine = run_engine(args.model, lines, args.batch, not args.no_memo, "auto")
+    int8_s, scored_int8, _ = run_engine(args.model, lines, args.batch, not args.no_memo, "int8")
+    int8_diff = max(abs(a.loss - b.loss) for a, b in zip(scored, scored_int8) if a.loss is not None)
 
     loaded = engine.loaded
     spec = loaded.spec
@@ -97,6 +109,9 @@ def main() -> None:
         "baseline_lines_per_s": round(n_base / base_s, 1),
         "engine_lines_per_s": round(len(texts) / engine_s, 1),
         "speedup": round((len(texts) / engine_s) / (n_base / base_s), 1),
+        "int8_lines_per_s": round(len(texts) / int8_s, 1),
+        "int8_speedup": round((len(texts) / int8_s) / (n_base / base_s), 1),
+        "int8_max_loss_diff": round(int8_diff, 4),
         "memo_hit_rate": round(engine.scorer.memo_hits / max(1, len(texts)), 3),
         "sessions": len({s.session for s in scored}),
         "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -112,7 +127,9 @@ def main() -> None:
           f"(on {n_base:,} lines)")
     print(f"(b) logwatch engine:                          {result['engine_lines_per_s']:>9,.1f} lines/s  "
           f"(memo hit rate {result['memo_hit_rate']:.0%})")
-    print(f"speed-up: {result['speedup']}x    peak RSS: {result['peak_rss_mb']:.0f} MB    torch threads: {result['torch_threads']}")
+    print(f"(c) logwatch engine, --precision int8:        {result['int8_lines_per_s']:>9,.1f} lines/s  "
+          f"(largest per-line loss difference from (b): {result['int8_max_loss_diff']} nats)")
+    print(f"speed-up: {result['speedup']}x (int8: {result['int8_speedup']}x)    peak RSS: {result['peak_rss_mb']:.0f} MB    torch threads: {result['torch_threads']}")
 
 
 if __name__ == "__main__":

@@ -57,9 +57,10 @@ class Engine:
 
             try:
                 torch_device = pick_device(device)
+                dtype = pick_dtype(torch_device, precision)
             except ModelDirError as exc:
                 raise EngineError(str(exc)) from None
-            gpt = LeanGPT(loaded.spec, loaded.weights, torch_device, pick_dtype(torch_device, precision))
+            gpt = LeanGPT(loaded.spec, loaded.weights, torch_device, dtype, int8=precision == "int8")
             self.scorer = Scorer(gpt, bos_id=loaded.tokenizer.bos_id, cont_id=loaded.tokenizer.cont_id,
                                  max_batch=max_batch, cache_slots=cache_slots, memo_entries=memo_entries)
             self.tokenizer = loaded.tokenizer

@@ -10,11 +10,56 @@ against it to 1e-4): pre-LN blocks, Conv1D projections (``x @ W + b``), tanh-GEL
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
 
 from .spec import ModelSpec
+
+#: The four projections of every block; the only weights int8 mode quantises.
+PROJECTIONS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
+
+
+class Projection:
+    """``y = x @ W + b`` with HF Conv1D weights (``W`` is [in, out]), in fp or dynamic int8.
+
+    int8 mode quantises ``W`` per output channel once and lets torch's quantized CPU kernel
+    quantise activations per call (dynamic quantisation). Embeddings, layer norms, attention
+    and the LM head stay fp32: they are cheap here and carry most of the precision.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, int8: bool = False) -> None:
+        self.weight = weight
+        self.bias = bias
+        self.out_features = weight.shape[1]
+        self._packed = _pack_int8(weight, bias) if int8 else None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self._packed is None:
+            return x @ self.weight + self.bias
+        flat = x.reshape(-1, x.shape[-1])  # [B*L, in]
+        # reduce_range=True: x86 kernels accumulate in 16 bits, 7-bit activations avoid overflow
+        y = torch.ops.quantized.linear_dynamic(flat, self._packed, True)  # [B*L, out]
+        return y.view(*x.shape[:-1], self.out_features)
+
+
+def int8_available() -> bool:
+    """Whether this torch build has the quantized CPU kernels int8 mode needs."""
+    engines = getattr(getattr(torch.backends, "quantized", None), "supported_engines", [])
+    return any(e != "none" for e in engines) and hasattr(torch.ops.quantized, "linear_dynamic")
+
+
+def _pack_int8(weight: torch.Tensor, bias: torch.Tensor):  # -> torch ScriptObject (packed params)
+    w = weight.float().T.contiguous()  # [out, in] as torch.nn.Linear lays it out
+    scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-8)  # per output channel
+    zero = torch.zeros(w.shape[0], dtype=torch.long)
+    with warnings.catch_warnings():
+        # torch >= 2.10 marks quantized tensors deprecated in favour of torchao; the kernels
+        # still ship in the CPU wheel, and int8 stays an opt-in mode checked by a test.
+        warnings.simplefilter("ignore")
+        q = torch.quantize_per_channel(w, scale.double(), zero, 0, torch.qint8)
+    return torch.ops.quantized.linear_prepack(q, bias.float().contiguous())
 
 
 class KVPool:
@@ -41,8 +86,11 @@ class LeanGPT:
     """Inference-only GPT-2: ``step`` feeds new tokens for a batch of cache slots."""
 
     def __init__(self, spec: ModelSpec, weights: dict[str, torch.Tensor], device: torch.device,
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, int8: bool = False) -> None:
+        if int8 and (device.type != "cpu" or dtype != torch.float32):
+            raise ValueError("int8 mode is for the CPU with fp32 activations")
         self.spec = spec
+        self.int8 = int8
         self.device = device
         self.dtype = dtype
         self.n_head = spec.n_head
@@ -57,13 +105,10 @@ class LeanGPT:
         self.layers = []
         for i in range(spec.n_layer):
             h = f"transformer.h.{i}."
-            self.layers.append(
-                {name: w(h + name) for name in (
-                    "ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
-                    "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias",
-                    "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias",
-                )}
-            )
+            layer: dict = {name: w(h + name) for name in ("ln_1.weight", "ln_1.bias", "ln_2.weight", "ln_2.bias")}
+            for name in PROJECTIONS:
+                layer[name] = Projection(w(h + name + ".weight"), w(h + name + ".bias"), int8)
+            self.layers.append(layer)
 
     def new_pool(self, slots: int) -> KVPool:
         return KVPool(self.spec, self.device, self.dtype, slots)
@@ -96,7 +141,7 @@ class LeanGPT:
 
         for layer_no, layer in enumerate(self.layers):
             h = F.layer_norm(x, (spec.n_embd,), layer["ln_1.weight"], layer["ln_1.bias"], 1e-5)
-            qkv = h @ layer["attn.c_attn.weight"] + layer["attn.c_attn.bias"]  # [B, L, 3E]
+            qkv = layer["attn.c_attn"](h)  # [B, L, 3E]
             q, k, v = qkv.split(spec.n_embd, dim=2)
             # [B, L, E] -> [B, H, L, D]
             q = q.view(batch, new, self.n_head, self.head_dim).transpose(1, 2)
@@ -111,10 +156,10 @@ class LeanGPT:
             attn = F.scaled_dot_product_attention(q, cache_k, cache_v, attn_mask=mask,
                                                   scale=1.0 / math.sqrt(self.head_dim))  # [B, H, L, D]
             attn = attn.transpose(1, 2).reshape(batch, new, spec.n_embd)  # [B, L, E]
-            x = x + attn @ layer["attn.c_proj.weight"] + layer["attn.c_proj.bias"]
+            x = x + layer["attn.c_proj"](attn)
             h = F.layer_norm(x, (spec.n_embd,), layer["ln_2.weight"], layer["ln_2.bias"], 1e-5)
-            h = F.gelu(h @ layer["mlp.c_fc.weight"] + layer["mlp.c_fc.bias"], approximate="tanh")
-            x = x + h @ layer["mlp.c_proj.weight"] + layer["mlp.c_proj.bias"]
+            h = F.gelu(layer["mlp.c_fc"](h), approximate="tanh")
+            x = x + layer["mlp.c_proj"](h)
         return F.layer_norm(x, (spec.n_embd,), self.ln_f[0], self.ln_f[1], 1e-5)
 
     @torch.inference_mode()

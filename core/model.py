@@ -52,7 +52,8 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: Numeric modes of the scoring forward. int8 = dynamic int8 projections on the CPU.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 
 
 def set_threads(threads: int | None) -> None:
@@ -66,9 +67,21 @@ def set_threads(threads: int | None) -> None:
 
 
 def pick_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
-    """fp32 on CPU (fastest there, exact); bf16 on CUDA for ``auto`` (within 0.05 nats, tested on CPU)."""
+    """Activation dtype: fp32 on CPU for ``auto`` (exact); bf16 on CUDA (within 0.05 nats, tested).
+
+    ``int8`` keeps fp32 activations (the projections are int8, see :class:`gpt.Projection`) and
+    exists only on the CPU, where torch ships the quantized kernels.
+    """
     if precision not in PRECISIONS:
         raise ModelDirError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision == "int8":
+        from .gpt import int8_available
+
+        if device.type != "cpu":
+            raise ModelDirError(f"--precision int8 runs on the CPU only; on {device.type} use bf16 or fp16")
+        if not int8_available():
+            raise ModelDirError("--precision int8 needs torch's quantized CPU kernels, which this torch lacks")
+        return torch.float32
     if precision == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]

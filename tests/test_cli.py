@@ -43,6 +43,16 @@ def test_score_prints_one_json_object_per_line(tiny_model_dir: Path, incident_lo
     assert incident.session in alerted
 
 
+def test_score_with_int8_precision_matches_fp32_closely(tiny_model_dir: Path, incident_log) -> None:
+    path, log = incident_log
+    exact = run("score", str(path), "--model", str(tiny_model_dir), "--device", "cpu")
+    int8 = run("score", str(path), "--model", str(tiny_model_dir), "--device", "cpu", "--precision", "int8")
+    assert int8.exit_code == 0, int8.stderr
+    pairs = list(zip(exact.stdout.splitlines(), int8.stdout.splitlines()))
+    assert len(pairs) == len(log.lines)
+    assert max(abs(json.loads(a)["loss"] - json.loads(b)["loss"]) for a, b in pairs) < 0.1
+
+
 def test_fail_on_alert_exit_code_and_tokens(tiny_model_dir: Path, incident_log) -> None:
     path, _ = incident_log
     result = run("score", str(path), "--model", str(tiny_model_dir), "--fail-on-alert", "--tokens")

@@ -113,7 +113,7 @@ def _open_recording(path: str | None, engine) -> Any:
 
 
 # -- score -----------------------------------------------------------------------------
-def run_score(*, path: str | None, model_dir: str | None, device: str, session_regex: str | None,
+def run_score(*, path: str | None, model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
               follow: bool, replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool) -> None:
     out = sys.stdout
     alerted = False
@@ -134,7 +134,7 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
             emit_replay(replay, emit)
         else:
             source = resolve_input(path)
-            engine = load_engine(model_dir, device, session_regex)
+            engine = load_engine(model_dir, device, session_regex, precision=precision)
             writer = _open_recording(record, engine)
             try:
                 for batch in line_batches(source, follow=follow):
@@ -270,7 +270,7 @@ def run_eval(**kwargs: Any) -> None:
 
 # -- watch -----------------------------------------------------------------------------
 def run_watch(*, path: str | None, replay: str | None, record: str | None, speed: float, theme: str,
-              model_dir: str | None, device: str, session_regex: str | None) -> None:
+              model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto") -> None:
     if replay is None and path is not None and path != "-":
         from logwatch.core.ingest import IngestError, open_source_check
 
@@ -283,6 +283,6 @@ def run_watch(*, path: str | None, replay: str | None, record: str | None, speed
     from .launch import run_tui
 
     code = run_tui(path=path, replay=replay, record=record, model_dir=model_dir, device=device, theme=theme,
-                   session_regex=session_regex, speed=speed)
+                   session_regex=session_regex, speed=speed, precision=precision)
     if code:
         raise SystemExit(code)

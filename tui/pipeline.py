@@ -35,6 +35,8 @@ class PipelineConfig:
     record: str | None = None
     model_dir: str | None = None
     device: str = "auto"
+    precision: str = "auto"
+    """auto, fp32, bf16, fp16 or int8 (see ``logwatch watch --help``)."""
     session_regex: str | None = None
     speed: float = 1.0
     follow: bool = True
@@ -104,7 +106,7 @@ class Pipeline:
         cfg = self.config
         try:
             engine = Engine.load(cfg.model_dir, device=cfg.device, session_regex=cfg.session_regex,
-                                 threads=max(1, (os.cpu_count() or 2) - 1))
+                                 precision=cfg.precision, threads=max(1, (os.cpu_count() or 2) - 1))
             state, note = "scoring", ""
         except EngineError as exc:
             engine = Engine.unscored(session_regex=cfg.session_regex if _valid_regex(cfg.session_regex) else None)

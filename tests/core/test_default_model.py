@@ -44,3 +44,14 @@ def test_alerts_on_every_incident_and_few_normal_sessions(engine: Engine, name: 
     normal = [s for s, label in labels.items() if label == "Normal"]
     false_alarms = [s for s in normal if s in first_alert]
     assert len(false_alarms) <= 0.01 * len(normal), false_alarms
+
+
+def test_int8_precision_stays_within_its_stated_tolerance(engine: Engine) -> None:
+    """``--precision int8`` promises per-line losses within 0.1 nats of fp32 (see ``--help``)."""
+    lines = list(read_lines(str(SAMPLES / "incident_host_trouble.log")))[:1500]
+    int8 = Engine.load(None, device="cpu", precision="int8", memo_entries=0)
+    exact = Engine.load(None, device="cpu", memo_entries=0)
+    diffs = [abs(a.loss - b.loss) for a, b in zip(exact.score_batch(lines), int8.score_batch(lines))]
+    assert len(diffs) == len(lines)
+    assert max(diffs) < 0.1
+    assert max(diffs) > 0.0  # the int8 kernels really ran

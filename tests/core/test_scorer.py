@@ -145,3 +145,22 @@ def test_other_runtime_errors_are_not_swallowed(monkeypatch: pytest.MonkeyPatch)
     scorer = Scorer(gpt, bos_id=BOS, cont_id=CONT, max_batch=8, cache_slots=64, memo_entries=0)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         scorer.score(_items(2, 20, 4, spec))
+
+
+def test_int8_projections_track_fp32_and_refuse_the_gpu() -> None:
+    from logwatch.core.gpt import Projection
+    from logwatch.core.model import ModelDirError, pick_dtype
+
+    torch.manual_seed(0)
+    weight, bias = torch.randn(64, 192) * 0.1, torch.randn(192) * 0.1  # Conv1D layout [in, out]
+    x = torch.randn(3, 5, 64)
+    exact = Projection(weight, bias)(x)
+    quantised = Projection(weight, bias, int8=True)(x)
+    assert quantised.shape == exact.shape == (3, 5, 192)
+    # int8 weights and 7-bit activations: errors of a few percent of the output range, not more
+    error = (quantised - exact).abs().max() / exact.abs().max()
+    assert 0 < error < 0.05
+    with pytest.raises(ModelDirError, match="CPU only"):
+        pick_dtype(torch.device("cuda"), "int8")
+    with pytest.raises(ValueError):
+        LeanGPT(*_random_model()[:1], {}, torch.device("cpu"), torch.bfloat16, int8=True)
