@@ -345,3 +345,19 @@ def first_anomalous_from_lines(sessions: Iterable[tuple[str, int, bool, float | 
         if anomalous and session not in out:
             out[session] = (n, when)
     return out
+
+
+def split_baselines(train: Mapping[str, Sequence[str]], calibration: Mapping[str, Sequence[str]],
+                    test: Mapping[str, Sequence[str]], labels: Mapping[str, bool], *,
+                    max_fpr: float) -> dict[str, Any]:
+    """Baselines that need the training sessions themselves (experiments, not ``logwatch eval``).
+
+    Sessions are masked lines. Each baseline is fitted on ``train``, its threshold set on the
+    normal ``calibration`` sessions at ``max_fpr`` (as the model's), and it is scored on ``test``.
+    """
+    from .baselines import PCABaseline, calibrate_threshold
+
+    pca = PCABaseline().fit(train)
+    threshold = calibrate_threshold(list(pca.score_many(calibration).values()), max_fpr)
+    scores = pca.score_many(test)
+    return {"pca": metrics_dict(threshold_outcomes(scores, threshold, labels), threshold, components=pca.components)}

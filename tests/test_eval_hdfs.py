@@ -29,3 +29,4 @@ def test_small_run_reports_model_baselines_and_reference() -> None:
         assert {"precision", "recall", "f1", "fpr"} <= set(report[key]), key
     assert report["flag_all"]["fpr"] == 1.0
     assert report["line_rule"]["fpr"] <= 0.2  # a real threshold, not flag-everything
+    assert report["baselines"]["pca"]["fpr"] < 1.0 and report["baselines"]["pca"]["components"] >= 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from logwatch.core.baselines import CountVectorKNN, UnseenTemplateBaseline, calibrate_threshold
+from logwatch.core.baselines import CountVectorKNN, PCABaseline, UnseenTemplateBaseline, calibrate_threshold
 from logwatch.core.metrics import SessionOutcome, auroc, evaluate, read_labels
 
 HDFS = Path(__file__).resolve().parents[3] / "shared" / "data" / "hdfs" / "loglead_2pct"
@@ -107,6 +107,35 @@ def test_knn_is_fast_on_5k_by_5k() -> None:
     scores = CountVectorKNN().fit(train).score_many(tests)
     assert time.perf_counter() - start < 5.0
     assert len(scores) == 5000
+
+
+def test_pca_learns_the_normal_space_and_measures_distance_from_it() -> None:
+    # Normal sessions: A, B and C in fixed proportion 1:1:2, D once; only the scale varies,
+    # so after centring one component explains everything.
+    train = {f"s{a}": ["A"] * a + ["B"] * a + ["C"] * (2 * a) + ["D"] for a in range(1, 8)}
+    pca = PCABaseline().fit(train)
+    assert pca.components == 1
+    scores = pca.score_many({
+        "in_span": ["A"] * 3 + ["B"] * 3 + ["C"] * 6 + ["D"],
+        "b_missing": ["A"] * 3 + ["C"] * 6 + ["D"],  # a step that did not happen
+        "unseen": ["A"] * 3 + ["B"] * 3 + ["C"] * 6 + ["D", "E"],
+    })
+    assert scores["in_span"] < 1e-9
+    assert scores["b_missing"] > 0.1
+    assert scores["unseen"] > 0.1
+    # Training sessions themselves lie in the normal space.
+    assert max(pca.score_many(train).values()) < 1e-9
+
+
+def test_pca_with_identical_training_sessions_flags_any_difference() -> None:
+    pca = PCABaseline().fit({"a": ["X", "Y"], "b": ["X", "Y"]})
+    assert pca.components == 0
+    scores = pca.score_many({"same": ["Y", "X"], "more": ["X", "Y", "Y"]})
+    assert scores["same"] == 0.0 and scores["more"] >= 0.0 and pca.score_many({}) == {}
+    with pytest.raises(RuntimeError):
+        PCABaseline().score_many({"a": ["X"]})
+    with pytest.raises(ValueError):
+        PCABaseline().fit({"a": []})
 
 
 def test_bad_inputs() -> None:

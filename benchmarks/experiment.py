@@ -1,0 +1,88 @@
+"""What every session-level experiment in benchmarks/ does the same way.
+
+Train on normal sessions, calibrate the line rule and the session check on held-out normal
+sessions, score a test log with ``evaluate_files`` (what ``logwatch eval`` runs), and add the
+baselines that need the training sessions. Sessions are lists of raw log lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+Sessions = Mapping[str, Sequence[str]]
+
+
+def write_log(path: Path, sessions: Sessions, order: Sequence[str] | None = None) -> Path:
+    """Write the sessions' lines, one session after another, to ``path``."""
+    with path.open("w", encoding="utf-8") as out:
+        for key in order if order is not None else sessions:
+            for line in sessions[key]:
+                out.write(line + "\n")
+    return path
+
+
+def train_and_calibrate(model: Path, train: Sessions, cal: Sessions, *, max_fpr: float, epochs: int,
+                        small: bool = False, source: str = "log") -> dict[str, Any]:
+    """Train a model on ``train``, then calibrate its line rule and session check on ``cal``."""
+    from logwatch.core.calibrate import calibrate, session_losses
+    from logwatch.core.engine import Engine
+    from logwatch.core.masking import mask_line
+    from logwatch.core.session_check import SessionCheck
+    from logwatch.core.train import TrainConfig, train_model
+    from logwatch.core.types import LogLine
+
+    started = time.perf_counter()
+    size = dict(n_layer=1, n_head=2, n_embd=32, n_ctx=64, max_line_tokens=32, vocab_size=512) if small else {}
+    config = TrainConfig(epochs=epochs, seed=0, device="cpu", holdout=0.05, **size)
+    result = train_model([(source, line) for key in train for line in train[key]], model, config)
+    train_s = time.perf_counter() - started
+    engine = Engine.load(model, device="cpu")
+    engine.threshold = None
+    lines = [LogLine(n=i, text=t, source=source, arrival=0.0)
+             for i, t in enumerate((t for key in cal for t in cal[key]), 1)]
+    calibration = calibrate(session_losses(engine.score_batch(lines)), max_fpr=max_fpr)
+    check = SessionCheck.fit({k: [mask_line(t) for t in v] for k, v in train.items()},
+                             {k: [mask_line(t) for t in v] for k, v in cal.items()}, max_fpr=max_fpr)
+    dataclasses.replace(calibration, session_check=check.to_dict()).save(model)
+    return {"epochs_run": result.epochs_run, "train_seconds": round(train_s, 1)}
+
+
+def evaluate_split(model: Path, test_log: Path, labels: Mapping[str, bool], train: Sessions, cal: Sessions,
+                   test: Sessions, *, max_fpr: float) -> dict[str, Any]:
+    """``logwatch eval`` on the test log, plus the baselines fitted on the training sessions."""
+    from logwatch.core.engine import Engine
+    from logwatch.core.evaluate import evaluate_files, split_baselines
+    from logwatch.core.masking import mask_line
+
+    engine = Engine.load(model, device="cpu")
+    report = evaluate_files(engine, [str(test_log)], labels, baselines=True)
+
+    def masked(sessions: Sessions) -> dict[str, list[str]]:
+        return {k: [mask_line(t) for t in v] for k, v in sessions.items()}
+
+    report["baselines"].update(split_baselines(masked(train), masked(cal), masked(test), labels, max_fpr=max_fpr))
+    return report
+
+
+def print_table(title: str, report: dict[str, Any], extra: Sequence[tuple[str, float]] = ()) -> None:
+    """One row per detector: the combined rule, its parts, the baselines, flag-everything."""
+    rows: list[tuple[str, dict[str, Any]]] = [("logwatch (line rule OR session check)", report)]
+    for key in ("line_rule", "session_check"):
+        if isinstance(report.get(key), dict):
+            rows.append((key, report[key]))
+    rows.extend((name, sub) for name, sub in (report.get("baselines") or {}).items())
+    rows.append(("flag everything", report["flag_all"]))
+    print(f"\n{title}")
+    print(f"{'detector':40} {'prec':>6} {'rec':>6} {'F1':>6} {'FPR':>6} {'AUROC':>6} {'AUPRC':>6}")
+    for name, m in rows:
+        cells = []
+        for key in ("precision", "recall", "f1", "fpr", "auroc", "auprc"):
+            value = m.get(key)
+            cells.append(f"{value:6.3f}" if isinstance(value, (int, float)) else f"{'-':>6}")
+        print(f"{name:40} " + " ".join(cells))
+    for name, f1 in extra:
+        print(f"{name:40} {'':>6} {'':>6} {f1:6.3f}")
