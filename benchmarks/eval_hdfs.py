@@ -82,10 +82,34 @@ def run(args: argparse.Namespace) -> dict:
                     out.write(raw)
         report = evaluate_split(model, test_log, {b: labels[b] for b in test}, {b: blocks[b] for b in train},
                                 {b: blocks[b] for b in cal}, {b: blocks[b] for b in test}, max_fpr=args.max_fpr)
+        if getattr(args, "dump", None):
+            dump_scores(Path(args.dump), model, {b: blocks[b] for b in cal}, test_log, labels, Path(tmp))
     report["split"] = {"train_blocks": len(train), "calibration_blocks": len(cal), "test_blocks": len(test),
                        "test_anomalous": sum(labels[b] for b in test), **trained,
                        "total_seconds": round(time.perf_counter() - started, 1), "max_fpr": args.max_fpr}
     return report
+
+
+def dump_scores(out: Path, model: Path, cal: dict[str, list[str]], test_log: Path, labels: dict[str, bool],
+                tmp: Path) -> None:
+    """Per-block line losses and session-check scores of calibration and test blocks (for analysis)."""
+    from experiment import write_log
+
+    from logwatch.core.engine import Engine
+    from logwatch.core.evaluate import score_sessions
+    from logwatch.core.session_check import SessionCheck
+
+    engine = Engine.load(model, device="cpu")
+    check = SessionCheck.from_dict(engine.calibration.session_check)
+    rows = {}
+    for part, log in (("cal", write_log(tmp / "cal.log", cal)), ("test", test_log)):
+        traces = score_sessions(engine, [str(log)]).sessions
+        checks = check.score_many({k: t.templates for k, t in traces.items()})
+        for key, trace in traces.items():
+            rows[key] = {"part": part, "anomaly": labels[key], "losses": [round(x, 4) for x in trace.losses],
+                         "check": checks[key]}
+    out.write_text(json.dumps({"line_threshold": engine.threshold, "check_threshold": check.threshold,
+                               "blocks": rows}))
 
 
 def main() -> None:
@@ -94,6 +118,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=None, help="use only the first N blocks (a quick run)")
     parser.add_argument("--max-fpr", type=float, default=0.01)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--dump", metavar="FILE", help="also write per-block scores of calibration and test blocks")
     args = parser.parse_args()
     report = run(args)
     if args.json:

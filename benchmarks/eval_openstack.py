@@ -3,8 +3,9 @@
 The original study reported F1 0.885 on OpenStack; that is exactly what flagging every session
 gives on its test set (169 anomalous vs 44 normal). Here each event of a session is rendered as
 its template text, one line per event, with the session's instance id put back into
-``[instance: <*>]`` so that logwatch keys sessions as it does on raw nova logs. Other ``<*>``
-slots stay as they are: the data holds no values for them.
+``[instance: <*>]`` (or put in front, for templates without that slot) so that logwatch keys
+sessions as it does on raw nova logs. Other ``<*>`` slots stay as they are: the data holds no
+values for them.
 
 Two datasets from ../shared/data/openstack (never copied here):
 
@@ -40,8 +41,16 @@ STUDY_F1 = 0.8848  # the study's reported figure (notes/detection.md): flag-all 
 
 
 def render(template: str, instance: str) -> str:
-    """A template as a log line, with the session's instance id in its ``[instance: ...]`` slot."""
-    return template.replace("[instance: <*>]", f"[instance: {instance}]", 1)
+    """A template as a log line that names its session the way nova's instance lines do.
+
+    Templates with an ``[instance: <*>]`` slot get the session's id there; the others (API
+    requests, resource audits, "Deleted allocation for instance <*>") are prefixed with it:
+    the sequences assign them to the instance, and a line without the id would fall out of
+    its session when logwatch keys the rendered log.
+    """
+    if template.startswith("[instance: <*>]"):
+        return template.replace("[instance: <*>]", f"[instance: {instance}]", 1)
+    return f"[instance: {instance}] {template}"
 
 
 def load_loghub() -> tuple[dict[str, list[str]], list[str], list[str], list[str]]:
