@@ -16,7 +16,7 @@ from .types import ParsedLine
 
 #: Bumped whenever the masked text of some line changes; saved in spec.json so a model is
 #: never fed text masked differently from what it was trained on.
-MASK_VERSION = 2
+MASK_VERSION = 3
 
 #: Masked text is cut here before tokenizing: the scorer only reads a line's head anyway.
 MAX_MASKED_CHARS = 1_000

@@ -30,6 +30,17 @@ _HDFS = re.compile(
     re.DOTALL,
 )
 
+# Blue Gene/L RAS (Loghub BGL): "[<alert tag>] 1117838570 2005.06.03 R02-M1-N0-C:J12-U11
+# 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected".
+# The node name and both dates are header, not message: kept in the message they would be a new
+# "word" on every node. Loghub's leading alert tag ("-" = none) is dropped with the header.
+_BGL = re.compile(
+    r"^(?:(?:-|[A-Z_]+)\s+)?\d{9,10}\s+\d{4}\.\d{2}\.\d{2}\s+\S+\s+"
+    r"(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}\.\d{2}\.\d{2}(?:\.\d+)?)\s+\S+\s+RAS\s+"
+    r"(?P<component>[A-Z_]+)\s+(?P<level>INFO|WARNING|SEVERE|ERROR|FATAL|FAILURE)\s+(?P<message>.*)$",
+    re.DOTALL,
+)
+
 # RFC 3164 syslog: "Jun  9 06:06:20 host sshd[1234]: message"; RFC 5424-ish ISO timestamps too.
 _SYSLOG = re.compile(
     r"^(?P<ts>(?:[A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2})"
@@ -94,6 +105,9 @@ def parse_line(text: str) -> ParsedLine:
     match = _HDFS.match(text)
     if match:
         return ParsedLine(match["ts"], match["level"], match["component"], match["message"], "hdfs")
+    match = _BGL.match(text)
+    if match:
+        return ParsedLine(match["ts"], match["level"], match["component"], match["message"], "bgl")
     match = _SYSLOG.match(text)
     if match:
         return ParsedLine(match["ts"], None, match["component"], match["message"], "syslog")

@@ -1,0 +1,101 @@
+"""A small slice of the BGL line-labelled experiment (the full run: benchmarks/eval_bgl.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import eval_bgl  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not all(p.exists() for p in eval_bgl.FILES), reason="BGL samples not available")
+
+
+def _raw_labels() -> set[str]:
+    """Every label token in the raw files ("-" and the alert categories)."""
+    labels = set()
+    for path in eval_bgl.FILES:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            labels.update(raw.split(" ", 1)[0] for raw in f if raw.strip())
+    return labels
+
+
+def _assert_label_free(texts: list[str], label_tokens: set[str]) -> None:
+    for text in texts:
+        first = text.split(" ", 1)[0]
+        assert first.isdigit(), text  # the epoch, not a label
+        assert first not in label_tokens, text
+
+
+def test_strip_label_keeps_the_epoch_first() -> None:
+    raw = ("KERNDTLB 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 "
+           "R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt\n")
+    assert eval_bgl.strip_label(raw) == (True, raw[len("KERNDTLB "):].rstrip("\n"))
+    assert eval_bgl.strip_label("- " + raw[len("KERNDTLB "):])[0] is False
+    with pytest.raises(ValueError):
+        eval_bgl.strip_label("1118536327 2005.06.11 R30-M0-N9-C:J16-U01 RAS KERNEL FATAL x")  # no label field
+
+
+def test_split_is_chronological_disjoint_and_label_free() -> None:
+    texts, labels = eval_bgl.load_lines(5000)
+    assert len(texts) == len(labels) == len(set(texts)) == 5000  # de-duplicated
+    assert any(labels) and not all(labels)
+    _assert_label_free(texts, _raw_labels())
+    epochs = [int(t.split(" ", 1)[0]) for t in texts]
+    assert epochs == sorted(epochs)
+    train, cal, test = eval_bgl.split(len(texts))
+    assert len(train) == 3000 and len(cal) == 500 and len(test) == 1500
+    assert not (set(train) & set(cal)) and not (set(cal) & set(test)) and not (set(train) & set(test))
+    assert set(train) | set(cal) | set(test) == set(range(len(texts)))
+    assert epochs[train[-1]] <= epochs[cal[0]] and epochs[cal[-1]] <= epochs[test[0]]
+    assert eval_bgl.windows(list(range(45)), 20) == [list(range(20)), list(range(20, 40))]
+
+
+def test_small_run_reports_both_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logwatch.core.engine as engine_mod
+    import logwatch.core.train as train_mod
+
+    trained: list[str] = []
+    scored: list[str] = []
+    real_train, real_score = train_mod.train_model, engine_mod.Engine.score_batch
+
+    def spy_train(lines, out_dir, config=None, **kw):
+        lines = list(lines)
+        trained.extend(text for _, text in lines)
+        return real_train(lines, out_dir, config, **kw)
+
+    def spy_score(self, lines):
+        scored.extend(line.text for line in lines)
+        return real_score(self, lines)
+
+    monkeypatch.setattr(train_mod, "train_model", spy_train)
+    monkeypatch.setattr(engine_mod.Engine, "score_batch", spy_score)
+
+    started = time.perf_counter()
+    report = eval_bgl.run(argparse.Namespace(lines=3000, small=True, epochs=1, max_fpr=0.01, window=20))
+    assert time.perf_counter() - started < 60
+
+    split = report["split"]
+    assert split["lines"] == 3000 and split["train"]["lines"] == 1800 and split["test"]["lines"] == 900
+    # Only normal train-period lines are learnt from; no label ever reaches the model.
+    assert len(trained) == split["train_normal_lines"] < split["train"]["lines"]
+    label_tokens = _raw_labels()
+    _assert_label_free(trained + scored, label_tokens)
+    texts, labels = eval_bgl.load_lines(3000)
+    assert set(trained) == {t for t, a in zip(texts[:1800], labels[:1800]) if not a}
+    # Each scored line was its own session.
+    assert len(scored) == len(set(scored)) == split["scored_sessions"] == 1200
+
+    for level, units in (("line", 900), ("window", 45)):
+        r = report[level]
+        assert r["units"] == units
+        for key in ("logwatch", "unseen_template", "flag_all"):
+            assert {"precision", "recall", "f1", "fpr", "auroc", "auprc"} <= set(r[key]), (level, key)
+        assert r["flag_all"]["fpr"] == 1.0 and r["flag_all"]["recall"] in (1.0, None)
+    assert report["line"]["logwatch"]["fpr"] <= 0.2  # a real threshold, not flag-everything
+    assert report["line"]["logwatch"]["threshold"] > 0
