@@ -14,7 +14,8 @@ import re
 from .parse import parse_line
 from .types import ParsedLine
 
-#: Bumped whenever the masked text of some line changes; saved in spec.json so a model is
+#: Bumped whenever the masked text of some line changes (v3: BGL headers parsed, hex words of
+#: 8+ digits); saved in spec.json so a model is
 #: never fed text masked differently from what it was trained on.
 MASK_VERSION = 3
 
@@ -48,7 +49,7 @@ _RULES: tuple[tuple[re.Pattern[str], str, str, int], ...] = (
                 r"(?:/[\w.<>+-]+){3,}/?"), "<PATH>", "/", 3),
     (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<HEX>", "0x", 1),
     # Hashes, tenant/user ids: long runs of hex with both a digit and a letter (pure digits are NUM).
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "<HEX>", "", 0),
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<HEX>", "", 0),
     # Plain numbers, not glued to letters (keeps "v2", "x86", "ipv4" as words).
     (re.compile(r"(?<![A-Za-z0-9<])[-+]?\d+(?:\.\d+)?(?![A-Za-z>])"), "<NUM>", "", 0),
 )

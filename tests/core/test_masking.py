@@ -65,3 +65,10 @@ def test_rule_guards_never_change_the_masked_text(parts: list[str]) -> None:
     for pattern, placeholder, _literal, _count in _RULES:
         unguarded = pattern.sub(placeholder, unguarded)
     assert mask_text(text) == unguarded[:MAX_MASKED_CHARS]
+
+
+def test_register_sized_hex_words_are_masked_whole() -> None:
+    # BGL kernel dumps: 8-digit hex registers; a NUM rule alone would leave "<NUM>4c20c" behind.
+    assert mask_text("iar 00106570 dear 0034c20c lr:0010d9ac") == "iar <NUM> dear <HEX> lr:<HEX>"
+    # words of hex letters only, and shorter mixes, stay words
+    assert mask_text("deadbeef defaced e1000e") == "deadbeef defaced e1000e"
