@@ -144,3 +144,35 @@ async def test_themes_switch_the_ramp(fixed_recording: Path, wait_end) -> None:
         app.theme = "logwatch-contrast"
         await pilot.pause()
         assert app._palette != light and app._palette.ramp[-1] == "#ff0000"
+
+
+async def test_first_frame_and_keys_do_not_wait_for_the_model(tiny_model_dir: Path, incident_file: Path,
+                                                              monkeypatch, wait_end) -> None:
+    """The engine loads on the pipeline thread: while it is still loading, the app draws and answers keys."""
+    import threading
+
+    from logwatch.core.engine import Engine
+
+    release = threading.Event()
+    real_load = Engine.load.__func__
+
+    def slow_load(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
+        release.wait(30)
+        return real_load(cls, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "load", classmethod(slow_load))
+    app = LogwatchApp(PipelineConfig(path=str(incident_file), follow=False, model_dir=str(tiny_model_dir), device="cpu"))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert app.status.state == "loading model"
+            assert "loading model" in str(app.query_one("#status").render())
+            await pilot.press("question_mark")  # the help screen opens while the model loads
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "HelpScreen"
+            await pilot.press("escape")
+            release.set()
+            await wait_end(app, pilot)
+            assert any(row.loss is not None for row in app.query_one("#log", LogView).rows)
+    finally:
+        release.set()
