@@ -33,6 +33,11 @@ def _lines(lines: Sequence[str]) -> Sequence[str]:
     return lines
 
 
+def smoothed_idf(df: int, n: int) -> float:
+    """scikit-learn's smoothed idf, ln((1+n)/(1+df)) + 1: never below 1, so ubiquitous templates still count."""
+    return math.log((1 + n) / (1 + df)) + 1.0
+
+
 class UnseenTemplateBaseline:
     """The "new event type" detector: score = lines whose masked text never occurred in training.
 
@@ -102,8 +107,8 @@ class CountVectorKNN:
             df.update(c.keys())
         self.vocab = {template: i for i, template in enumerate(df)}
         n = len(counts)
-        self.idf = [math.log((1 + n) / (1 + df[t])) + 1.0 for t in self.vocab]
-        self.unseen_idf = math.log(1 + n) + 1.0  # df = 0
+        self.idf = [smoothed_idf(df[t], n) for t in self.vocab]
+        self.unseen_idf = smoothed_idf(0, n)
         self._train_keys = {frozenset((self.vocab[t], k) for t, k in c.items()) for c in counts}
         matrix = np.zeros((len(self._train_keys), len(self.vocab)), dtype=np.float64)
         idf = np.asarray(self.idf, dtype=np.float64)
@@ -181,9 +186,9 @@ class PCABaseline:
 
     Sessions become template-count vectors, weighted by the smoothed idf ln((1+N)/(1+df)) + 1
     (loglizer's plain ln(N/df) zeroes every template present in all sessions, and with it the
-    signal of a session that stops early) and centred on the training mean; the principal components that explain ``variance`` of the training data
-    span the "normal space", and a session's score is its squared distance from that space
-    (the SPE, or Q statistic). One extra column counts lines with an unseen template: it is
+    signal of a session that stops early) and centred on the training mean; the principal
+    components that explain ``variance`` of the training data span the "normal space", and a
+    session's score is its squared distance from that space (the SPE, or Q statistic). One extra column counts lines with an unseen template: it is
     0 in every training session, so any unseen line lands entirely in the residual. The
     threshold is calibrated on normal sessions like every other detector here, not with the
     Q-statistic formula.
@@ -220,9 +225,8 @@ class PCABaseline:
             df.update(set(_lines(lines)))
         self.vocab = {template: i for i, template in enumerate(df)}
         n = len(rows)
-        # Smoothed idf, as CountVectorKNN; an unseen template gets the df = 0 weight.
-        self._idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in self.vocab] + [math.log(1 + n) + 1.0],
-                             dtype=np.float64)
+        # An unseen template gets the df = 0 weight.
+        self._idf = np.array([smoothed_idf(df[t], n) for t in self.vocab] + [smoothed_idf(0, n)], dtype=np.float64)
         weighted = self._matrix(rows) * self._idf
         self._mean = weighted.mean(axis=0)
         centred = weighted - self._mean

@@ -30,13 +30,15 @@ class Projection:
     """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, int8: bool = False) -> None:
-        self.weight = weight
-        self.bias = bias
         self.out_features = weight.shape[1]
         self._packed = _pack_int8(weight, bias) if int8 else None
+        # int8 mode keeps only the packed copy
+        self.weight: torch.Tensor | None = None if int8 else weight
+        self.bias: torch.Tensor | None = None if int8 else bias
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self._packed is None:
+            assert self.weight is not None and self.bias is not None
             return x @ self.weight + self.bias
         flat = x.reshape(-1, x.shape[-1])  # [B*L, in]
         # reduce_range=True: x86 kernels accumulate in 16 bits, 7-bit activations avoid overflow
