@@ -168,11 +168,15 @@ async def test_first_frame_and_keys_do_not_wait_for_the_model(tiny_model_dir: Pa
             assert app.status.state == "loading model"
             assert "loading model" in str(app.query_one("#status").render())
             await pilot.press("question_mark")  # the help screen opens while the model loads
-            await pilot.pause()
+            for _ in range(100):  # polled: on a loaded machine the screen push can take a few frames
+                if app.screen.__class__.__name__ == "HelpScreen":
+                    break
+                await pilot.pause(0.05)
             assert app.screen.__class__.__name__ == "HelpScreen"
+            assert app.status.state == "loading model"  # and the model is still not there
             await pilot.press("escape")
             release.set()
-            await wait_end(app, pilot)
+            await wait_end(app, pilot, timeout=120)
             assert any(row.loss is not None for row in app.query_one("#log", LogView).rows)
     finally:
         release.set()
