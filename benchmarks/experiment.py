@@ -16,11 +16,11 @@ from typing import Any
 Sessions = Mapping[str, Sequence[str]]
 
 
-def write_log(path: Path, sessions: Sessions, order: Sequence[str] | None = None) -> Path:
+def write_log(path: Path, sessions: Sessions) -> Path:
     """Write the sessions' lines, one session after another, to ``path``."""
     with path.open("w", encoding="utf-8") as out:
-        for key in order if order is not None else sessions:
-            for line in sessions[key]:
+        for lines in sessions.values():
+            for line in lines:
                 out.write(line + "\n")
     return path
 

@@ -92,7 +92,6 @@ class LeanGPT:
         if int8 and (device.type != "cpu" or dtype != torch.float32):
             raise ValueError("int8 mode is for the CPU with fp32 activations")
         self.spec = spec
-        self.int8 = int8
         self.device = device
         self.dtype = dtype
         self.n_head = spec.n_head
