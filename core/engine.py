@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .known_normal import KnownNormal
 from .masking import MASK_VERSION, masked_line
 from .parse import parse_line
 from .sessions import SessionKeyer, SessionRuleError, SessionTable
@@ -28,8 +29,10 @@ class Engine:
                  threshold: float | None = None, min_lines: int | None = None,
                  idle_seconds: float = 900.0, max_sessions: int = 20_000, cache_slots: int = 256,
                  max_batch: int = 32, memo_entries: int = 200_000, precision: str = "auto",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, known_normal: KnownNormal | None = None) -> None:
         self.loaded = loaded
+        self.known_normal = known_normal
+        """Patterns the operator marked normal: scored as usual, but they never count toward an alert."""
         rule = session_regex
         if rule is None and loaded is not None:
             rule = loaded.spec.session_rule
@@ -113,15 +116,18 @@ class Engine:
             for scored, (_, pieces), losses in zip(out, encoded, per_token):
                 scored.loss = sum(losses) / len(losses)
                 scored.tokens = tuple(zip(pieces, losses))  # rounded where printed or recorded
-        for scored in out:
-            self._track(scored)
+        known = self.known_normal
+        for scored, text in zip(out, masked):
+            self._track(scored, known is not None and text in known)
         self.lines_scored += len(out)
         return out
 
-    def _track(self, scored: ScoredLine) -> None:
+    def _track(self, scored: ScoredLine, known_normal: bool = False) -> None:
         info, evicted = self.sessions.touch(scored.session, scored.arrival)
         for key in evicted:
             self._forget(key)
+        if known_normal:
+            return
         if scored.loss is not None and self.threshold is not None and scored.loss > self.threshold:
             info.over_threshold += 1
             if info.over_threshold >= self.min_lines:

@@ -116,6 +116,9 @@ class SessionTrace:
     last_line: tuple[int, float | None] = (0, None)
     templates: Counter[str] = field(default_factory=Counter)
     """Masked line -> count: the session's count vector (for the session check and baselines)."""
+    surprising: list[tuple[int, str]] = field(default_factory=list)
+    """(global line number, masked text) of each line whose loss is over the line threshold,
+    marked normal or not: what a simulated operator reviews (:mod:`.feedback`)."""
 
 
 @dataclass
@@ -148,6 +151,7 @@ def score_sessions(engine: Any, files: Sequence[str], keep: Container[str] | Non
     sessions' losses). ``templates`` keeps each session's masked-line counts.
     """
     check_files(files)
+    threshold = math.inf if engine.threshold is None else float(engine.threshold)
     traces: dict[str, SessionTrace] = {}
     offsets: dict[str, int] = {}
     offset = read = scored = 0
@@ -167,8 +171,11 @@ def score_sessions(engine: Any, files: Sequence[str], keep: Container[str] | Non
                 trace.losses.append(line.loss)
             if line.alert and trace.first_alert is None:
                 trace.first_alert = (global_n, when)
+            masked = mask_line(line.text) if templates or line.loss is not None and line.loss > threshold else ""
             if templates:
-                trace.templates[mask_line(line.text)] += 1
+                trace.templates[masked] += 1
+            if line.loss is not None and line.loss > threshold:
+                trace.surprising.append((global_n, masked))
         scored += len(batch)
 
     for name in files:
@@ -237,8 +244,12 @@ def lead_time_summary(first_alert: Mapping[str, tuple[int, float | None]],
 # -- the whole evaluation ----------------------------------------------------------------------------
 def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool], *, baselines: bool = True,
                    incidents: Mapping[str, tuple[int, float | None]] | None = None,
-                   on_progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                   on_progress: Callable[[int], None] | None = None,
+                   feedback: Sequence[int] = ()) -> dict[str, Any]:
     """Score FILES and return the ``logwatch eval --json`` object (DESIGN.md §4).
+
+    ``feedback``: for each N, also the metrics with an operator who marks the first N false
+    alarms normal as they fire (:mod:`.feedback`), under ``report["feedback"]``.
 
     ``incidents`` maps session -> (global line number, seconds) of its first anomalous line;
     by default it is read from ``<log>.incidents.json`` beside each file (line numbers there
@@ -307,6 +318,10 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
         report["lead_times"] = [{"session": lt.session, "lines_before": lt.lines_before,
                                  "seconds": None if lt.seconds is None else round(lt.seconds, 3)} for lt in lts]
 
+    if feedback:
+        from .feedback import feedback_report
+
+        report["feedback"] = [feedback_report(traces, labels, min_lines=k, check=check, reviews=n) for n in feedback]
     report["flag_all"] = metrics_dict(outcomes_for({k_: 0.0 for k_ in traces}, set(traces), labels), None)
     report["baselines"] = _baselines(check, traces, labels) if baselines else {}
     if baselines and check is None:
@@ -320,6 +335,9 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
         "lines_per_second": round(scored.lines_scored / scored.seconds, 1) if scored.seconds > 0 else None,
     }
     report["model"] = getattr(engine, "model_name", None)
+    known = getattr(engine, "known_normal", None)
+    report["known_normal"] = None if known is None else {
+        "patterns": len(known), "path": None if known.path is None else str(known.path)}
     return report
 
 

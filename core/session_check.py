@@ -91,6 +91,17 @@ class SessionCheck:
             self._knn = CountVectorKNN().fit(sessions)
         return self._knn
 
+    def extended(self, sessions: Sequence[Counter[str]]) -> SessionCheck:
+        """This check with more normal reference sessions (confirmed by an operator); same threshold."""
+        index = {t: i for i, t in enumerate(self.templates)}
+        vectors = list(self.vectors)
+        for counts in sessions:
+            for template in counts:
+                index.setdefault(template, len(index))
+            vectors.append(({index[t]: k for t, k in counts.items() if k > 0}, 1))
+        return SessionCheck(list(index), vectors, self.threshold, self.max_fpr, self.normal_sessions,
+                            enabled=self.enabled)
+
     # -- using ------------------------------------------------------------------------------
     def score_many(self, sessions: Mapping[str, Sequence[str] | Counter[str]]) -> dict[str, float]:
         """Score sessions given as masked lines, or as Counters of masked lines (cheaper to keep)."""

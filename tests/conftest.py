@@ -18,6 +18,15 @@ TINY = dict(n_layer=2, n_head=2, n_embd=64, n_ctx=64, max_line_tokens=24, vocab_
             epochs=3, batch_size=16, lr=3e-3, warmup_steps=10, seed=0, device="cpu")
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Marks a developer made in their own monitor (~/.local/state/logwatch) must not change any
+    test's alerts, and no test may write there: every test gets its own XDG state directory."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    return state
+
+
 @pytest.fixture(scope="session")
 def normal_log_lines() -> list[str]:
     """A normal (incident-free) generated nova log, a few hundred instances."""

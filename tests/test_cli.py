@@ -170,3 +170,23 @@ def test_no_input_on_a_terminal_is_a_usage_error(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(commands.LogwatchError) as info:
         commands.resolve_input(None)
     assert info.value.exit_code == 2 and "no input" in info.value.message
+
+
+def test_score_applies_the_default_known_normal_file_unless_told_none(tiny_model_dir: Path, incident_log,
+                                                                        _private_state_dir: Path) -> None:
+    from logwatch.core.known_normal import KnownNormal, default_path
+
+    path, log = incident_log
+    before = [json.loads(x) for x in run("score", str(path), "--model", str(tiny_model_dir)).stdout.splitlines()]
+    alerting = [r for r in before if r["alert"]]
+    assert alerting
+    store = KnownNormal.open(None)
+    for row in alerting:
+        store.mark(row["text"])
+    store.save()
+    assert default_path().is_relative_to(_private_state_dir)
+    after = [json.loads(x) for x in run("score", str(path), "--model", str(tiny_model_dir)).stdout.splitlines()]
+    assert not any(r["alert"] for r in after)
+    assert [r["loss"] for r in after] == [r["loss"] for r in before]  # still scored, just not alerting
+    ignored = run("score", str(path), "--model", str(tiny_model_dir), "--known-normal", "none")
+    assert [json.loads(x)["alert"] for x in ignored.stdout.splitlines()] == [r["alert"] for r in before]

@@ -63,3 +63,41 @@ def test_timestamps_for_lead_time() -> None:
     assert a is not None and b is not None and b - a == pytest.approx(1.5)
     hdfs = timestamp_seconds("081109 203615")
     assert hdfs is not None and timestamp_seconds("not a time") is None
+
+
+def test_eval_with_marked_lines_and_simulated_feedback(tmp_path: Path) -> None:
+    log, labels = SAMPLES / "incident_host_trouble.log", SAMPLES / "incident_host_trouble.labels.csv"
+    plain = json.loads(run("eval", "--labels", str(labels), str(log), "--json", "--feedback", "0",
+                           "--feedback", "1").stdout)
+    assert plain["known_normal"]["patterns"] == 0
+    zero, one = plain["feedback"]
+    # No review: exactly the model's own decisions. One review: the repeated false alarm falls silent.
+    assert (zero["tp"], zero["fp"]) == (plain["tp"], plain["fp"]) and zero["fp"] >= 2
+    assert one["tp"] == plain["tp"] and one["fp"] < zero["fp"] and one["marked_lines"] == 1
+    # Marking that line for real (what key m writes) gives the same silence in eval and score.
+    from logwatch.core.engine import Engine
+    from logwatch.core.ingest import read_lines
+
+    scored = Engine.load(None, device="cpu").score_batch(list(read_lines(str(log))))
+    anomalous = {row.split(",")[0] for row in labels.read_text().splitlines()[1:] if row.endswith("Anomaly")}
+    first_false = next(s for s in scored if s.alert and s.session not in anomalous)
+    store = tmp_path / "known.json"
+    from logwatch.core.known_normal import KnownNormal
+
+    marks = KnownNormal.open(store)
+    marks.mark(first_false.text)
+    marks.save()
+    marked = json.loads(run("eval", "--labels", str(labels), str(log), "--json", "--known-normal", str(store)).stdout)
+    assert marked["known_normal"]["patterns"] == 1
+    assert marked["fp"] < plain["fp"] and marked["tp"] == plain["tp"]
+    table = run("eval", "--labels", str(labels), str(log), "--known-normal", str(store), "--feedback", "2")
+    assert "after 2 marks" in table.stdout and "1 pattern(s) marked normal" in table.stdout
+
+
+def test_a_broken_known_normal_file_is_a_usage_error(tmp_path: Path) -> None:
+    store = tmp_path / "known.json"
+    store.write_text("[1, 2")
+    result = run("eval", "--labels", str(SAMPLES / "incident_host_trouble.labels.csv"),
+                 str(SAMPLES / "incident_host_trouble.log"), "--known-normal", str(store))
+    assert result.exit_code == 2 and result.stderr.startswith("logwatch: cannot read known-normal file")
+    assert "Traceback" not in result.stderr

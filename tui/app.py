@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, OptionList, Sparkline, Static
 from textual.widgets.option_list import Option
 
+from logwatch.core.known_normal import KnownNormalError
 from logwatch.core.types import ScoredLine
 from logwatch.themes import CSS_PATH, DEFAULT_THEME, THEMES
 
@@ -85,6 +86,7 @@ class LogwatchApp(App[int]):
         Binding("n", "match(1)", "Next match", show=False),
         Binding("N", "match(-1)", "Prev match", show=False),
         Binding("s", "toggle_all", "All/session"),
+        Binding("m", "mark_normal", "Mark normal"),
         Binding("escape", "close", "Close", show=False),
         Binding("space", "pause", "Pause replay", show=False),
         Binding("full_stop", "step", "Step replay", show=False),
@@ -350,6 +352,24 @@ class LogwatchApp(App[int]):
             self.show_view(ALL)
         elif target is not None:
             self.show_view(target)
+
+    def action_mark_normal(self) -> None:
+        """Confirm the selected line's pattern as normal (or take that back); saved at once."""
+        store = self.pipeline.config.known_normal
+        line = self.query_one("#log", LogView).selected
+        if store is None or line is None:
+            self.notify("marking is off (--known-normal none)" if store is None else "select a line first", timeout=3)
+            return
+        try:
+            marked = not store.unmark(line.text) and store.mark(line.text, line.session)
+            store.save()
+        except KnownNormalError as exc:
+            self.notify(str(exc), severity="error", timeout=6, markup=False)
+            return
+        later = " (this replay still shows what was recorded)" if self.pipeline.config.replay else ""
+        self.notify((f"marked normal: lines like this will not alert again{later}" if marked else
+                     "unmarked: lines like this can alert again") + f"; {len(store)} pattern(s) in {store.path}",
+                    timeout=4, markup=False)
 
     def action_close(self) -> None:
         for widget_id in ("#query", "#detail", "#banner"):

@@ -44,6 +44,10 @@ precision_option = click.option(
     "--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16", "int8"]), default="auto", show_default=True,
     help="Numbers of the scoring forward: auto = fp32 on the CPU, bf16 on a GPU; int8 = dynamic int8 "
     "projections on the CPU (faster matmuls, losses within 0.1 nats).")
+known_normal_option = click.option(
+    "--known-normal", metavar="FILE", default=None,
+    help="Lines marked normal (key m in the monitor) never alert. Default: "
+    "$XDG_STATE_HOME/logwatch/known-normal.json (~/.local/state/...); 'none' ignores the marks.")
 session_option = click.option(
     "--session-regex", metavar="RE", default=None,
     help="Regex with one capture group giving a line's session key. Default: the rule the model was "
@@ -78,11 +82,14 @@ def main() -> None:
 @device_option
 @precision_option
 @session_option
+@known_normal_option
 def watch(path: str | None, replay: str | None, record: str | None, speed: float, theme: str,
-          model_dir: str | None, device: str, precision: str, session_regex: str | None) -> None:
+          model_dir: str | None, device: str, precision: str, session_regex: str | None,
+          known_normal: str | None) -> None:
     """Open the live monitor on PATH, on standard input (-), or on a recording (--replay)."""
     commands.run_watch(path=path, replay=replay, record=record, speed=speed, theme=theme,
-                       model_dir=model_dir, device=device, precision=precision, session_regex=session_regex)
+                       model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
+                       known_normal=known_normal)
 
 
 @main.command()
@@ -96,15 +103,17 @@ def watch(path: str | None, replay: str | None, record: str | None, speed: float
 @click.option("--record", metavar="REC", default=None, help="Also write a recording (.lwrec) of the scored lines.")
 @click.option("--fail-on-alert", is_flag=True, help="Exit with status 1 when any alert fired.")
 @click.option("--tokens", is_flag=True, help="Add per-token losses to each JSON object (key \"tokens\").")
+@known_normal_option
 def score(path: str | None, model_dir: str | None, device: str, precision: str, session_regex: str | None, follow: bool,
-          replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool) -> None:
+          replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool, known_normal: str | None) -> None:
     """Score PATH (or standard input) headless: one JSON object per line on stdout.
 
     Each object has n, ts, session, text, loss and alert. Exit status 0, or 1 with
     --fail-on-alert when any alert fired.
     """
     commands.run_score(path=path, model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
-                       follow=follow, replay=replay, record=record, fail_on_alert=fail_on_alert, tokens=tokens)
+                       follow=follow, replay=replay, record=record, fail_on_alert=fail_on_alert, tokens=tokens,
+                       known_normal=known_normal)
 
 
 @main.command()
@@ -157,6 +166,10 @@ def calibrate(files: tuple[str, ...], model_dir: str | None, **options: Any) -> 
 @click.option("--min-lines", type=click.IntRange(1, 100), default=None, help="Override the calibrated k-lines rule.")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also report the unseen-template baseline and the flag-everything reference.")
+@known_normal_option
+@click.option("--feedback", "feedback", type=click.IntRange(0, 100_000), multiple=True, metavar="N",
+              help="Also report the metrics with an operator who marks the first N false alarms normal (key m) "
+              "as they fire; repeatable (--feedback 5 --feedback 20).")
 def eval_(files: tuple[str, ...], labels: str, model_dir: str | None, **options: Any) -> None:
     """Session-level precision, recall, F1, FPR, AUROC and AUPRC on labelled FILES."""
     commands.run_eval(files=files, labels=labels, model_dir=model_dir, **options)

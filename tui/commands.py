@@ -101,6 +101,16 @@ def load_engine(model_dir: str | None, device: str, session_regex: str | None, *
         raise usage_error(str(exc)) from None
 
 
+def open_known_normal(option: str | None) -> Any:
+    """The ``--known-normal`` store (None when turned off); a broken file is a usage error."""
+    from logwatch.core.known_normal import KnownNormalError, open_store
+
+    try:
+        return open_store(option)
+    except KnownNormalError as exc:
+        raise usage_error(str(exc)) from None
+
+
 def _open_recording(path: str | None, engine) -> Any:
     if path is None:
         return None
@@ -114,7 +124,8 @@ def _open_recording(path: str | None, engine) -> Any:
 
 # -- score -----------------------------------------------------------------------------
 def run_score(*, path: str | None, model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
-              follow: bool, replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool) -> None:
+              follow: bool, replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool,
+              known_normal: str | None = None) -> None:
     out = sys.stdout
     alerted = False
 
@@ -134,7 +145,8 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
             emit_replay(replay, emit)
         else:
             source = resolve_input(path)
-            engine = load_engine(model_dir, device, session_regex, precision=precision)
+            engine = load_engine(model_dir, device, session_regex, precision=precision,
+                                 known_normal=open_known_normal(known_normal))
             writer = _open_recording(record, engine)
             try:
                 for batch in line_batches(source, follow=follow):
@@ -270,7 +282,8 @@ def run_eval(**kwargs: Any) -> None:
 
 # -- watch -----------------------------------------------------------------------------
 def run_watch(*, path: str | None, replay: str | None, record: str | None, speed: float, theme: str,
-              model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto") -> None:
+              model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
+              known_normal: str | None = None) -> None:
     if replay is None and path is not None and path != "-":
         from logwatch.core.ingest import IngestError, open_source_check
 
@@ -280,9 +293,10 @@ def run_watch(*, path: str | None, replay: str | None, record: str | None, speed
             raise usage_error(str(exc)) from None
     if replay is None and path is None and (sys.stdin is None or sys.stdin.isatty()):
         raise usage_error("no input: give a log file PATH, pipe lines in (tail -f x.log | logwatch), or --replay REC")
+    store = open_known_normal(known_normal)
     from .launch import run_tui
 
     code = run_tui(path=path, replay=replay, record=record, model_dir=model_dir, device=device, theme=theme,
-                   session_regex=session_regex, speed=speed, precision=precision)
+                   session_regex=session_regex, speed=speed, precision=precision, known_normal=store)
     if code:
         raise SystemExit(code)

@@ -10,11 +10,12 @@ import math
 import sys
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .commands import load_engine, usage_error
+from .commands import load_engine, open_known_normal, usage_error
 
 #: Rows of the table: (report key, label). "" is the model's full rule (the top level).
 _ROWS = (
@@ -28,7 +29,8 @@ _ROWS = (
 
 
 def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, device: str, session_regex: str | None,
-             as_json: bool, threshold: float | None, min_lines: int | None, baseline: bool) -> None:
+             as_json: bool, threshold: float | None, min_lines: int | None, baseline: bool,
+             known_normal: str | None = None, feedback: tuple[int, ...] = ()) -> None:
     from logwatch.core.evaluate import EvalError, check_files, evaluate_files
     from logwatch.core.metrics import read_labels
 
@@ -50,9 +52,11 @@ def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, devi
         check_files(files)  # before loading the model: a typo should not cost a model load
     except EvalError as exc:
         raise usage_error(str(exc)) from None
-    engine = load_engine(model_dir, device, session_regex, threshold=threshold, min_lines=min_lines)
+    store = open_known_normal(known_normal)
+    engine = load_engine(model_dir, device, session_regex, threshold=threshold, min_lines=min_lines,
+                         known_normal=store)
     try:
-        report = evaluate_files(engine, files, truth, baselines=baseline)
+        report = evaluate_files(engine, files, truth, baselines=baseline, feedback=feedback)
     except EvalError as exc:
         raise usage_error(str(exc)) from None
     if as_json:
@@ -71,13 +75,17 @@ def _fmt(value: Any) -> str:
 
 def render(report: dict[str, Any], console: Console) -> None:
     """The human view: one row per detector, then the operating point, lead time and counts."""
-    table = Table(title="logwatch eval: session level", title_justify="left")
-    for column in ("detector", "precision", "recall", "F1", "FPR", "AUROC", "AUPRC", "TP", "FP", "TN", "FN"):
-        table.add_column(column, justify="left" if column == "detector" else "right")
+    # Borderless and padded on one side so the detector names fit an 80-column terminal.
+    table = Table(title="logwatch eval: session level", title_justify="left", box=box.SIMPLE_HEAD,
+                  padding=(0, 1, 0, 0), pad_edge=False)
+    for column in ("detector", "prec", "rec", "F1", "FPR", "AUROC", "AUPRC", "TP", "FP", "TN", "FN"):
+        table.add_column(column, justify="left" if column == "detector" else "right", no_wrap=True)
     sources = {"": report, "line_rule": report.get("line_rule"), "session_check": report.get("session_check"),
                "flag_all": report.get("flag_all"), **(report.get("baselines") or {})}
-    for key, label in _ROWS:
-        row = sources.get(key)
+    rows = [(label, sources.get(key)) for key, label in _ROWS]
+    for i, run in enumerate(report.get("feedback") or [], start=1):
+        rows.insert(i, (f"  after {run['reviews']} marks", run))
+    for label, row in rows:
         if not row:
             continue
         table.add_row(label, *(_fmt(row.get(c)) for c in ("precision", "recall", "f1", "fpr", "auroc", "auprc",
@@ -85,6 +93,12 @@ def render(report: dict[str, Any], console: Console) -> None:
     console.print(table)
     console.print(f"sessions {report['sessions']} (anomalous {report['anomalous']}); "
                   f"rule: {escape(str(report['rule']))}")
+    if report.get("feedback"):
+        console.print("after N marks: the same rule with an operator who marks the first N false alarms "
+                      "normal as they fire (key m)")
+    known = report.get("known_normal")
+    if known and known.get("patterns"):
+        console.print(f"{known['patterns']} pattern(s) marked normal did not alert ({escape(str(known['path']))})")
     if report.get("baselines_note"):
         console.print(f"[dim]{escape(report['baselines_note'])}[/]")
     lead = report.get("lead_time")

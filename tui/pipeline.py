@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from textual.message import Message
 
+from logwatch.core.known_normal import KnownNormal
 from logwatch.core.types import LogLine, ScoredLine
 
 from .messages import LinesScored, Status, StatusChanged
@@ -43,6 +44,8 @@ class PipelineConfig:
     flush_seconds: float = 0.075
     max_batch_lines: int = 256
     """Most lines scored per engine call: bounds the latency of one UI update."""
+    known_normal: KnownNormal | None = None
+    """Patterns the operator marked normal; the app adds marks while the engine reads them."""
 
 
 class Pipeline:
@@ -106,7 +109,8 @@ class Pipeline:
         cfg = self.config
         try:
             engine = Engine.load(cfg.model_dir, device=cfg.device, session_regex=cfg.session_regex,
-                                 precision=cfg.precision, threads=max(1, (os.cpu_count() or 2) - 1))
+                                 precision=cfg.precision, threads=max(1, (os.cpu_count() or 2) - 1),
+                                 known_normal=cfg.known_normal)
             state, note = "scoring", ""
         except EngineError as exc:
             engine = Engine.unscored(session_regex=cfg.session_regex if _valid_regex(cfg.session_regex) else None)

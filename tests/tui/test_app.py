@@ -180,3 +180,53 @@ async def test_first_frame_and_keys_do_not_wait_for_the_model(tiny_model_dir: Pa
             assert any(row.loss is not None for row in app.query_one("#log", LogView).rows)
     finally:
         release.set()
+
+
+async def _wait_lines(app: LogwatchApp, pilot, count: int, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while app.status.lines < count:
+        assert asyncio.get_running_loop().time() < deadline, f"only {app.status.lines} of {count} lines arrived"
+        await asyncio.sleep(0.05)
+    await pilot.pause()
+
+
+async def test_m_marks_the_selected_alert_normal_and_later_lines_like_it_stay_quiet(
+        tiny_model_dir: Path, incident_log: GeneratedLog, tmp_path: Path) -> None:
+    from logwatch.core.engine import Engine
+    from logwatch.core.known_normal import KnownNormal
+    from logwatch.core.types import LogLine
+
+    lines = incident_log.lines
+    path = tmp_path / "followed.log"
+    path.write_text("\n".join(lines) + "\n")
+    store = KnownNormal.open(tmp_path / "known.json")
+    app = LogwatchApp(PipelineConfig(path=str(path), follow=True, model_dir=str(tiny_model_dir), device="cpu",
+                                     known_normal=store))
+    try:  # a failed assert must not leave the follow thread running (the test would hang)
+        async with app.run_test(size=SIZE) as pilot:
+            await _wait_lines(app, pilot, len(lines))
+            log = app.query_one("#log", LogView)
+            await pilot.press("home", "a", "m")
+            marked = log.selected
+            assert marked is not None and marked.alert
+            assert store.matches(marked.text)
+            saved = KnownNormal.open(tmp_path / "known.json")  # written at once, not at exit
+            assert saved.matches(marked.text) and saved.marks[0].session == marked.session
+            # Control: without the mark, the same lines written again alert on that pattern.
+            control = Engine.load(tiny_model_dir, device="cpu").score_batch(
+                [LogLine(n=i, text=t, source=str(path), arrival=0.0) for i, t in enumerate(lines * 2, 1)])
+            assert any(s.alert and store.matches(s.text) for s in control[len(lines):])
+            with path.open("a") as out:
+                out.write("\n".join(lines) + "\n")
+            await _wait_lines(app, pilot, 2 * len(lines))
+            again = list(app.all_lines)[len(lines):]
+            assert len(again) == len(lines)
+            assert not any(s.alert and store.matches(s.text) for s in again)
+            # m on it again takes the mark back.
+            await pilot.press("m")
+            assert not KnownNormal.open(tmp_path / "known.json").matches(marked.text)
+            await pilot.press("q")
+    finally:
+        app.pipeline.stop()

@@ -1,0 +1,183 @@
+"""Lines the operator confirmed as normal: they are still scored, but never alert again.
+
+Why it exists: a model trained on last month's logs meets routine operations it never saw (an
+HDFS block re-replicated after a datanode died, a nova audit line with a rare field). Every such
+line alerts every time, and an operator who has looked once should not be paged again — the
+same loop as logreduce/logjuicer's ``ignore_patterns``, but learned from one key press instead
+of a hand-written regex.
+
+What is stored is the *raw* example line, and the pattern is its masked text computed on load.
+So a masking change (``MASK_VERSION``) re-derives every pattern instead of silently keeping
+stale ones, and the file stays readable to a person: it says what was marked, when, and in
+which session. The set of patterns is replaced as a whole on every change (copy on write), so
+the pipeline thread can test membership while the UI thread adds a mark.
+
+File: JSON, ``{"format": "logwatch-known-normal", "version": 1, "lines": [{"text", "session",
+"marked"}]}``, written atomically (temp file + rename), by default under
+``$XDG_STATE_HOME/logwatch/`` (``~/.local/state/logwatch/``) so it outlives a model retrain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .masking import mask_line
+
+FORMAT = "logwatch-known-normal"
+VERSION = 1
+FILENAME = "known-normal.json"
+#: ``--known-normal none`` turns the feature off for one run.
+OFF = "none"
+#: A store bigger than this is refused on load: nobody marks this many lines by hand, and a
+#: file that large is more likely a mistake (a log passed by accident) than feedback.
+MAX_ENTRIES = 100_000
+#: Example lines are cut to this many characters (the masked pattern only reads a line's head).
+MAX_TEXT_CHARS = 4_000
+
+
+class KnownNormalError(ValueError):
+    """The known-normal file cannot be read or written; the message is one line for the user."""
+
+
+def default_path() -> Path:
+    """``$XDG_STATE_HOME/logwatch/known-normal.json``, with the XDG fallback ``~/.local/state``."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "logwatch" / FILENAME
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One operator confirmation: an example line, the session it was seen in, and when."""
+
+    text: str
+    session: str = ""
+    marked: str = ""
+    """UTC time of the mark, ISO 8601 (informational)."""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"text": self.text, "session": self.session, "marked": self.marked}
+
+
+@dataclass
+class KnownNormal:
+    """The marks and the masked patterns derived from them; optionally bound to a file."""
+
+    path: Path | None = None
+    marks: list[Mark] = field(default_factory=list)
+    _patterns: frozenset[str] = field(default=frozenset(), init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._patterns = frozenset(mask_line(m.text) for m in self.marks)
+
+    # -- reading -----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path | None) -> KnownNormal:
+        """The store at ``path`` (None = :func:`default_path`); a missing file is an empty store."""
+        target = default_path() if path is None else Path(path)
+        if not target.exists():
+            return cls(path=target)
+        try:
+            data = json.loads(target.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise KnownNormalError(f"cannot read known-normal file {target}: {exc}") from None
+        return cls(path=target, marks=_marks_from(data, target))
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str]) -> KnownNormal:
+        """An in-memory store (no file) marking these raw lines: for tests and experiments."""
+        return cls(marks=[Mark(_clip(t)) for t in lines])
+
+    def __contains__(self, masked: object) -> bool:
+        """Is this *masked* line a pattern the operator marked normal?"""
+        return masked in self._patterns
+
+    def __len__(self) -> int:
+        return len(self._patterns)
+
+    @property
+    def patterns(self) -> frozenset[str]:
+        return self._patterns
+
+    def matches(self, raw: str) -> bool:
+        """Does this raw line mask to a marked pattern?"""
+        return mask_line(raw) in self._patterns
+
+    # -- marking -----------------------------------------------------------------------------
+    def mark(self, text: str, session: str = "") -> bool:
+        """Mark a raw line's pattern normal; False (and nothing stored) if it already was."""
+        text = _clip(text)
+        pattern = mask_line(text)
+        with self._lock:
+            if pattern in self._patterns:
+                return False
+            if len(self.marks) >= MAX_ENTRIES:
+                raise KnownNormalError(f"the known-normal file already holds {MAX_ENTRIES} marks")
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            self.marks.append(Mark(text, session, stamp))
+            self._patterns = self._patterns | {pattern}  # a new set: readers never see it change
+        return True
+
+    def unmark(self, text: str) -> bool:
+        """Forget every mark whose pattern equals this raw line's; False if none did."""
+        pattern = mask_line(text)
+        with self._lock:
+            kept = [m for m in self.marks if mask_line(m.text) != pattern]
+            if len(kept) == len(self.marks):
+                return False
+            self.marks = kept
+            self._patterns = frozenset(mask_line(m.text) for m in kept)
+        return True
+
+    def save(self) -> None:
+        """Write the marks atomically to the bound file (creating its directory)."""
+        if self.path is None:
+            return
+        with self._lock:
+            data = {"format": FORMAT, "version": VERSION, "lines": [m.to_dict() for m in self.marks]}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".known-normal-", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out, indent=1, ensure_ascii=False)
+                out.write("\n")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise KnownNormalError(f"cannot write known-normal file {self.path}: {exc}") from None
+
+
+def open_store(option: str | None) -> KnownNormal | None:
+    """What ``--known-normal`` asks for: None for ``none``, else the store (default path if unset)."""
+    if option is not None and option.strip().lower() == OFF:
+        return None
+    return KnownNormal.open(option)
+
+
+def _clip(text: str) -> str:
+    return text[:MAX_TEXT_CHARS]
+
+
+def _marks_from(data: Any, path: Path) -> list[Mark]:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise KnownNormalError(f"{path} is not a logwatch known-normal file")
+    if not isinstance(data.get("version"), int) or data["version"] > VERSION:
+        raise KnownNormalError(f"{path} was written by a newer logwatch (version {data.get('version')!r})")
+    lines = data.get("lines", [])
+    if not isinstance(lines, list):
+        raise KnownNormalError(f"{path}: 'lines' must be a list")
+    if len(lines) > MAX_ENTRIES:
+        raise KnownNormalError(f"{path} holds {len(lines)} marks (at most {MAX_ENTRIES} are read)")
+    marks = []
+    for i, item in enumerate(lines):
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise KnownNormalError(f"{path}: mark {i} needs a 'text' string")
+        marks.append(Mark(_clip(item["text"]), str(item.get("session", "")), str(item.get("marked", ""))))
+    return marks

@@ -1,0 +1,78 @@
+"""The simulated operator: marks silence only later alerts, only false alarms are marked, the
+budget is respected, and session-check alerts feed the check's reference."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from logwatch.core.evaluate import SessionTrace
+from logwatch.core.feedback import feedback_report, line_alert_at, simulate_feedback
+from logwatch.core.session_check import SessionCheck
+
+
+def trace(key: str, surprising: list[tuple[int, str]], *, last: int | None = None,
+          templates: Counter[str] | None = None) -> SessionTrace:
+    t = SessionTrace(key, surprising=surprising, templates=templates or Counter())
+    t.last_line = (last if last is not None else max([n for n, _ in surprising], default=1), None)
+    return t
+
+
+def test_one_mark_silences_the_later_false_alarms_of_that_pattern() -> None:
+    traces = {"a": trace("a", [(10, "replicate")]), "b": trace("b", [(20, "replicate")]),
+              "c": trace("c", [(30, "replicate")]), "bad": trace("bad", [(25, "disk error")])}
+    labels = {"a": False, "b": False, "c": False, "bad": True}
+    none = simulate_feedback(traces, labels, min_lines=1, check=None, reviews=0)
+    assert none.flags == {"a": True, "b": True, "c": True, "bad": True}
+    one = simulate_feedback(traces, labels, min_lines=1, check=None, reviews=1)
+    assert one.flags == {"a": True, "b": False, "c": False, "bad": True}  # the reviewed one stays a false alarm
+    assert one.marked_lines == ["replicate"]
+    report = feedback_report(traces, labels, min_lines=1, check=None, reviews=1)
+    assert (report["tp"], report["fp"], report["fn"]) == (1, 1, 0) and "auroc" not in report
+
+
+def test_anomalous_alerts_are_never_marked_and_the_budget_holds() -> None:
+    traces = {"bad": trace("bad", [(5, "x")]), "n1": trace("n1", [(6, "x")]), "n2": trace("n2", [(7, "y")]),
+              "n3": trace("n3", [(8, "y")]), "n4": trace("n4", [(9, "x")])}
+    labels = {"bad": True, "n1": False, "n2": False, "n3": False, "n4": False}
+    run = simulate_feedback(traces, labels, min_lines=1, check=None, reviews=1)
+    # "x" is marked at n1 (not at the anomalous session before it); the budget is gone by "y".
+    assert run.marked_lines == ["x"]
+    assert run.flags == {"bad": True, "n1": True, "n2": True, "n3": True, "n4": False}
+
+
+def test_a_mark_does_not_reach_back_before_it_was_made() -> None:
+    # k = 2: session s has "p" at line 3 (before anyone marked p) and "q" at line 20.
+    traces = {"s": trace("s", [(3, "p"), (20, "q")]), "m": trace("m", [(10, "p"), (11, "p")])}
+    labels = {"s": True, "m": False}
+    assert line_alert_at(traces["s"], 2, {"p": 10}) == 20  # p at line 3 still counts
+    assert line_alert_at(traces["s"], 2, {"p": 1}) is None
+    run = simulate_feedback(traces, labels, min_lines=2, check=None, reviews=5)
+    assert run.flags == {"s": True, "m": True}
+
+
+def _check() -> SessionCheck:
+    train = {f"t{i}": ["open", "write", "close"] for i in range(20)}
+    train.update({f"u{i}": ["open", "read", "close"] for i in range(20)})
+    cal = {f"c{i}": ["open", "write", "close"] for i in range(10)}
+    return SessionCheck.fit(train, cal, max_fpr=0.01)
+
+
+def test_session_check_alerts_feed_the_reference() -> None:
+    check = _check()
+    replicated = Counter(["open", "replicate", "transfer", "close"])
+    early_stop = Counter(["open"])
+    traces = {"r1": trace("r1", [], last=100, templates=replicated),
+              "r2": trace("r2", [], last=200, templates=replicated),
+              "bad": trace("bad", [], last=300, templates=early_stop),
+              "ok": trace("ok", [], last=400, templates=Counter(["open", "write", "close"]))}
+    labels = {"r1": False, "r2": False, "bad": True, "ok": False}
+    assert check.flags(check.score_many({"r": replicated})["r"])
+    with_sessions = simulate_feedback(traces, labels, min_lines=1, check=check, reviews=3)
+    assert with_sessions.flags == {"r1": True, "r2": False, "bad": True, "ok": False}
+    assert with_sessions.marked_sessions == 1
+    lines_only = simulate_feedback(traces, labels, min_lines=1, check=check, reviews=3, sessions_too=False)
+    assert lines_only.flags == {"r1": True, "r2": True, "bad": True, "ok": False}
+    # The extended check keeps its threshold and still flags the early stop.
+    extended = check.extended([replicated])
+    assert extended.threshold == check.threshold
+    assert extended.flags(extended.score_many({"e": early_stop})["e"])

@@ -1,0 +1,95 @@
+"""Lines marked normal: the store (file, patterns, errors) and what the engine does with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from logwatch.core.engine import Engine
+from logwatch.core.ingest import read_lines
+from logwatch.core.known_normal import FORMAT, KnownNormal, KnownNormalError, default_path, open_store
+from logwatch.core.masking import mask_line
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
+SYNC = ("2026-11-20 10:00:01.123 2931 INFO nova.compute.manager [req-6b1c6a3e-6f43-4b5a-9d7c-2f1f0e7a9b11 - - - - -] "
+        "The instance sync for host 'compute-{}' did not match. Re-created its InstanceList.")
+
+
+def test_marks_are_patterns_saved_as_raw_lines_and_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "known.json"
+    store = KnownNormal.open(path)
+    assert len(store) == 0 and not path.exists()  # a missing file is an empty store
+    assert store.mark(SYNC.format(3), session="req-1")
+    assert not store.mark(SYNC.format(7))  # same pattern once masked: nothing new to store
+    store.save()
+    data = json.loads(path.read_text())
+    assert data["format"] == FORMAT and [m["text"] for m in data["lines"]] == [SYNC.format(3)]
+    again = KnownNormal.open(path)
+    assert again.matches(SYNC.format(12)) and mask_line(SYNC.format(5)) in again
+    assert not again.matches(SYNC.replace("did not match", "matched").format(3))
+    assert again.unmark(SYNC.format(9)) and len(again) == 0 and not again.unmark(SYNC.format(9))
+
+
+def test_default_path_follows_xdg_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert default_path() == tmp_path / "logwatch" / "known-normal.json"
+    assert open_store(None).path == default_path()
+    assert open_store("NONE") is None
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "cannot read"),
+    ('{"format": "something-else", "version": 1}', "not a logwatch known-normal file"),
+    (json.dumps({"format": FORMAT, "version": 99, "lines": []}), "newer logwatch"),
+    (json.dumps({"format": FORMAT, "version": 1, "lines": [{"text": 5}]}), "mark 0 needs a 'text'"),
+    (json.dumps({"format": FORMAT, "version": 1, "lines": {}}), "must be a list"),
+])
+def test_a_broken_file_is_one_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "known.json"
+    path.write_text(content)
+    with pytest.raises(KnownNormalError, match=message):
+        KnownNormal.open(path)
+
+
+def test_saving_where_it_cannot_write_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    store = KnownNormal.open(blocker / "known.json")  # its directory would have to be a file
+    store.mark(SYNC.format(1))
+    with pytest.raises(KnownNormalError, match="cannot write"):
+        store.save()
+
+
+@pytest.fixture(scope="module")
+def host_trouble() -> list:
+    return list(read_lines(str(SAMPLES / "incident_host_trouble.log")))
+
+
+def _first_alerts(engine: Engine, lines: list) -> dict[str, tuple[int, float, str]]:
+    out: dict[str, tuple[int, float, str]] = {}
+    for scored in engine.score_batch(lines):
+        if scored.alert:
+            out.setdefault(scored.session, (scored.n, scored.loss or 0.0, scored.text))
+    return out
+
+
+def test_a_marked_false_alarm_stops_alerting_and_incidents_still_do(host_trouble: list) -> None:
+    incidents = json.loads((SAMPLES / "incident_host_trouble.incidents.json").read_text())
+    anomalous = {i["session"] for i in incidents}
+    before = _first_alerts(Engine.load(None, device="cpu"), host_trouble)
+    false_alarms = {s: v for s, v in before.items() if s not in anomalous}
+    assert len(false_alarms) >= 2, "the bundled log should hold repeated false alarms (docs/EVALUATION.md §4)"
+    # The operator marks the first false alarm's line; the others of that pattern fall silent too.
+    first = min(false_alarms.values())
+    store = KnownNormal.from_lines([first[2]])
+    after_engine = Engine.load(None, device="cpu", known_normal=store)
+    scored = after_engine.score_batch(host_trouble)
+    after = {s.session for s in scored if s.alert}
+    same_pattern = {s for s, v in false_alarms.items() if store.matches(v[2])}
+    assert len(same_pattern) >= 2
+    assert not after & same_pattern
+    assert anomalous <= after  # real incidents are not that pattern and still alert
+    # Marked lines are still scored: the loss is shown, only the alert is withheld.
+    assert all(s.loss is not None for s in scored if store.matches(s.text))
