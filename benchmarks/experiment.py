@@ -52,14 +52,19 @@ def train_and_calibrate(model: Path, train: Sessions, cal: Sessions, *, max_fpr:
 
 
 def evaluate_split(model: Path, test_log: Path, labels: Mapping[str, bool], train: Sessions, cal: Sessions,
-                   test: Sessions, *, max_fpr: float) -> dict[str, Any]:
-    """``logwatch eval`` on the test log, plus the baselines fitted on the training sessions."""
+                   test: Sessions, *, max_fpr: float, feedback: Sequence[int] = (),
+                   feedback_scopes: Sequence[str] = ("line", "session")) -> dict[str, Any]:
+    """``logwatch eval`` on the test log, plus the baselines fitted on the training sessions.
+
+    ``feedback``: also the rule with an operator who marks the first N false alarms (``--feedback``).
+    """
     from logwatch.core.engine import Engine
     from logwatch.core.evaluate import evaluate_files, split_baselines
     from logwatch.core.masking import mask_line
 
     engine = Engine.load(model, device="cpu")
-    report = evaluate_files(engine, [str(test_log)], labels, baselines=True)
+    report = evaluate_files(engine, [str(test_log)], labels, baselines=True, feedback=feedback,
+                            feedback_scopes=feedback_scopes)
 
     def masked(sessions: Sessions) -> dict[str, list[str]]:
         return {k: [mask_line(t) for t in v] for k, v in sessions.items()}
@@ -71,9 +76,12 @@ def evaluate_split(model: Path, test_log: Path, labels: Mapping[str, bool], trai
 def print_table(title: str, report: dict[str, Any], extra: Sequence[tuple[str, float]] = ()) -> None:
     """One row per detector: the combined rule, its parts, the baselines, flag-everything."""
     rows: list[tuple[str, dict[str, Any]]] = [("logwatch (line rule OR session check)", report)]
+    rows.extend((f"  after {run['reviews']} {run['scope']} reviews", run) for run in report.get("feedback") or [])
     for key in ("line_rule", "session_check"):
         if isinstance(report.get(key), dict):
             rows.append((key, report[key]))
+            rows.extend((f"  after {run['reviews']} {run['scope']} reviews", run)
+                        for run in report[key].get("feedback") or [])
     rows.extend((name, sub) for name, sub in (report.get("baselines") or {}).items())
     rows.append(("flag everything", report["flag_all"]))
     print(f"\n{title}")

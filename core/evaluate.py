@@ -245,11 +245,11 @@ def lead_time_summary(first_alert: Mapping[str, tuple[int, float | None]],
 def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool], *, baselines: bool = True,
                    incidents: Mapping[str, tuple[int, float | None]] | None = None,
                    on_progress: Callable[[int], None] | None = None,
-                   feedback: Sequence[int] = ()) -> dict[str, Any]:
+                   feedback: Sequence[int] = (), feedback_scopes: Sequence[str] = ("line",)) -> dict[str, Any]:
     """Score FILES and return the ``logwatch eval --json`` object (DESIGN.md §4).
 
-    ``feedback``: for each N, also the metrics with an operator who marks the first N false
-    alarms normal as they fire (:mod:`.feedback`), under ``report["feedback"]``.
+    ``feedback``: for each N (and each scope, ``line`` or ``session``), also the metrics with an
+    operator who reviews the first N false alarms (:mod:`.feedback`), under ``report["feedback"]``.
 
     ``incidents`` maps session -> (global line number, seconds) of its first anomalous line;
     by default it is read from ``<log>.incidents.json`` beside each file (line numbers there
@@ -321,7 +321,13 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
     if feedback:
         from .feedback import feedback_report
 
-        report["feedback"] = [feedback_report(traces, labels, min_lines=k, check=check, reviews=n) for n in feedback]
+        runs = [(scope, n) for scope in feedback_scopes for n in feedback]
+        report["feedback"] = [feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope)  # type: ignore[arg-type]
+                              for scope, n in runs]
+        if check is not None and check.enabled:
+            report["session_check"]["feedback"] = [
+                feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope,  # type: ignore[arg-type]
+                                line_rule=False) for scope, n in runs]
     report["flag_all"] = metrics_dict(outcomes_for({k_: 0.0 for k_ in traces}, set(traces), labels), None)
     report["baselines"] = _baselines(check, traces, labels) if baselines else {}
     if baselines and check is None:

@@ -2,17 +2,20 @@
 
 A detector trained on an earlier period flags every routine operation that period never showed
 (HDFS re-replication, docs/EVALUATION.md §1): no threshold can tell "new and fine" from "new
-and broken" without being told once. The monitor's answer is the ``m`` key
-(:mod:`.known_normal`): the operator confirms an alert's line as normal and that pattern never
-alerts again. This module measures what that is worth on labelled logs, honestly:
+and broken" without being told once. The monitor's answer is the ``m`` / ``M`` keys
+(:mod:`.known_normal`): the operator confirms an alert as normal and that pattern never alerts
+again. This module measures what that is worth on labelled logs, honestly:
 
 * alerts reach the operator in the order they would fire live (the line rule at the line that
-  crossed it, the session check when the session closes), and only what was marked *before*
-  an alert fired can silence it;
-* each false alarm the operator reviews costs one mark, up to ``reviews``; a session alerted by
-  the line rule gets its crossing line's pattern marked (exactly what ``m`` does), a session
-  alerted by the session check joins the check's normal reference (``sessions_too``: what the
-  same key would do once the check runs live; today it runs in ``logwatch eval`` only);
+  crossed it, the session check when the session closes), and a mark silences only what comes
+  *after* it;
+* each false alarm the operator reviews costs one review, up to ``reviews``. With ``scope="line"``
+  the review happens when the alert fires and marks the crossing line's pattern (key ``m``);
+  with ``scope="session"`` it happens when the session is over and marks the pattern of every
+  line of it that was over the threshold (key ``M``);
+* a session the session check flagged is added to the check's normal reference when reviewed
+  (``sessions_too``: what a review would do once the check runs live; today it runs in
+  ``logwatch eval`` only);
 * the reviewed false alarms stay false alarms in the metrics: feedback only helps later ones.
 
 Labels are used only to play the operator (is this alert a false alarm?), never to set a
@@ -21,12 +24,17 @@ threshold.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .evaluate import SessionTrace
 from .session_check import SessionCheck
+
+Scope = Literal["line", "session"]
+SCOPES: tuple[str, ...] = ("line", "session")
 
 
 @dataclass
@@ -52,31 +60,59 @@ def line_alert_at(trace: SessionTrace, min_lines: int, marked: Mapping[str, int]
     return None
 
 
+class _Reference:
+    """The session check with the sessions reviewed so far, each counted only after its review."""
+
+    def __init__(self, check: SessionCheck | None) -> None:
+        self.check = check if check is not None and check.enabled else None
+        self.added: list[tuple[int, Counter[str]]] = []  # (line of the review, session), sorted
+        self._checks: dict[int, SessionCheck] = {}
+
+    def add(self, when: int, templates: Counter[str]) -> None:
+        bisect.insort(self.added, (when, templates), key=lambda item: item[0])
+        self._checks.clear()
+
+    def flags(self, traces: Mapping[str, SessionTrace], keys: set[str]) -> dict[str, bool]:
+        """Does the check flag each session when it closes, given the reviews made before then?"""
+        if self.check is None:
+            return {}
+        times = [when for when, _ in self.added]
+        groups: dict[int, list[str]] = {}
+        for key in keys:
+            groups.setdefault(bisect.bisect_left(times, traces[key].last_line[0]), []).append(key)
+        out: dict[str, bool] = {}
+        for known, members in groups.items():
+            check = self._checks.get(known)
+            if check is None:
+                check = self._checks[known] = self.check.extended([t for _, t in self.added[:known]])
+            scores = check.score_many({key: traces[key].templates for key in members})
+            out.update({key: check.flags(score) for key, score in scores.items()})
+        return out
+
+
 def simulate_feedback(traces: Mapping[str, SessionTrace], labels: Mapping[str, bool], *, min_lines: int,
-                      check: SessionCheck | None, reviews: int, sessions_too: bool = True) -> FeedbackRun:
-    """Replay the alerts in firing order; the operator marks the first ``reviews`` false alarms."""
+                      check: SessionCheck | None, reviews: int, scope: Scope = "line", sessions_too: bool = True,
+                      line_rule: bool = True) -> FeedbackRun:
+    """Replay the alerts in firing order; the operator reviews the first ``reviews`` false alarms.
+
+    ``line_rule=False`` replays the session check alone (its own row in the experiments).
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, not {scope!r}")
     marked: dict[str, int] = {}
-    reference: list[Counter[str]] = []
-    live_check = check if check is not None and check.enabled else None
-    check_flags: dict[str, bool] = {}
+    reference = _Reference(check)
     run = FeedbackRun(flags={key: False for key in traces})
     pending = set(traces)
     left = reviews
-
-    def rescore_check() -> None:
-        if live_check is None:
-            return
-        scores = live_check.score_many({key: traces[key].templates for key in pending})
-        check_flags.update({key: live_check.flags(score) for key, score in scores.items()})
-
-    rescore_check()
+    check_flags = reference.flags(traces, pending)
     while pending:
-        # When each undecided session would alert now; marks only ever delay or cancel alerts,
-        # so the earliest one is final and every mark it causes lies before the others' alerts.
-        best: tuple[float, str, bool] | None = None
+        # When each undecided session would alert now. Reviews only ever delay or cancel alerts,
+        # so the earliest one is final; marks carry the line they were made at, so a review made
+        # later than some alert (scope "session") cannot reach back before it.
+        best: tuple[int, str, bool] | None = None
         for key in pending:
             trace = traces[key]
-            at: float | None = line_alert_at(trace, min_lines, marked)
+            at = line_alert_at(trace, min_lines, marked) if line_rule else None
             by_line = at is not None
             if at is None and check_flags.get(key):
                 at = trace.last_line[0]
@@ -89,32 +125,36 @@ def simulate_feedback(traces: Mapping[str, SessionTrace], labels: Mapping[str, b
         run.flags[key] = True
         if labels[key] or left <= 0:
             continue
+        left -= 1
         trace = traces[key]
-        if by_line:
-            pattern = next(p for n, p in trace.surprising if n == at)
-            marked[pattern] = int(at)
-            run.marked_lines.append(pattern)
-            left -= 1
-        elif sessions_too and live_check is not None:
-            reference.append(trace.templates)
-            live_check = check.extended(reference) if check is not None else None
+        if scope == "line" and by_line:
+            patterns = [next(p for n, p in trace.surprising if n == at)]
+            when = at
+        else:
+            patterns = list(dict.fromkeys(p for _, p in trace.surprising))
+            when = trace.last_line[0]
+        for pattern in patterns:
+            if pattern not in marked:
+                marked[pattern] = when
+                run.marked_lines.append(pattern)
+        if sessions_too and reference.check is not None and not (scope == "line" and by_line):
+            reference.add(when, trace.templates)
             run.marked_sessions += 1
-            left -= 1
-            rescore_check()
+            check_flags = reference.flags(traces, pending)
     return run
 
 
 def feedback_report(traces: Mapping[str, SessionTrace], labels: Mapping[str, bool], *, min_lines: int,
-                    check: SessionCheck | None, reviews: int, sessions_too: bool = True) -> dict[str, object]:
+                    check: SessionCheck | None, reviews: int, scope: Scope = "line", sessions_too: bool = True,
+                    line_rule: bool = True) -> dict[str, object]:
     """Session metrics with the operator in the loop (no AUROC/AUPRC: marks change decisions, not scores)."""
     from .evaluate import metrics_dict, outcomes_for
 
-    run = simulate_feedback(traces, labels, min_lines=min_lines, check=check, reviews=reviews,
-                            sessions_too=sessions_too)
+    run = simulate_feedback(traces, labels, min_lines=min_lines, check=check, reviews=reviews, scope=scope,
+                            sessions_too=sessions_too, line_rule=line_rule)
     report = metrics_dict(outcomes_for({key: 0.0 for key in traces}, run.flags, labels), None)
     for key in ("auroc", "auprc", "threshold"):
         report.pop(key, None)
-    report.update(reviews=reviews, marked_lines=len(run.marked_lines), marked_sessions=run.marked_sessions,
-                  sessions_too=sessions_too)
+    report.update(reviews=reviews, scope=scope, marked_lines=len(run.marked_lines),
+                  marked_sessions=run.marked_sessions, sessions_too=sessions_too, line_rule=line_rule)
     return report
-

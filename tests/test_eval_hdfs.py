@@ -20,13 +20,27 @@ def test_split_is_chronological_and_disjoint() -> None:
     assert max(order.index(b) for b in train) < min(order.index(b) for b in cal)
     assert max(order.index(b) for b in cal) < min(order.index(b) for b in test)
     assert not any(labels[b] for b in train + cal)  # only normal blocks are learnt from
+    early = eval_hdfs.early_anomalies(blocks, labels, test)
+    assert all(labels[b] for b in early) and not set(early) & set(test)
+    assert {b for b in blocks if labels[b]} == set(early) | {b for b in test if labels[b]}
 
 
 def test_small_run_reports_model_baselines_and_reference() -> None:
-    report = eval_hdfs.run(argparse.Namespace(epochs=1, blocks=400, max_fpr=0.05))
+    report = eval_hdfs.run(argparse.Namespace(epochs=1, blocks=400, max_fpr=0.05, feedback=[0, 3]))
     assert report["split"]["test_blocks"] > 0 and report["sessions"] == report["split"]["test_blocks"]
     for key in ("line_rule", "session_check", "flag_all"):
         assert {"precision", "recall", "f1", "fpr"} <= set(report[key]), key
     assert report["flag_all"]["fpr"] == 1.0
     assert report["line_rule"]["fpr"] <= 0.2  # a real threshold, not flag-everything
     assert report["baselines"]["pca"]["fpr"] < 1.0 and report["baselines"]["pca"]["components"] >= 1
+    # No review changes nothing; reviews only ever remove false alarms, never true alerts.
+    runs = {(run["scope"], run["reviews"]): run for run in report["feedback"]}
+    assert set(runs) == {("line", 0), ("line", 3), ("session", 0), ("session", 3)}
+    for scope in ("line", "session"):
+        none, three = runs[scope, 0], runs[scope, 3]
+        assert (none["tp"], none["fp"]) == (report["tp"], report["fp"])
+        assert three["tp"] == report["tp"] and three["fp"] <= report["fp"]
+    every = report["every_anomalous_block"]
+    assert every["anomalous"] == report["anomalous"] + report["split"]["early_anomalous"]
+    assert every["sessions"] - every["anomalous"] == report["sessions"] - report["anomalous"]
+    assert every["fp"] == report["fp"]  # the same normal blocks, so the same false alarms

@@ -25,6 +25,7 @@ from logwatch.core.types import ScoredLine
 from logwatch.themes import CSS_PATH, DEFAULT_THEME, THEMES
 
 from .messages import LinesScored, Status, StatusChanged
+from .marks import mark_session, toggle_line
 from .pipeline import Pipeline, PipelineConfig
 from .render import FilterError, Palette, parse_filter, safe_text, search_pattern, short_session
 from .widgets.log_view import LogView
@@ -86,7 +87,8 @@ class LogwatchApp(App[int]):
         Binding("n", "match(1)", "Next match", show=False),
         Binding("N", "match(-1)", "Prev match", show=False),
         Binding("s", "toggle_all", "All/session"),
-        Binding("m", "mark_normal", "Mark normal"),
+        Binding("m", "mark_normal(False)", "Mark normal"),
+        Binding("M", "mark_normal(True)", "Mark session normal", show=False),
         Binding("escape", "close", "Close", show=False),
         Binding("space", "pause", "Pause replay", show=False),
         Binding("full_stop", "step", "Step replay", show=False),
@@ -353,23 +355,26 @@ class LogwatchApp(App[int]):
         elif target is not None:
             self.show_view(target)
 
-    def action_mark_normal(self) -> None:
-        """Confirm the selected line's pattern as normal (or take that back); saved at once."""
+    def action_mark_normal(self, whole_session: bool) -> None:
+        """m: the selected line's pattern is normal (again: not); M: every surprising line of its session."""
         store = self.pipeline.config.known_normal
         line = self.query_one("#log", LogView).selected
         if store is None or line is None:
             self.notify("marking is off (--known-normal none)" if store is None else "select a line first", timeout=3)
             return
+        replaying = self.pipeline.config.replay is not None
         try:
-            marked = not store.unmark(line.text) and store.mark(line.text, line.session)
+            if whole_session:
+                view = self.sessions.get(line.session)
+                message = mark_session(store, line, view.lines if view else [line], self.status.threshold,
+                                       replaying=replaying)
+            else:
+                message = toggle_line(store, line, replaying=replaying)
             store.save()
         except KnownNormalError as exc:
             self.notify(str(exc), severity="error", timeout=6, markup=False)
             return
-        later = " (this replay still shows what was recorded)" if self.pipeline.config.replay else ""
-        self.notify((f"marked normal: lines like this will not alert again{later}" if marked else
-                     "unmarked: lines like this can alert again") + f"; {len(store)} pattern(s) in {store.path}",
-                    timeout=4, markup=False)
+        self.notify(f"{message} ({store.path})", timeout=4, markup=False)
 
     def action_close(self) -> None:
         for widget_id in ("#query", "#detail", "#banner"):

@@ -168,8 +168,11 @@ def calibrate(files: tuple[str, ...], model_dir: str | None, **options: Any) -> 
               help="Also report the unseen-template baseline and the flag-everything reference.")
 @known_normal_option
 @click.option("--feedback", "feedback", type=click.IntRange(0, 100_000), multiple=True, metavar="N",
-              help="Also report the metrics with an operator who marks the first N false alarms normal (key m) "
-              "as they fire; repeatable (--feedback 5 --feedback 20).")
+              help="Also report the metrics with an operator who marks the first N false alarms normal "
+              "(keys m / M) as they happen; repeatable (--feedback 5 --feedback 20).")
+@click.option("--feedback-scope", type=click.Choice(["line", "session"]), default="line", show_default=True,
+              help="line: each review marks the line that alerted, when it alerts (key m); session: marks every "
+              "line of the session over the threshold, once the session is over (key M).")
 def eval_(files: tuple[str, ...], labels: str, model_dir: str | None, **options: Any) -> None:
     """Session-level precision, recall, F1, FPR, AUROC and AUPRC on labelled FILES."""
     commands.run_eval(files=files, labels=labels, model_dir=model_dir, **options)

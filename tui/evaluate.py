@@ -30,7 +30,7 @@ _ROWS = (
 
 def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, device: str, session_regex: str | None,
              as_json: bool, threshold: float | None, min_lines: int | None, baseline: bool,
-             known_normal: str | None = None, feedback: tuple[int, ...] = ()) -> None:
+             known_normal: str | None = None, feedback: tuple[int, ...] = (), feedback_scope: str = "line") -> None:
     from logwatch.core.evaluate import EvalError, check_files, evaluate_files
     from logwatch.core.metrics import read_labels
 
@@ -56,7 +56,8 @@ def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, devi
     engine = load_engine(model_dir, device, session_regex, threshold=threshold, min_lines=min_lines,
                          known_normal=store)
     try:
-        report = evaluate_files(engine, files, truth, baselines=baseline, feedback=feedback)
+        report = evaluate_files(engine, files, truth, baselines=baseline, feedback=feedback,
+                                feedback_scopes=(feedback_scope,))
     except EvalError as exc:
         raise usage_error(str(exc)) from None
     if as_json:
@@ -84,7 +85,7 @@ def render(report: dict[str, Any], console: Console) -> None:
                "flag_all": report.get("flag_all"), **(report.get("baselines") or {})}
     rows = [(label, sources.get(key)) for key, label in _ROWS]
     for i, run in enumerate(report.get("feedback") or [], start=1):
-        rows.insert(i, (f"  after {run['reviews']} marks", run))
+        rows.insert(i, (f"  after {run['reviews']} reviews", run))
     for label, row in rows:
         if not row:
             continue
@@ -94,8 +95,9 @@ def render(report: dict[str, Any], console: Console) -> None:
     console.print(f"sessions {report['sessions']} (anomalous {report['anomalous']}); "
                   f"rule: {escape(str(report['rule']))}")
     if report.get("feedback"):
-        console.print("after N marks: the same rule with an operator who marks the first N false alarms "
-                      "normal as they fire (key m)")
+        scope = report["feedback"][0]["scope"]
+        console.print(f"after N reviews: the same rule with an operator who marks the first N false alarms normal "
+                      + ("as they fire (key m)" if scope == "line" else "once their session is over (key M)"))
     known = report.get("known_normal")
     if known and known.get("patterns"):
         console.print(f"{known['patterns']} pattern(s) marked normal did not alert ({escape(str(known['path']))})")

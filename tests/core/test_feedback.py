@@ -76,3 +76,29 @@ def test_session_check_alerts_feed_the_reference() -> None:
     extended = check.extended([replicated])
     assert extended.threshold == check.threshold
     assert extended.flags(extended.score_many({"e": early_stop})["e"])
+
+
+def test_the_session_check_alone_ignores_surprising_lines() -> None:
+    check = _check()
+    usual = Counter(["open", "write", "close"])
+    traces = {"s": trace("s", [(5, "odd line")], last=9, templates=usual)}
+    labels = {"s": False}
+    assert simulate_feedback(traces, labels, min_lines=1, check=check, reviews=0).flags == {"s": True}
+    assert simulate_feedback(traces, labels, min_lines=1, check=check, reviews=0, line_rule=False).flags == {"s": False}
+
+
+def test_a_session_review_marks_all_its_surprising_lines_once_the_session_is_over() -> None:
+    # Re-replication-like sessions: each has three new lines; "early" alerts while "a" is still open.
+    new = [(0, "ask to replicate"), (1, "start transfer"), (2, "transmitted")]
+    traces = {"a": trace("a", [(10 + d, p) for d, p in new], last=40),
+              "early": trace("early", [(20 + d, p) for d, p in new], last=25),
+              "late": trace("late", [(50 + d, p) for d, p in new], last=60),
+              "later": trace("later", [(70 + d, p) for d, p in [(0, "start transfer"), (1, "transmitted")]], last=80)}
+    labels = dict.fromkeys(traces, False)
+    by_line = simulate_feedback(traces, labels, min_lines=1, check=None, reviews=1, scope="line")
+    # One line review silences only the first pattern: the others still alert at their next line.
+    assert by_line.marked_lines == ["ask to replicate"] and all(by_line.flags.values())
+    by_session = simulate_feedback(traces, labels, min_lines=1, check=None, reviews=1, scope="session")
+    assert by_session.marked_lines == ["ask to replicate", "start transfer", "transmitted"]
+    # "early" alerted (line 20) before "a" was over (line 40): the review cannot reach back.
+    assert by_session.flags == {"a": True, "early": True, "late": False, "later": False}

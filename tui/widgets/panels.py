@@ -75,7 +75,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("a / A", "jump to the next / previous alert"),
     ("/", "search (text, or /regex/); n / N next / previous match"),
     ("f", "filter: text  !text  /regex/  level:WARNING+  loss>2.5 (AND)"),
-    ("m", "mark the selected line's pattern normal: it never alerts again (m again: unmark)"),
+    ("m / M", "mark the line's pattern normal, never to alert again (m again: unmark) / M: all its session's alerts"),
     ("s", "show all lines / back to the selected session"),
     ("escape", "close the detail panel, the banner or the input"),
     ("space  .  +  -", "replay: pause/resume, step one line, faster, slower"),
