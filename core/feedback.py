@@ -25,6 +25,7 @@ threshold.
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,30 +103,41 @@ def simulate_feedback(traces: Mapping[str, SessionTrace], labels: Mapping[str, b
     marked: dict[str, int] = {}
     reference = _Reference(check)
     run = FeedbackRun(flags={key: False for key in traces})
-    pending = set(traces)
     left = reviews
-    check_flags = reference.flags(traces, pending)
-    while pending:
-        # When each undecided session would alert now. Reviews only ever delay or cancel alerts,
-        # so the earliest one is final; marks carry the line they were made at, so a review made
-        # later than some alert (scope "session") cannot reach back before it.
-        best: tuple[int, str, bool] | None = None
-        for key in pending:
-            trace = traces[key]
-            at = line_alert_at(trace, min_lines, marked) if line_rule else None
-            by_line = at is not None
-            if at is None and check_flags.get(key):
-                at = trace.last_line[0]
-            if at is not None and (best is None or (at, key) < best[:2]):
-                best = (at, key, by_line)
-        if best is None:
-            break
-        at, key, by_line = best
-        pending.discard(key)
+    changes = 0  # reviews made so far: a queued alert time computed before the last one may be stale
+    check_flags = reference.flags(traces, set(traces))
+
+    def alert_at(key: str, flagged: bool | None = None) -> tuple[int, bool] | None:
+        """(line where the session alerts now, whether the line rule fired) or None."""
+        trace = traces[key]
+        at = line_alert_at(trace, min_lines, marked) if line_rule else None
+        if at is not None:
+            return at, True
+        if flagged is None:
+            flagged = reference.flags(traces, {key}).get(key, False)
+        return (trace.last_line[0], False) if flagged else None
+
+    # A heap of (alert line, session, by line rule, reviews when computed). Reviews only ever
+    # delay or cancel alerts, so an entry popped with no review since it was computed is final,
+    # and a stale one is recomputed and pushed back (lazy re-evaluation, O(alerts log sessions)).
+    heap: list[tuple[int, str, bool, int]] = []
+    for key in traces:
+        first = alert_at(key, check_flags.get(key, False))
+        if first is not None:
+            heap.append((first[0], key, first[1], 0))
+    heapq.heapify(heap)
+    while heap:
+        at, key, by_line, seen = heapq.heappop(heap)
+        if seen != changes:
+            now = alert_at(key)
+            if now is not None:
+                heapq.heappush(heap, (now[0], key, now[1], changes))
+            continue
         run.flags[key] = True
         if labels[key] or left <= 0:
             continue
         left -= 1
+        changes += 1
         trace = traces[key]
         if scope == "line" and by_line:
             patterns = [next(p for n, p in trace.surprising if n == at)]
@@ -140,7 +152,6 @@ def simulate_feedback(traces: Mapping[str, SessionTrace], labels: Mapping[str, b
         if sessions_too and reference.check is not None and not (scope == "line" and by_line):
             reference.add(when, trace.templates)
             run.marked_sessions += 1
-            check_flags = reference.flags(traces, pending)
     return run
 
 

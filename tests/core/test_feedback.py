@@ -102,3 +102,62 @@ def test_a_session_review_marks_all_its_surprising_lines_once_the_session_is_ove
     assert by_session.marked_lines == ["ask to replicate", "start transfer", "transmitted"]
     # "early" alerted (line 20) before "a" was over (line 40): the review cannot reach back.
     assert by_session.flags == {"a": True, "early": True, "late": False, "later": False}
+
+
+def _slow_replay(traces: dict[str, SessionTrace], labels: dict[str, bool], *, min_lines: int,
+                 check: SessionCheck | None, reviews: int, scope: str) -> dict[str, bool]:
+    """The definition, written the obvious way: every step recomputes every open session."""
+    marked: dict[str, int] = {}
+    added: list[tuple[int, Counter[str]]] = []
+    flags = dict.fromkeys(traces, False)
+    pending, left = set(traces), reviews
+    while pending:
+        best = None
+        for key in pending:
+            t = traces[key]
+            at, by_line = line_alert_at(t, min_lines, marked), True
+            if at is None and check is not None:
+                ref = check.extended([c for when, c in added if when < t.last_line[0]])
+                at, by_line = (t.last_line[0] if ref.flags(ref.score_many({key: t.templates})[key]) else None), False
+            if at is not None and (best is None or (at, key) < best[:2]):
+                best = (at, key, by_line)
+        if best is None:
+            break
+        at, key, by_line = best
+        pending.discard(key)
+        flags[key] = True
+        if labels[key] or left <= 0:
+            continue
+        left -= 1
+        t = traces[key]
+        if scope == "line" and by_line:
+            new, when = [next(p for n, p in t.surprising if n == at)], at
+        else:
+            new, when = [p for _, p in t.surprising], t.last_line[0]
+        for p in new:
+            marked.setdefault(p, when)
+        if check is not None and not (scope == "line" and by_line):
+            added.append((when, t.templates))
+    return flags
+
+
+def test_the_fast_replay_equals_the_definition_on_random_logs() -> None:
+    import random
+
+    check = _check()
+    shapes = [Counter(["open", "write", "close"]), Counter(["open", "read", "close"]), Counter(["open"]),
+              Counter(["open", "replicate", "close"]), Counter(["open", "write", "write", "close"])]
+    for seed in range(40):
+        rng = random.Random(seed)
+        traces, labels = {}, {}
+        for i in range(rng.randint(3, 25)):
+            start = rng.randint(1, 200)
+            lines = sorted(rng.sample(range(start, start + 60), rng.randint(0, 4)))
+            traces[f"s{i}"] = trace(f"s{i}", [(n, rng.choice("pqrstu")) for n in lines], last=start + 60 + rng.randint(0, 30),
+                                    templates=rng.choice(shapes))
+            labels[f"s{i}"] = rng.random() < 0.2
+        for scope in ("line", "session"):
+            for use_check in (None, check):
+                kwargs = dict(min_lines=rng.choice([1, 1, 2]), check=use_check, reviews=rng.randint(0, 6))
+                fast = simulate_feedback(traces, labels, scope=scope, **kwargs)  # type: ignore[arg-type]
+                assert fast.flags == _slow_replay(traces, labels, scope=scope, **kwargs), (seed, scope, kwargs)
