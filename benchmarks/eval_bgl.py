@@ -173,9 +173,30 @@ def best_f1(scores: dict[str, float], labels: dict[str, bool]) -> dict[str, Any]
     return best
 
 
+def feedback_rows(units: dict[str, list[int]], unit_labels: dict[str, bool], losses: Sequence[float],
+                  masked: dict[int, str], threshold: float, reviews: Sequence[int]) -> list[dict[str, Any]]:
+    """The threshold's alerts replayed with an operator who reviews the first N false alarms (key m / M)."""
+    from logwatch.core.evaluate import SessionTrace
+    from logwatch.core.feedback import feedback_report
+
+    traces = {}
+    for key, idx in units.items():
+        trace = SessionTrace(key, surprising=[(i, masked[i]) for i in idx if losses[i] > threshold])
+        trace.last_line = (max(idx), None)
+        traces[key] = trace
+    return [feedback_report(traces, unit_labels, min_lines=1, check=None, reviews=n, scope=scope)
+            for scope in ("line", "session") for n in reviews]
+
+
 def evaluate_level(name: str, units: dict[str, list[int]], cal_units: list[list[int]], labels: Sequence[bool],
-                   losses: Sequence[float], unseen: dict[str, Sequence[int]], max_fpr: float) -> dict[str, Any]:
-    """All detectors on test ``units`` (id -> line indices); thresholds from normal ``cal_units``."""
+                   losses: Sequence[float], unseen: dict[str, Sequence[int]], max_fpr: float,
+                   masked: dict[int, str] | None = None, feedback: Sequence[int] = (),
+                   feedback_fprs: Sequence[float] = ()) -> dict[str, Any]:
+    """All detectors on test ``units`` (id -> line indices); thresholds from normal ``cal_units``.
+
+    ``feedback``: review budgets replayed at the threshold calibrated at ``max_fpr`` and at each
+    of ``feedback_fprs`` (other false-alarm budgets, each calibrated the same way).
+    """
     from logwatch.core.baselines import calibrate_threshold
 
     unit_labels = {k: any(labels[i] for i in idx) for k, idx in units.items()}
@@ -200,6 +221,13 @@ def evaluate_level(name: str, units: dict[str, list[int]], cal_units: list[list[
             cal_t = calibrate_threshold([float(sum(flags[i] for i in idx)) for idx in normal_cal], max_fpr)
             report["unseen_template_calibrated"] = level_metrics(scores, unit_labels, cal_t)
     report["flag_all"] = flag_all(unit_labels)
+    if feedback and masked is not None:
+        report["feedback"] = []
+        for fpr in dict.fromkeys([max_fpr, *feedback_fprs]):
+            t = calibrate_threshold([model_score(idx) for idx in normal_cal], fpr)
+            plain = level_metrics(model_scores, unit_labels, t)
+            rows = [{**plain, "reviews": 0, "scope": "none"}, *feedback_rows(units, unit_labels, losses, masked, t, feedback)]
+            report["feedback"].extend({**row, "max_fpr": fpr, "threshold": t} for row in rows)
     return report
 
 
@@ -241,9 +269,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     base_s = time.perf_counter() - t0
 
     line_units = {str(i): [i] for i in test}
-    line = evaluate_level("line", line_units, [[i] for i in cal], labels, losses, unseen, max_fpr)
+    reviews, fprs = getattr(args, "feedback", None) or (), getattr(args, "feedback_fpr", None) or ()
+    line = evaluate_level("line", line_units, [[i] for i in cal], labels, losses, unseen, max_fpr,
+                          masked, reviews, fprs)
     window_units = {f"w{w[0]}": w for w in windows(list(test), size)}
-    window = evaluate_level("window", window_units, windows(list(cal), size), labels, losses, unseen, max_fpr)
+    window = evaluate_level("window", window_units, windows(list(cal), size), labels, losses, unseen, max_fpr,
+                            masked, reviews, fprs)
 
     def period(r: range) -> dict[str, Any]:
         return {"lines": len(r), "alerts": sum(labels[i] for i in r),
@@ -284,6 +315,10 @@ def print_level(title: str, level: dict[str, Any]) -> None:
     print(f"{'logwatch at the best threshold':34} {best['precision']:6.3f} {best['recall']:6.3f} {best['f1']:6.3f} "
           f"{best['fpr']:6.3f}   (threshold {best['threshold']}, chosen on the test labels: an upper bound)")
     print(f"{'(flag-all F1 at this prevalence)':34} {'':>6} {'':>6} {level['flag_all']['flag_all_f1']:6.3f}")
+    for row in level.get("feedback") or []:
+        name = f"budget {row['max_fpr']:g}, {row['reviews']} {row['scope']} reviews"
+        print(f"{name:34} {row['precision']:6.3f} {row['recall']:6.3f} {row['f1']:6.3f} {row['fpr']:6.3f}"
+              f"{'':>14} {row['threshold']:8.3f}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -293,6 +328,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--small", action="store_true", help="a tiny model (1 layer, 32 dims) for tests")
     parser.add_argument("--window", type=int, default=20, help="consecutive sampled lines per window")
     parser.add_argument("--max-fpr", type=float, default=0.01)
+    parser.add_argument("--feedback", type=int, action="append", default=[], metavar="N",
+                        help="also replay the alerts with an operator who reviews the first N false alarms (repeatable)")
+    parser.add_argument("--feedback-fpr", type=float, action="append", default=[], metavar="F",
+                        help="with --feedback: also at a threshold calibrated to this false-alarm budget (repeatable)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     report = run(args)

@@ -91,7 +91,7 @@ def test_eval_with_marked_lines_and_simulated_feedback(tmp_path: Path) -> None:
     assert marked["known_normal"]["patterns"] == 1
     assert marked["fp"] < plain["fp"] and marked["tp"] == plain["tp"]
     table = run("eval", "--labels", str(labels), str(log), "--known-normal", str(store), "--feedback", "2")
-    assert "after 2 reviews" in table.stdout and "1 pattern(s) marked normal" in table.stdout
+    assert "2 reviewed" in table.stdout and "1 pattern(s) marked normal" in table.stdout
 
 
 def test_a_broken_known_normal_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -75,7 +75,8 @@ def test_small_run_reports_both_levels(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(train_mod, "train_model", spy_train)
     monkeypatch.setattr(engine_mod.Engine, "score_batch", spy_score)
 
-    report = eval_bgl.run(argparse.Namespace(lines=3000, small=True, epochs=1, max_fpr=0.01, window=20))
+    report = eval_bgl.run(argparse.Namespace(lines=3000, small=True, epochs=1, max_fpr=0.01, window=20,
+                                             feedback=[5], feedback_fpr=[0.1]))
 
     split = report["split"]
     assert split["lines"] == 3000 and split["train"]["lines"] == 1800 and split["test"]["lines"] == 900
@@ -96,6 +97,13 @@ def test_small_run_reports_both_levels(monkeypatch: pytest.MonkeyPatch) -> None:
         assert r["flag_all"]["fpr"] == 1.0 and r["flag_all"]["recall"] in (1.0, None)
     assert report["line"]["logwatch"]["fpr"] <= 0.2  # a real threshold, not flag-everything
     assert report["line"]["logwatch"]["threshold"] > 0
+    # Feedback rows: no review reproduces the calibrated row; reviews never lose a true alert.
+    rows = {(r["max_fpr"], r["scope"], r["reviews"]): r for r in report["line"]["feedback"]}
+    assert set(rows) == {(f, s, n) for f in (0.01, 0.1) for s, n in (("none", 0), ("line", 5), ("session", 5))}
+    assert rows[0.01, "none", 0]["f1"] == report["line"]["logwatch"]["f1"]
+    for f in (0.01, 0.1):
+        for scope in ("line", "session"):
+            assert rows[f, scope, 5]["tp"] == rows[f, "none", 0]["tp"] and rows[f, scope, 5]["fp"] <= rows[f, "none", 0]["fp"]
 
 
 def test_best_f1_picks_the_threshold_that_separates() -> None:

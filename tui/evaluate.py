@@ -85,7 +85,7 @@ def render(report: dict[str, Any], console: Console) -> None:
                "flag_all": report.get("flag_all"), **(report.get("baselines") or {})}
     rows = [(label, sources.get(key)) for key, label in _ROWS]
     for i, run in enumerate(report.get("feedback") or [], start=1):
-        rows.insert(i, (f"  after {run['reviews']} reviews", run))
+        rows.insert(i, (f"  {run['reviews']} reviewed", run))
     for label, row in rows:
         if not row:
             continue
@@ -96,7 +96,7 @@ def render(report: dict[str, Any], console: Console) -> None:
                   f"rule: {escape(str(report['rule']))}")
     if report.get("feedback"):
         scope = report["feedback"][0]["scope"]
-        console.print(f"after N reviews: the same rule with an operator who marks the first N false alarms normal "
+        console.print(f"N reviewed: the same rule with an operator who marks the first N false alarms normal "
                       + ("as they fire (key m)" if scope == "line" else "once their session is over (key M)"))
     known = report.get("known_normal")
     if known and known.get("patterns"):
