@@ -30,7 +30,6 @@ def train_and_calibrate(model: Path, train: Sessions, cal: Sessions, *, max_fpr:
     """Train a model on ``train``, then calibrate its line rule and session check on ``cal``."""
     from logwatch.core.calibrate import calibrate, session_losses
     from logwatch.core.engine import Engine
-    from logwatch.core.masking import mask_line
     from logwatch.core.session_check import SessionCheck
     from logwatch.core.train import TrainConfig, train_model
     from logwatch.core.types import LogLine
@@ -45,8 +44,7 @@ def train_and_calibrate(model: Path, train: Sessions, cal: Sessions, *, max_fpr:
     lines = [LogLine(n=i, text=t, source=source, arrival=0.0)
              for i, t in enumerate((t for key in cal for t in cal[key]), 1)]
     calibration = calibrate(session_losses(engine.score_batch(lines)), max_fpr=max_fpr)
-    check = SessionCheck.fit({k: [mask_line(t) for t in v] for k, v in train.items()},
-                             {k: [mask_line(t) for t in v] for k, v in cal.items()}, max_fpr=max_fpr)
+    check = SessionCheck.fit_raw(train, cal, max_fpr=max_fpr)
     dataclasses.replace(calibration, session_check=check.to_dict()).save(model)
     return {"epochs_run": result.epochs_run, "train_seconds": round(train_s, 1)}
 

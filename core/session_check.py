@@ -78,6 +78,17 @@ class SessionCheck:
         check.threshold = calibrate_threshold(list(scores.values()), max_fpr)
         return check
 
+    @classmethod
+    def fit_raw(cls, train: Mapping[str, Sequence[str]], calibration: Mapping[str, Sequence[str]], *,
+                max_fpr: float = 0.01) -> SessionCheck:
+        """:meth:`fit` on raw log lines, masked here exactly as the engine masks them."""
+        from .masking import mask_line
+
+        def masked(sessions: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+            return {key: [mask_line(t) for t in lines] for key, lines in sessions.items()}
+
+        return cls.fit(masked(train), masked(calibration), max_fpr=max_fpr)
+
     def knn(self) -> CountVectorKNN:
         """The nearest-neighbour scorer, rebuilt from the stored vectors on first use."""
         if self._knn is None:

@@ -190,3 +190,20 @@ def test_score_applies_the_default_known_normal_file_unless_told_none(tiny_model
     assert [r["loss"] for r in after] == [r["loss"] for r in before]  # still scored, just not alerting
     ignored = run("score", str(path), "--model", str(tiny_model_dir), "--known-normal", "none")
     assert [json.loads(x)["alert"] for x in ignored.stdout.splitlines()] == [r["alert"] for r in before]
+
+
+def test_train_with_session_check_stores_it_and_eval_applies_it(tmp_path: Path) -> None:
+    samples = Path(__file__).resolve().parents[1] / "sample_logs"
+    small = tmp_path / "small.log"
+    small.write_text("".join(samples.joinpath("nova_train.log").read_text().splitlines(keepends=True)[:600]))
+    out = tmp_path / "model"
+    result = run("train", str(small), "--out", str(out), "--epochs", "1", "--vocab-size", "300", "--session-check")
+    assert result.exit_code == 0, result.stderr
+    stored = json.loads((out / "calibration.json").read_text())["session_check"]
+    assert stored["kind"] == "count-vector-knn" and stored["reference_sessions"] > 10 and stored["normal_sessions"] > 0
+    log = samples / "incident_build_failures.log"
+    report = json.loads(run("eval", "--model", str(out), "--labels", str(log.with_suffix(".labels.csv")), str(log),
+                            "--json").stdout)
+    assert report["session_check_threshold"] == round(stored["threshold"], 6)
+    assert "session check" in report["rule"] and {"tp", "fp"} <= set(report["session_check"])
+    # (Without the flag no check is stored: tests/test_offline.py trains that way and checks it.)

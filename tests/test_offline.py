@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -45,6 +46,8 @@ def test_score_train_and_eval_stay_offline(tmp_path: Path) -> None:
     small.write_text("".join(SAMPLES.joinpath("nova_train.log").read_text().splitlines(keepends=True)[:400]))
     train = _run(tmp_path, "train", str(small), "--out", str(tmp_path / "m"), "--epochs", "1", "--vocab-size", "300")
     assert train.returncode == 0, train.stderr[-500:]
+    # Without --session-check, train stores the line rule only (the check is opt-in).
+    assert json.loads((tmp_path / "m" / "calibration.json").read_text()).get("session_check") is None
     evaluation = _run(tmp_path, "eval", "--labels", str(SAMPLES / "incident_build_failures.labels.csv"), str(log),
                       "--json")
     assert evaluation.returncode == 0 and "network" not in evaluation.stderr, evaluation.stderr[-500:]

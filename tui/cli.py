@@ -131,6 +131,9 @@ def score(path: str | None, model_dir: str | None, device: str, precision: str, 
 @click.option("--min-lines", type=click.IntRange(1, 100), default=1, show_default=True,
               help="A session alerts once this many of its lines are over the threshold.")
 @click.option("--half", is_flag=True, help="Store weights as fp16 (half the size).")
+@click.option("--session-check", is_flag=True,
+              help="Also fit the session-completeness check (is a finished session's mix of lines a known one?), "
+              "calibrated on the held-out sessions at --max-fpr; `logwatch eval` then flags sessions by it too.")
 @device_option
 @session_option
 def train(files: tuple[str, ...], out_dir: str, **options: Any) -> None:

@@ -218,7 +218,7 @@ def read_all_lines(files: tuple[str, ...]) -> Iterator[tuple[str, str]]:
 
 def run_train(*, files: tuple[str, ...], out_dir: str, epochs: int, seed: int, vocab_size: int, batch_size: int,
               lr: float, holdout: float, max_fpr: float, min_lines: int, half: bool, device: str,
-              session_regex: str | None) -> None:
+              session_regex: str | None, session_check: bool = False) -> None:
     from logwatch.core.sessions import SessionRuleError, compile_session_regex
 
     if session_regex is not None:
@@ -233,7 +233,7 @@ def run_train(*, files: tuple[str, ...], out_dir: str, epochs: int, seed: int, v
 
     train_with_progress(lines, out_dir, epochs=epochs, seed=seed, vocab_size=vocab_size, batch_size=batch_size,
                         lr=lr, holdout=holdout, max_fpr=max_fpr, min_lines=min_lines, half=half, device=device,
-                        session_rule=session_regex or "builtin")
+                        session_rule=session_regex or "builtin", session_check=session_check)
 
 
 def score_files(engine, files: tuple[str, ...]) -> Iterator:

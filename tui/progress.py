@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -11,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 def train_with_progress(lines: list[tuple[str, str]], out_dir: str, *, epochs: int, seed: int, vocab_size: int,
                         batch_size: int, lr: float, holdout: float, max_fpr: float, min_lines: int, half: bool,
-                        device: str, session_rule: str) -> None:
+                        device: str, session_rule: str, session_check: bool = False) -> None:
     from logwatch.core.calibrate import calibrate, session_losses
     from logwatch.core.engine import Engine
     from logwatch.core.train import Progress as TrainProgress
@@ -50,7 +51,26 @@ def train_with_progress(lines: list[tuple[str, str]], out_dir: str, *, epochs: i
         scored.extend(engine.score_batch(batch[start : start + 512]))
     calibration = calibrate(session_losses(scored), max_fpr=max_fpr, min_lines=min_lines,
                             details={"calibrated_on": "held-out training sessions"})
+    if session_check:
+        calibration = replace(calibration, session_check=_fit_session_check(lines, config, held, max_fpr, console))
     calibration.save(Path(out_dir))
     console.print(json.dumps({"line_threshold": calibration.line_threshold, "min_lines": calibration.min_lines,
                               "normal_sessions": calibration.normal_sessions,
-                              "flagged_sessions": calibration.flagged_sessions}))
+                              "flagged_sessions": calibration.flagged_sessions,
+                              "session_check_threshold": (calibration.session_check or {}).get("threshold")}))
+
+
+def _fit_session_check(lines: list[tuple[str, str]], config: object, held: dict[str, list[str]], max_fpr: float,
+                       console: Console) -> dict | None:
+    """The session-completeness check on the same split as training (None, with a note, if it cannot be stored)."""
+    from logwatch.core.session_check import SessionCheck
+    from logwatch.core.train import group_sessions, split_sessions
+
+    train, _ = split_sessions(group_sessions(lines, config.session_rule), config.holdout)  # type: ignore[attr-defined]
+    check = SessionCheck.fit_raw(train, held, max_fpr=max_fpr)
+    if not check.storable():
+        console.print(f"[yellow]session check not stored: {len(check.templates):,} distinct masked lines and "
+                      f"{len(check.vectors):,} distinct sessions are too many for calibration.json[/]")
+        return None
+    console.print(f"session check: {len(check.vectors):,} distinct normal sessions, threshold {check.threshold:.4g}")
+    return check.to_dict()
