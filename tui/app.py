@@ -342,7 +342,9 @@ class LogwatchApp(App[int]):
 
     def on_log_view_chosen(self, event: LogView.Chosen) -> None:
         detail = self.query_one("#detail", Static)
-        detail.update(detail_renderable(event.line, self.status.threshold, self._palette))
+        store = self.pipeline.config.known_normal
+        detail.update(detail_renderable(event.line, self.status.threshold, self._palette,
+                                        marked=store is not None and store.matches(event.line.text)))
         detail.add_class("-shown")
         self._focus_session(event.line.session)
 

@@ -217,6 +217,9 @@ async def test_m_marks_the_selected_alert_normal_and_later_lines_like_it_stay_qu
             assert store.matches(marked.text)
             saved = KnownNormal.open(tmp_path / "known.json")  # written at once, not at exit
             assert saved.matches(marked.text) and saved.marks[0].session == marked.session
+            await pilot.press("enter")  # the detail panel says why such a line no longer alerts
+            assert "never alert" in app.export_screenshot().replace("&#160;", " ")
+            await pilot.press("escape")
             # Control: without the mark, the same lines written again alert on that pattern.
             control = Engine.load(tiny_model_dir, device="cpu").score_batch(
                 [LogLine(n=i, text=t, source=str(path), arrival=0.0) for i, t in enumerate(lines * 2, 1)])

@@ -109,6 +109,7 @@ def test_panels_name_the_session_and_the_reason() -> None:
     assert "a3e1fdcf" in banner and "7.50 > 2.00" in banner and "00:08:58" in banner
     detail = rendered(detail_renderable(alert, 2.0, Palette()))
     assert "a3e1fdcf-9137-4f03-97ce-842215e59799" in detail and "threshold 2.000" in detail and "Driver" in detail
+    assert "marked" not in detail and "never alert" in rendered(detail_renderable(alert, 2.0, Palette(), marked=True))
     status = status_text(Status(state="scoring", model="m", device="cpu", lines=10, sessions=2, queued=5),
                          alerts=1, follow=False, new_lines=7, view="all lines").plain
     assert "queue 5" in status and "+7 new" in status and "1 alerted" in status

@@ -48,8 +48,11 @@ def status_text(status: Status, *, alerts: int, follow: bool, new_lines: int, vi
     return text
 
 
-def detail_renderable(line: ScoredLine, threshold: float | None, palette: Palette) -> Group:
-    """The selected line in full, with the tokens that surprised the model."""
+def detail_renderable(line: ScoredLine, threshold: float | None, palette: Palette, *, marked: bool = False) -> Group:
+    """The selected line in full, with the tokens that surprised the model.
+
+    ``marked``: its pattern is marked normal, which is why a line over the threshold may not alert.
+    """
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
@@ -58,6 +61,8 @@ def detail_renderable(line: ScoredLine, threshold: float | None, palette: Palett
     loss = "not scored" if line.loss is None else f"{line.loss:.3f}"
     rule = "" if threshold is None else f"  (threshold {threshold:.3f}{'; ALERT' if line.alert else ''})"
     head.add_row("loss", loss + rule)
+    if marked:
+        head.add_row("marked", "normal: lines like this never alert (m to unmark)")
     if line.tokens:
         worst = ", ".join(f"{p!r} {x:.1f}" for p, x in top_tokens(line.tokens))
         head.add_row("surprising", worst)
