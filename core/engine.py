@@ -117,6 +117,8 @@ class Engine:
                 scored.loss = sum(losses) / len(losses)
                 scored.tokens = tuple(zip(pieces, losses))  # rounded where printed or recorded
         known = self.known_normal
+        if known is not None:
+            known.refresh()  # marks made by another logwatch (the monitor) while this one runs
         for scored, text in zip(out, masked):
             self._track(scored, known is not None and text in known)
         self.lines_scored += len(out)

@@ -74,6 +74,8 @@ class KnownNormal:
     marks: list[Mark] = field(default_factory=list)
     _patterns: frozenset[str] = field(default=frozenset(), init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _stamp: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
+    """(mtime_ns, size) of the file as last read or written: :meth:`refresh` reloads when it changes."""
 
     def __post_init__(self) -> None:
         self._patterns = frozenset(mask_line(m.text) for m in self.marks)
@@ -83,13 +85,35 @@ class KnownNormal:
     def open(cls, path: str | Path | None) -> KnownNormal:
         """The store at ``path`` (None = :func:`default_path`); a missing file is an empty store."""
         target = default_path() if path is None else Path(path)
-        if not target.exists():
-            return cls(path=target)
+        store = cls(path=target)
+        if target.exists():
+            store._load()
+        return store
+
+    def refresh(self) -> bool:
+        """Re-read the file if another process changed it since (a monitor marked a line while
+        ``score --follow`` runs); True if the marks changed. A broken file keeps the old marks."""
+        if self.path is None or _stamp(self.path) == self._stamp:
+            return False
         try:
-            data = json.loads(target.read_text(encoding="utf-8"))
+            self._load()
+        except KnownNormalError:
+            self._stamp = _stamp(self.path)  # do not retry a broken file on every call
+            return False
+        return True
+
+    def _load(self) -> None:
+        assert self.path is not None
+        stamp = _stamp(self.path)
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise KnownNormalError(f"cannot read known-normal file {target}: {exc}") from None
-        return cls(path=target, marks=_marks_from(data, target))
+            raise KnownNormalError(f"cannot read known-normal file {self.path}: {exc}") from None
+        marks = _marks_from(data, self.path)
+        with self._lock:
+            self.marks = marks
+            self._patterns = frozenset(mask_line(m.text) for m in marks)
+            self._stamp = stamp
 
     @classmethod
     def from_lines(cls, lines: Iterable[str]) -> KnownNormal:
@@ -150,6 +174,7 @@ class KnownNormal:
                 json.dump(data, out, indent=1, ensure_ascii=False)
                 out.write("\n")
             os.replace(tmp, self.path)
+            self._stamp = _stamp(self.path)
         except OSError as exc:
             raise KnownNormalError(f"cannot write known-normal file {self.path}: {exc}") from None
 
@@ -159,6 +184,14 @@ def open_store(option: str | None) -> KnownNormal | None:
     if option is not None and option.strip().lower() == OFF:
         return None
     return KnownNormal.open(option)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 def _clip(text: str) -> str:

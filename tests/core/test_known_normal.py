@@ -93,3 +93,23 @@ def test_a_marked_false_alarm_stops_alerting_and_incidents_still_do(host_trouble
     assert anomalous <= after  # real incidents are not that pattern and still alert
     # Marked lines are still scored: the loss is shown, only the alert is withheld.
     assert all(s.loss is not None for s in scored if store.matches(s.text))
+
+
+def test_marks_saved_by_another_process_reach_a_running_engine(tmp_path: Path, host_trouble: list) -> None:
+    path = tmp_path / "known.json"
+    running = KnownNormal.open(path)  # what `logwatch score --follow` holds
+    engine = Engine.load(None, device="cpu", known_normal=running)
+    half = len(host_trouble) // 2
+    first = [s for s in engine.score_batch(host_trouble[:half]) if s.alert]
+    assert first
+    monitor = KnownNormal.open(path)  # the operator's monitor, another process
+    for line in first:
+        monitor.mark(line.text)
+    monitor.save()
+    later = engine.score_batch(host_trouble[half:])
+    repeats = [s for s in later if monitor.matches(s.text) and (s.loss or 0) > (engine.threshold or 0)]
+    assert repeats and not any(s.alert for s in repeats)  # over the threshold, yet silent
+    assert len(running) == len(monitor)
+    # A file broken later keeps the marks already read instead of failing the scorer.
+    path.write_text("{broken")
+    assert not running.refresh() and len(running) == len(monitor)
