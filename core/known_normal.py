@@ -161,6 +161,18 @@ class KnownNormal:
             self._patterns = frozenset(mask_line(m.text) for m in kept)
         return True
 
+    def remove(self, numbers: Iterable[int]) -> list[Mark]:
+        """Drop marks by their 1-based position in :attr:`marks`; returns what was dropped."""
+        wanted = set(numbers)
+        with self._lock:
+            bad = sorted(n for n in wanted if not 1 <= n <= len(self.marks))
+            if bad:
+                raise KnownNormalError(f"no mark number {bad[0]}: there are {len(self.marks)} (see `logwatch marks`)")
+            dropped = [m for i, m in enumerate(self.marks, 1) if i in wanted]
+            self.marks = [m for i, m in enumerate(self.marks, 1) if i not in wanted]
+            self._patterns = frozenset(mask_line(m.text) for m in self.marks)
+        return dropped
+
     def save(self) -> None:
         """Write the marks atomically to the bound file (creating its directory)."""
         if self.path is None:

@@ -207,3 +207,25 @@ def test_train_with_session_check_stores_it_and_eval_applies_it(tmp_path: Path) 
     assert report["session_check_threshold"] == round(stored["threshold"], 6)
     assert "session check" in report["rule"] and {"tp", "fp"} <= set(report["session_check"])
     # (Without the flag no check is stored: tests/test_offline.py trains that way and checks it.)
+
+
+def test_marks_lists_and_removes(tmp_path: Path) -> None:
+    from logwatch.core.known_normal import KnownNormal
+
+    path = tmp_path / "known.json"
+    store = KnownNormal.open(path)
+    store.mark("INFO nova.compute [bold]markup[/] took 12 seconds \x1b[2J", session="req-1")
+    store.mark("WARNING nova.scheduler instance sync for host 7 did not match", session="req-2")
+    store.save()
+    table = run("marks", "--known-normal", str(path))
+    assert table.exit_code == 0 and "[bold]markup[/]" in table.stdout and "\x1b" not in table.stdout
+    assert "<NUM> seconds" in table.stdout  # the pattern, as matched
+    rows = [json.loads(x) for x in run("marks", "--known-normal", str(path), "--json").stdout.splitlines()]
+    assert [r["n"] for r in rows] == [1, 2] and rows[1]["session"] == "req-2"
+    removed = run("marks", "--known-normal", str(path), "--remove", "1", "--json")
+    assert removed.exit_code == 0 and "removed 1 mark(s); 1 left" in removed.stderr
+    assert [json.loads(x)["session"] for x in removed.stdout.splitlines()] == ["req-2"]
+    assert len(KnownNormal.open(path)) == 1
+    bad = run("marks", "--known-normal", str(path), "--remove", "5")
+    assert bad.exit_code == 2 and "no mark number 5" in bad.stderr
+    assert run("marks", "--known-normal", "none").exit_code == 2

@@ -66,6 +66,7 @@ def main() -> None:
     logwatch score nova.log           headless: one JSON object per line
     logwatch train normal.log --out DIR    train tokenizer + model on normal logs
     logwatch eval --model DIR --labels labels.csv test.log
+    logwatch marks                    list the lines marked normal (key m in the monitor)
 
     Run `logwatch COMMAND --help` for each command's options.
     """
@@ -179,6 +180,15 @@ def calibrate(files: tuple[str, ...], model_dir: str | None, **options: Any) -> 
 def eval_(files: tuple[str, ...], labels: str, model_dir: str | None, **options: Any) -> None:
     """Session-level precision, recall, F1, FPR, AUROC and AUPRC on labelled FILES."""
     commands.run_eval(files=files, labels=labels, model_dir=model_dir, **options)
+
+
+@main.command()
+@known_normal_option
+@click.option("--remove", type=int, multiple=True, metavar="N", help="Remove mark N (its number in the list); repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per mark instead of a table.")
+def marks(known_normal: str | None, remove: tuple[int, ...], as_json: bool) -> None:
+    """List the lines marked normal (keys m / M in the monitor), or remove some of them."""
+    commands.run_marks(known_normal=known_normal, remove=remove, as_json=as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -111,6 +111,44 @@ def open_known_normal(option: str | None) -> Any:
         raise usage_error(str(exc)) from None
 
 
+def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: bool) -> None:
+    """``logwatch marks``: the known-normal file as a numbered list; ``--remove N`` drops marks."""
+    from logwatch.core.known_normal import KnownNormalError
+    from logwatch.core.masking import mask_line
+
+    store = open_known_normal(known_normal)
+    if store is None:
+        raise usage_error("--known-normal none: there is no file to list")
+    if remove:
+        try:
+            dropped = store.remove(remove)
+            store.save()
+        except KnownNormalError as exc:
+            raise usage_error(str(exc)) from None
+        print(f"removed {len(dropped)} mark(s); {len(store.marks)} left in {store.path}", file=sys.stderr)
+    rows = [{"n": i, "marked": m.marked, "session": m.session, "pattern": mask_line(m.text), "text": m.text}
+            for i, m in enumerate(store.marks, 1)]
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from .render import safe_text, short_session
+
+    # Text cells, never markup: a marked line is untrusted and may hold "[bold]" or escapes.
+    table = Table(title=Text(f"{len(rows)} line pattern(s) marked normal ({safe_text(str(store.path))})"),
+                  title_justify="left")
+    for column in ("#", "marked (UTC)", "session", "pattern"):
+        table.add_column(column, overflow="fold", no_wrap=column != "pattern")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in (str(row["n"]), row["marked"][:19], safe_text(short_session(row["session"]), 24),
+                                                 safe_text(row["pattern"], 300))))
+    Console(highlight=False).print(table)
+
+
 def _open_recording(path: str | None, engine) -> Any:
     if path is None:
         return None
