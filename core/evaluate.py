@@ -171,10 +171,11 @@ def score_sessions(engine: Any, files: Sequence[str], keep: Container[str] | Non
                 trace.losses.append(line.loss)
             if line.alert and trace.first_alert is None:
                 trace.first_alert = (global_n, when)
-            masked = mask_line(line.text) if templates or line.loss is not None and line.loss > threshold else ""
+            over = line.loss is not None and line.loss > threshold
+            masked = mask_line(line.text) if templates or over else ""
             if templates:
                 trace.templates[masked] += 1
-            if line.loss is not None and line.loss > threshold:
+            if over:
                 trace.surprising.append((global_n, masked))
         scored += len(batch)
 
@@ -322,12 +323,12 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
         from .feedback import feedback_report
 
         runs = [(scope, n) for scope in feedback_scopes for n in feedback]
-        report["feedback"] = [feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope)  # type: ignore[arg-type]
+        report["feedback"] = [feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope)
                               for scope, n in runs]
         if check is not None and check.enabled:
             report["session_check"]["feedback"] = [
-                feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope,  # type: ignore[arg-type]
-                                line_rule=False) for scope, n in runs]
+                feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope, line_rule=False)
+                for scope, n in runs]
     report["flag_all"] = metrics_dict(outcomes_for({k_: 0.0 for k_ in traces}, set(traces), labels), None)
     report["baselines"] = _baselines(check, traces, labels) if baselines else {}
     if baselines and check is None:

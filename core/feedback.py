@@ -29,12 +29,10 @@ import heapq
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
-
 from .evaluate import SessionTrace
 from .session_check import SessionCheck
 
-Scope = Literal["line", "session"]
+#: When a review happens and what it marks: "line" (key m) or "session" (key M), see above.
 SCOPES: tuple[str, ...] = ("line", "session")
 
 
@@ -92,7 +90,7 @@ class _Reference:
 
 
 def simulate_feedback(traces: Mapping[str, SessionTrace], labels: Mapping[str, bool], *, min_lines: int,
-                      check: SessionCheck | None, reviews: int, scope: Scope = "line", sessions_too: bool = True,
+                      check: SessionCheck | None, reviews: int, scope: str = "line", sessions_too: bool = True,
                       line_rule: bool = True) -> FeedbackRun:
     """Replay the alerts in firing order; the operator reviews the first ``reviews`` false alarms.
 
@@ -156,7 +154,7 @@ def simulate_feedback(traces: Mapping[str, SessionTrace], labels: Mapping[str, b
 
 
 def feedback_report(traces: Mapping[str, SessionTrace], labels: Mapping[str, bool], *, min_lines: int,
-                    check: SessionCheck | None, reviews: int, scope: Scope = "line", sessions_too: bool = True,
+                    check: SessionCheck | None, reviews: int, scope: str = "line", sessions_too: bool = True,
                     line_rule: bool = True) -> dict[str, object]:
     """Session metrics with the operator in the loop (no AUROC/AUPRC: marks change decisions, not scores)."""
     from .evaluate import metrics_dict, outcomes_for
