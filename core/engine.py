@@ -7,15 +7,17 @@ thread-safe by design: exactly one thread owns it (the TUI's bridge worker).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from .known_normal import KnownNormal
 from .masking import MASK_VERSION, masked_line
 from .parse import parse_line
-from .sessions import SessionKeyer, SessionRuleError, SessionTable
+from .session_check import SessionCheck, SessionCheckError
+from .sessions import SessionInfo, SessionKeyer, SessionRuleError, SessionTable
 from .spec import Calibration, ModelDirError
-from .types import LogLine, ScoredLine
+from .types import LogLine, ScoredLine, SessionEnd
 
 
 class EngineError(Exception):
@@ -29,7 +31,8 @@ class Engine:
                  threshold: float | None = None, min_lines: int | None = None,
                  idle_seconds: float = 900.0, max_sessions: int = 20_000, cache_slots: int = 256,
                  max_batch: int = 32, memo_entries: int = 200_000, precision: str = "auto",
-                 threads: int | None = None, known_normal: KnownNormal | None = None) -> None:
+                 threads: int | None = None, known_normal: KnownNormal | None = None,
+                 session_ends: bool = False) -> None:
         self.loaded = loaded
         self.known_normal = known_normal
         """Patterns the operator marked normal: scored as usual, but they never count toward an alert."""
@@ -75,6 +78,22 @@ class Engine:
             self.threshold = self.calibration.line_threshold
         self.min_lines = min_lines or (self.calibration.min_lines if self.calibration else 1)
         self.lines_scored = 0
+        self.session_check = self._session_check() if session_ends else None
+        """When set, every session that ends (idle, or :meth:`close_all`) gets a :class:`SessionEnd`."""
+        self._ended: list[SessionEnd] = []
+
+    def _session_check(self) -> SessionCheck:
+        data = self.calibration.session_check if self.calibration is not None else None
+        if not data:
+            raise EngineError(f"model {self.model_name} has no session check: train it with "
+                              "`logwatch train --session-check`")
+        try:
+            check = SessionCheck.from_dict(data)
+        except SessionCheckError as exc:
+            raise EngineError(str(exc)) from None
+        if not check.enabled:
+            raise EngineError(f"model {self.model_name}: its session check is stored but disabled")
+        return check
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -120,14 +139,19 @@ class Engine:
         if known is not None:
             known.refresh()  # marks made by another logwatch (the monitor) while this one runs
         for scored, text in zip(out, masked):
-            self._track(scored, known is not None and text in known)
+            self._track(scored, text, known is not None and text in known)
         self.lines_scored += len(out)
         return out
 
-    def _track(self, scored: ScoredLine, known_normal: bool = False) -> None:
+    def _track(self, scored: ScoredLine, masked: str, known_normal: bool = False) -> None:
         info, evicted = self.sessions.touch(scored.session, scored.arrival)
-        for key in evicted:
+        for key in evicted:  # over capacity: dropped unjudged (it may well be still running)
             self._forget(key)
+        info.last_n = scored.n
+        if self.session_check is not None:
+            if info.templates is None:
+                info.templates = Counter()
+            info.templates[masked] += 1
         if known_normal:
             return
         if scored.loss is not None and self.threshold is not None and scored.loss > self.threshold:
@@ -138,10 +162,27 @@ class Engine:
 
     def evict_idle(self, now: float | None = None) -> list[str]:
         """Close sessions idle longer than the idle time so memory stays bounded."""
-        evicted = self.sessions.evict_idle(time.time() if now is None else now)
-        for key in evicted:
-            self._forget(key)
-        return evicted
+        return self._end(self.sessions.pop_idle(time.time() if now is None else now))
+
+    def close_all(self) -> list[str]:
+        """The input is over: every open session ends (and is judged, with ``session_ends``)."""
+        return self._end(self.sessions.pop_all())
+
+    def take_ended(self) -> list[SessionEnd]:
+        """Verdicts on the sessions that ended since the last call, in the order they ended."""
+        ended, self._ended = self._ended, []
+        return ended
+
+    def _end(self, infos: list[SessionInfo]) -> list[str]:
+        check = self.session_check
+        judged = [info for info in infos if info.templates] if check is not None else []
+        if check is not None and judged:
+            scores = check.score_many({info.key: info.templates for info in judged if info.templates})
+            self._ended.extend(SessionEnd(info.key, info.last_n, info.lines, scores[info.key], check.threshold,
+                                          check.flags(scores[info.key])) for info in judged)
+        for info in infos:
+            self._forget(info.key)
+        return [info.key for info in infos]
 
     def _forget(self, session: str) -> None:
         if self.scorer is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 BUILTIN_RULE = "builtin"
@@ -72,6 +72,10 @@ class SessionInfo:
     lines: int = 0
     over_threshold: int = 0
     alerted: bool = False
+    last_n: int = 0
+    """Arrival number of the session's latest line."""
+    templates: Counter[str] | None = None
+    """Masked line -> count, kept only when the engine judges sessions as they end."""
 
 
 class SessionTable:
@@ -113,12 +117,22 @@ class SessionTable:
 
     def evict_idle(self, now: float | None = None) -> list[str]:
         """Close sessions quiet for longer than ``idle_seconds``; oldest first."""
+        return [info.key for info in self.pop_idle(now)]
+
+    def pop_idle(self, now: float | None = None) -> list[SessionInfo]:
+        """Remove and return the sessions quiet for longer than ``idle_seconds``; oldest first."""
         now = time.time() if now is None else now
-        evicted: list[str] = []
+        ended: list[SessionInfo] = []
         while self._sessions:
             key, info = next(iter(self._sessions.items()))
             if now - info.last_seen <= self.idle_seconds:
                 break
             del self._sessions[key]
-            evicted.append(key)
-        return evicted
+            ended.append(info)
+        return ended
+
+    def pop_all(self) -> list[SessionInfo]:
+        """Remove and return every session (the input ended), least recently active first."""
+        ended = list(self._sessions.values())
+        self._sessions.clear()
+        return ended

@@ -75,3 +75,26 @@ class ScoredLine:
             "loss": None if self.loss is None else round(self.loss, 4),
             "alert": self.alert,
         }
+
+
+@dataclass(slots=True)
+class SessionEnd:
+    """The session-completeness check's verdict on a session that ended (idle, or input over).
+
+    Only produced when asked for (``logwatch score --session-ends``) and the model stores a
+    session check: per line, a session that stops early has nothing surprising to show.
+    """
+
+    session: str
+    n: int
+    """Arrival number of the session's last line (where the verdict belongs)."""
+    lines: int
+    score: float
+    """Distance of the session's mix of lines from the nearest normal one (plus unseen lines)."""
+    threshold: float
+    alert: bool
+
+    def to_json_dict(self) -> dict[str, object]:
+        """``score --session-ends`` output: told apart from line objects by its ``session_end`` key."""
+        return {"session_end": self.session, "n": self.n, "lines": self.lines, "check": round(self.score, 4),
+                "threshold": round(self.threshold, 6), "alert": self.alert}

@@ -49,3 +49,52 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, normal_log_lines: l
              for i, (k, texts) in enumerate(result.holdout_sessions.items()) for t in texts]
     calibrate(session_losses(engine.score_batch(lines)), max_fpr=0.05).save(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def checked_model(tiny_model_dir: Path, normal_log_lines: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model plus a session check fitted on its normal log (3/4 reference, 1/4 threshold)."""
+    import dataclasses
+    import shutil
+
+    from logwatch.core.session_check import SessionCheck
+    from logwatch.core.spec import Calibration
+    from logwatch.core.train import group_sessions
+
+    out = tmp_path_factory.mktemp("checked") / "model"
+    shutil.copytree(tiny_model_dir, out)
+    sessions = group_sessions((("normal.log", t) for t in normal_log_lines), "builtin")
+    keys = list(sessions)
+    cal = {k: sessions[k] for k in keys[::4]}
+    train = {k: v for k, v in sessions.items() if k not in cal}
+    check = SessionCheck.fit_raw(train, cal, max_fpr=0.05)
+    calibration = Calibration.load(out)
+    assert calibration is not None
+    dataclasses.replace(calibration, session_check=check.to_dict()).save(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def truncated() -> tuple[list[str], str]:
+    """A normal generated log in which one instance stops after its first two lines (and that instance)."""
+    return truncated_log()
+
+
+def truncated_log(seed: int = 202) -> tuple[list[str], str]:
+    """A normal generated log in which one instance stops after its first two lines."""
+    from collections import Counter
+
+    from logwatch.core.sessions import SessionKeyer
+
+    lines = generate_log(seed=seed, n_instances=30).lines
+    keyer = SessionKeyer("builtin")
+    counts = Counter(keyer.key(t, "x.log") for t in lines)
+    victim = next(k for k, n in counts.items() if n >= 12 and len(k) == 36)  # an instance UUID with a lifecycle
+    kept, seen = [], 0
+    for text in lines:
+        if keyer.key(text, "x.log") == victim:
+            seen += 1
+            if seen > 2:
+                continue
+        kept.append(text)
+    return kept, victim

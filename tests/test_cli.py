@@ -229,3 +229,26 @@ def test_marks_lists_and_removes(tmp_path: Path) -> None:
     bad = run("marks", "--known-normal", str(path), "--remove", "5")
     assert bad.exit_code == 2 and "no mark number 5" in bad.stderr
     assert run("marks", "--known-normal", "none").exit_code == 2
+
+
+def test_score_session_ends_judges_each_session_when_the_input_ends(checked_model: Path, truncated,
+                                                                     tiny_model_dir: Path, tmp_path: Path) -> None:
+    texts, victim = truncated
+    log = tmp_path / "truncated.log"
+    log.write_text("\n".join(texts) + "\n")
+    result = run("score", str(log), "--model", str(checked_model), "--session-ends", "--fail-on-alert", "--tokens")
+    rows = [json.loads(x) for x in result.stdout.splitlines()]
+    lines = [r for r in rows if "session_end" not in r]
+    ends = [r for r in rows if "session_end" in r]
+    assert len(lines) == len(texts) and all(set(r) == KEYS | {"tokens"} for r in lines)  # line objects unchanged
+    assert rows[:len(lines)] == lines  # nothing idles in a file read at once: every verdict comes at its end
+    assert sorted(e["session_end"] for e in ends) == sorted({r["session"] for r in lines})
+    assert {"n", "lines", "check", "threshold", "alert"} <= set(ends[0])
+    assert next(e for e in ends if e["session_end"] == victim)["alert"] is True
+    assert result.exit_code == 1
+    plain = run("score", str(log), "--model", str(checked_model))
+    assert not any("session_end" in x for x in plain.stdout.splitlines())  # opt-in only
+    missing = run("score", str(log), "--model", str(tiny_model_dir), "--session-ends")
+    assert missing.exit_code == 2 and "--session-check" in missing.stderr and "Traceback" not in missing.stderr
+    replay = run("score", "--replay", str(log), "--session-ends")
+    assert replay.exit_code == 2 and "--replay" in replay.stderr

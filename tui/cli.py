@@ -105,16 +105,23 @@ def watch(path: str | None, replay: str | None, record: str | None, speed: float
 @click.option("--fail-on-alert", is_flag=True, help="Exit with status 1 when any alert fired.")
 @click.option("--tokens", is_flag=True, help="Add per-token losses to each JSON object (key \"tokens\").")
 @known_normal_option
+@click.option("--session-ends", is_flag=True,
+              help="Also judge each session when it ends (idle, or the input is over) with the model's session check "
+              "(train --session-check): one {\"session_end\", n, lines, check, threshold, alert} object each. "
+              "Not written to --record.")
+@click.option("--idle-seconds", type=click.FloatRange(1.0, 7 * 86400.0), default=900.0, show_default=True,
+              help="A session with no line for this long has ended.")
 def score(path: str | None, model_dir: str | None, device: str, precision: str, session_regex: str | None, follow: bool,
-          replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool, known_normal: str | None) -> None:
+          replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool, known_normal: str | None,
+          session_ends: bool, idle_seconds: float) -> None:
     """Score PATH (or standard input) headless: one JSON object per line on stdout.
 
     Each object has n, ts, session, text, loss and alert. Exit status 0, or 1 with
-    --fail-on-alert when any alert fired.
+    --fail-on-alert when any alert fired (a session-end alert too, with --session-ends).
     """
     commands.run_score(path=path, model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
                        follow=follow, replay=replay, record=record, fail_on_alert=fail_on_alert, tokens=tokens,
-                       known_normal=known_normal)
+                       known_normal=known_normal, session_ends=session_ends, idle_seconds=idle_seconds)
 
 
 @main.command()

@@ -163,15 +163,17 @@ def _open_recording(path: str | None, engine) -> Any:
 # -- score -----------------------------------------------------------------------------
 def run_score(*, path: str | None, model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
               follow: bool, replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool,
-              known_normal: str | None = None) -> None:
+              known_normal: str | None = None, session_ends: bool = False, idle_seconds: float = 900.0) -> None:
     out = sys.stdout
     alerted = False
+    if session_ends and replay is not None:
+        raise usage_error("--session-ends judges sessions while scoring; a --replay only prints what was recorded")
 
     def emit(lines: list) -> None:
         nonlocal alerted
         for scored in lines:
             obj = scored.to_json_dict()
-            if tokens:
+            if tokens and hasattr(scored, "tokens"):
                 obj["tokens"] = [[piece, round(loss, 3)] for piece, loss in scored.tokens]
             alerted = alerted or scored.alert
             out.write(json.dumps(obj, ensure_ascii=False) + "\n")
@@ -184,7 +186,8 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
         else:
             source = resolve_input(path)
             engine = load_engine(model_dir, device, session_regex, precision=precision,
-                                 known_normal=open_known_normal(known_normal))
+                                 known_normal=open_known_normal(known_normal), session_ends=session_ends,
+                                 idle_seconds=idle_seconds)
             writer = _open_recording(record, engine)
             try:
                 for batch in line_batches(source, follow=follow):
@@ -193,6 +196,10 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
                         writer.write(scored)
                     emit(scored)
                     engine.evict_idle()
+                    emit(engine.take_ended())
+                if session_ends:  # the input is over: every session still open has ended
+                    engine.close_all()
+                    emit(engine.take_ended())
             finally:
                 if writer is not None:
                     writer.close()
