@@ -78,11 +78,14 @@ class Engine:
             self.threshold = self.calibration.line_threshold
         self.min_lines = min_lines or (self.calibration.min_lines if self.calibration else 1)
         self.lines_scored = 0
-        self.session_check = self._session_check() if session_ends else None
+        self.session_check: SessionCheck | None = None
         """When set, every session that ends (idle, or :meth:`close_all`) gets a :class:`SessionEnd`."""
         self._ended: list[SessionEnd] = []
+        if session_ends:
+            self.enable_session_ends()
 
-    def _session_check(self) -> SessionCheck:
+    def enable_session_ends(self) -> None:
+        """Judge sessions as they end with the model's session check; EngineError if it has none."""
         data = self.calibration.session_check if self.calibration is not None else None
         if not data:
             raise EngineError(f"model {self.model_name} has no session check: train it with "
@@ -93,7 +96,7 @@ class Engine:
             raise EngineError(str(exc)) from None
         if not check.enabled:
             raise EngineError(f"model {self.model_name}: its session check is stored but disabled")
-        return check
+        self.session_check = check
 
     # -- construction ---------------------------------------------------------------------
     @classmethod

@@ -23,7 +23,14 @@ holds millions of lines); every key is always written and a v1 reader requires a
 - ``a``    ``alert``, bool
 - ``tok``  ``tokens``, a list of ``[piece, loss]`` with the loss rounded to 3 decimals
 
-Unknown keys are ignored, so a v1 reader tolerates additive changes; anything else bumps
+Version 2 adds one record kind, a session's verdict when it ended (:class:`~logwatch.core.types.
+SessionEnd`, only with ``--session-ends``): ``end`` (session key), ``n`` (its last line), ``lines``,
+``check`` (score, 4 decimals), ``thr`` (threshold) and ``a`` (alert). A recording is written as
+version 2 only when it may hold such records, so every other recording stays version 1 and an
+older logwatch still replays it; a v1 reader refuses a v2 file with "upgrade logwatch" rather
+than dropping its verdicts. Migration: none needed, v1 files are read as before.
+
+Unknown keys are ignored, so a reader tolerates additive changes; anything else bumps
 :data:`RECORDING_VERSION`. Control characters (C0 by JSON itself; DEL, C1, line separators and
 bidi overrides by us) are written as ``\\uXXXX`` escapes, so ``cat`` or ``grep`` on a recording
 can never drive the terminal, while ordinary non-ASCII text stays readable. A string that cannot
@@ -56,9 +63,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from logwatch.core.types import ScoredLine
+from logwatch.core.types import ScoredLine, SessionEnd
 
-RECORDING_VERSION = 1
+#: The newest version this logwatch reads (and writes, when session verdicts are recorded).
+RECORDING_VERSION = 2
 FORMAT_NAME = "logwatch-recording"
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -105,8 +113,11 @@ def _dumps(obj: dict[str, Any]) -> bytes:
         return json.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=str).encode("ascii") + b"\n"
 
 
-def encode_record(line: ScoredLine) -> bytes:
-    """The complete recording line (with its newline) for one scored line."""
+def encode_record(line: ScoredLine | SessionEnd) -> bytes:
+    """The complete recording line (with its newline) for one scored line or session verdict."""
+    if isinstance(line, SessionEnd):
+        return _dumps({"end": line.session, "n": line.n, "lines": line.lines, "check": round(float(line.score), 4),
+                       "thr": round(float(line.threshold), 6), "a": bool(line.alert)})
     return _dumps({
         "n": line.n,
         "t": round(float(line.arrival), 6),
@@ -126,9 +137,11 @@ class RecordingWriter:
 
     def __init__(self, path: str | Path, *, model: str | None = None, threshold: float | None = None,
                  meta: dict | None = None, flush_every: int = 256, flush_seconds: float = 0.5,
-                 fsync: bool = False) -> None:
+                 fsync: bool = False, session_ends: bool = False) -> None:
         """Create (or truncate) ``path`` and write the header at once, so even an empty
-        session leaves a valid recording. Raises OSError when the file cannot be created."""
+        session leaves a valid recording. Raises OSError when the file cannot be created.
+
+        ``session_ends``: session verdicts will be written too (a version 2 recording)."""
         if flush_every < 1:
             raise ValueError(f"flush_every must be at least 1, not {flush_every}")
         if not flush_seconds >= 0:
@@ -144,7 +157,7 @@ class RecordingWriter:
         self._error: OSError | None = None
         # Unbuffered: our own buffer decides when bytes reach the OS, always as whole lines.
         self._file: IO[bytes] | None = open(self.path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
-        header = {"format": FORMAT_NAME, "version": RECORDING_VERSION, "created": time.time(),
+        header = {"format": FORMAT_NAME, "version": 2 if session_ends else 1, "created": time.time(),
                   "model": model, "threshold": threshold, "meta": dict(meta or {})}
         self._buf += _dumps(header)
         self._last_flush = time.monotonic()
@@ -154,7 +167,7 @@ class RecordingWriter:
     def closed(self) -> bool:
         return self._file is None
 
-    def write(self, lines: Iterable[ScoredLine]) -> None:
+    def write(self, lines: Iterable[ScoredLine | SessionEnd]) -> None:
         """Append one record per line; flushes as the policy says (see the module docstring)."""
         with self._lock:
             self._check_usable()
@@ -350,11 +363,13 @@ def _is_number(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def decode_record(raw: bytes) -> ScoredLine:
-    """The scored line of one recording line; ValueError says what is wrong with it."""
+def decode_record(raw: bytes) -> ScoredLine | SessionEnd:
+    """The scored line (or session verdict) of one recording line; ValueError says what is wrong."""
     obj = json.loads(raw.decode("utf-8"))  # UnicodeDecodeError and JSONDecodeError are ValueErrors
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
+    if "end" in obj:
+        return _decode_end(obj)
     try:
         n, t, src, text, s, ts, lvl, loss, a, tok = (obj[k] for k in
                                                      ("n", "t", "src", "text", "s", "ts", "lvl", "loss", "a", "tok"))
@@ -373,9 +388,23 @@ def decode_record(raw: bytes) -> ScoredLine:
                       loss=None if loss is None else float(loss), alert=a, tokens=tuple(tokens))
 
 
-def read_recording(path: str | Path, *, on_warning: Callable[[str], None] | None = None
-                   ) -> tuple[RecordingHeader, Iterator[ScoredLine]]:
+def _decode_end(obj: dict[str, Any]) -> SessionEnd:
+    try:
+        session, n, lines, check, thr, a = (obj[k] for k in ("end", "n", "lines", "check", "thr", "a"))
+    except KeyError as exc:
+        raise ValueError(f"missing key {exc}") from None
+    if not (isinstance(session, str) and isinstance(n, int) and not isinstance(n, bool) and isinstance(lines, int)
+            and not isinstance(lines, bool) and _is_number(check) and _is_number(thr) and isinstance(a, bool)):
+        raise ValueError("a field has the wrong type")
+    return SessionEnd(session, n, lines, float(check), float(thr), a)
+
+
+def read_recording(path: str | Path, *, on_warning: Callable[[str], None] | None = None, ends: bool = False
+                   ) -> tuple[RecordingHeader, Iterator[Any]]:
     """Open a recording (plain or gzip): its header now, its records lazily.
+
+    The records are :class:`ScoredLine` objects, and with ``ends`` also the :class:`SessionEnd`
+    verdicts in the order they were written (without it they are left out silently).
 
     Raises :class:`RecordingError` here and only here (missing file, not a recording, newer
     format). The iterator never raises: damaged lines, a torn last line, truncated gzip or a read
@@ -400,10 +429,10 @@ def read_recording(path: str | Path, *, on_warning: Callable[[str], None] | None
             json.loads(raw)  # a header cut right before its newline is still whole
         except (ValueError, RecursionError):
             raise RecordingError(f"{path} holds only part of a recording header (cut while being written)") from None
-    return _header(raw, path), _records(path, warn)
+    return _header(raw, path), _records(path, warn, ends)
 
 
-def _records(path: Path, warn: Callable[[str], None]) -> Iterator[ScoredLine]:
+def _records(path: Path, warn: Callable[[str], None], ends: bool = False) -> Iterator[ScoredLine | SessionEnd]:
     """Every readable record after the header; reads the file again, so nothing stays open
     when the caller never iterates."""
     shown = skipped = 0
@@ -433,6 +462,10 @@ def _records(path: Path, warn: Callable[[str], None]) -> Iterator[ScoredLine]:
                 else:
                     line_warning(f"line {lineno}: incomplete last line skipped "
                                  "(the recording was cut while being written)")
+                continue
+            if isinstance(record, SessionEnd):
+                if ends:
+                    yield record
                 continue
             if not math.isfinite(record.arrival):
                 line_warning(f"line {lineno}: damaged record skipped (arrival time is not finite)")

@@ -21,10 +21,10 @@ from textual.widgets import Input, OptionList, Sparkline, Static
 from textual.widgets.option_list import Option
 
 from logwatch.core.known_normal import KnownNormalError
-from logwatch.core.types import ScoredLine
+from logwatch.core.types import ScoredLine, SessionEnd
 from logwatch.themes import CSS_PATH, DEFAULT_THEME, THEMES
 
-from .messages import LinesScored, Status, StatusChanged
+from .messages import LinesScored, SessionsEnded, Status, StatusChanged
 from .marks import mark_session, toggle_line
 from .pipeline import Pipeline, PipelineConfig
 from .render import FilterError, Palette, parse_filter, safe_text, search_pattern, short_session
@@ -206,6 +206,19 @@ class LogwatchApp(App[int]):
             self._raise_banner(newest_alert)
         self._show_status()
 
+    def on_sessions_ended(self, message: SessionsEnded) -> None:
+        """Session-check verdicts: a session that ended unlike any normal one alerts at its last line."""
+        for end in message.ends:
+            view = self.sessions.get(end.session)
+            if not end.alert or view is None or view.alerted or not view.lines:
+                continue
+            last = view.lines[-1]
+            self.alert_count += 1
+            self.alerts.append(last)
+            view.alerted = True
+            self._dirty.alerts = self._dirty.sessions = True
+            self._raise_banner(last, end)
+
     def on_status_changed(self, message: StatusChanged) -> None:
         self.status = message.status
         self.query_one("#log", LogView).invalidate()
@@ -229,9 +242,9 @@ class LogwatchApp(App[int]):
         victim = victim or next(k for k in self.sessions if k != self.view)
         del self.sessions[victim]
 
-    def _raise_banner(self, line: ScoredLine) -> None:
+    def _raise_banner(self, line: ScoredLine, ended: SessionEnd | None = None) -> None:
         banner = self.query_one("#banner", Static)
-        banner.update(banner_text(line, self.status.threshold, self.alert_count))
+        banner.update(banner_text(line, self.status.threshold, self.alert_count, ended))
         banner.add_class("-shown")
         self._focus_session(line.session)
 

@@ -84,13 +84,16 @@ def main() -> None:
 @precision_option
 @session_option
 @known_normal_option
+@click.option("--session-ends", is_flag=True,
+              help="Also judge each session when it ends (idle 15 min, or the input is over) with the model's session "
+              "check (train --session-check): a session that stops early alerts at its last line.")
 def watch(path: str | None, replay: str | None, record: str | None, speed: float, theme: str,
           model_dir: str | None, device: str, precision: str, session_regex: str | None,
-          known_normal: str | None) -> None:
+          known_normal: str | None, session_ends: bool) -> None:
     """Open the live monitor on PATH, on standard input (-), or on a recording (--replay)."""
     commands.run_watch(path=path, replay=replay, record=record, speed=speed, theme=theme,
                        model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
-                       known_normal=known_normal)
+                       known_normal=known_normal, session_ends=session_ends)
 
 
 @main.command()

@@ -328,7 +328,7 @@ def run_eval(**kwargs: Any) -> None:
 # -- watch -----------------------------------------------------------------------------
 def run_watch(*, path: str | None, replay: str | None, record: str | None, speed: float, theme: str,
               model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
-              known_normal: str | None = None) -> None:
+              known_normal: str | None = None, session_ends: bool = False) -> None:
     if replay is None and path is not None and path != "-":
         from logwatch.core.ingest import IngestError, open_source_check
 
@@ -342,6 +342,7 @@ def run_watch(*, path: str | None, replay: str | None, record: str | None, speed
     from .launch import run_tui
 
     code = run_tui(path=path, replay=replay, record=record, model_dir=model_dir, device=device, theme=theme,
-                   session_regex=session_regex, speed=speed, precision=precision, known_normal=store)
+                   session_regex=session_regex, speed=speed, precision=precision, known_normal=store,
+                   session_ends=session_ends)
     if code:
         raise SystemExit(code)

@@ -35,7 +35,7 @@ def _take_stdin_pipe() -> int | None:
 
 def run_tui(*, path: str | None, replay: str | None, record: str | None, model_dir: str | None, device: str,
             theme: str, session_regex: str | None, speed: float, precision: str = "auto",
-            known_normal: KnownNormal | None = None) -> int:
+            known_normal: KnownNormal | None = None, session_ends: bool = False) -> int:
     """Run the app until the user quits; returns the exit code."""
     if not os.isatty(sys.__stdout__.fileno() if sys.__stdout__ else 1):
         print(NO_TERMINAL, file=sys.stderr)
@@ -55,7 +55,8 @@ def run_tui(*, path: str | None, replay: str | None, record: str | None, model_d
     from .app import LogwatchApp
 
     config = PipelineConfig(path=path, fd=fd, replay=replay, record=record, model_dir=model_dir, device=device,
-                            precision=precision, session_regex=session_regex, speed=speed, known_normal=known_normal)
+                            precision=precision, session_regex=session_regex, speed=speed, known_normal=known_normal,
+                            session_ends=session_ends)
     app = LogwatchApp(config, theme=theme)
     # SIGTERM: leave like `q` does, so the recording is flushed and the terminal restored.
     signal.signal(signal.SIGTERM, lambda *_: app.call_later(app.exit, 143, 143))

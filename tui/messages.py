@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from logwatch.core.types import ScoredLine
+from logwatch.core.types import ScoredLine, SessionEnd
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,14 @@ class LinesScored(Message):
         super().__init__()
         self.lines = lines
         self.status = status
+
+
+class SessionsEnded(Message):
+    """Verdicts of the session check on sessions that just ended (``--session-ends``)."""
+
+    def __init__(self, ends: list[SessionEnd]) -> None:
+        super().__init__()
+        self.ends = ends
 
 
 class StatusChanged(Message):

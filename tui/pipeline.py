@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 from textual.message import Message
 
 from logwatch.core.known_normal import KnownNormal
-from logwatch.core.types import LogLine, ScoredLine
+from logwatch.core.types import LogLine, ScoredLine, SessionEnd
 
-from .messages import LinesScored, Status, StatusChanged
+from .messages import LinesScored, SessionsEnded, Status, StatusChanged
 
 
 @dataclass
@@ -46,6 +46,8 @@ class PipelineConfig:
     """Most lines scored per engine call: bounds the latency of one UI update."""
     known_normal: KnownNormal | None = None
     """Patterns the operator marked normal; the app adds marks while the engine reads them."""
+    session_ends: bool = False
+    """Judge each session with the model's session check when it ends (idle, or the input ends)."""
 
 
 class Pipeline:
@@ -112,11 +114,16 @@ class Pipeline:
                                  precision=cfg.precision, threads=max(1, (os.cpu_count() or 2) - 1),
                                  known_normal=cfg.known_normal)
             state, note = "scoring", ""
+            if cfg.session_ends:
+                try:
+                    engine.enable_session_ends()
+                except EngineError as exc:
+                    note = f"session ends not judged: {exc}"
         except EngineError as exc:
             engine = Engine.unscored(session_regex=cfg.session_regex if _valid_regex(cfg.session_regex) else None)
             state, note = "unscored", f"model not loaded: {exc}"
         self._set(state=state, note=note, model=engine.model_name, device=engine.device, threshold=engine.threshold)
-        writer = self._open_writer(engine.model_name, engine.threshold)
+        writer = self._open_writer(engine.model_name, engine.threshold, engine.session_check is not None)
         source: str | int = cfg.fd if cfg.fd is not None else (cfg.path or "-")
         reader = LineReader(source, self._deliver, follow=cfg.follow and cfg.fd is None, batch_lines=512,
                             on_error=self._note,
@@ -140,8 +147,12 @@ class Pipeline:
                     self._post_lines(pending, now, len(engine.sessions))
                     pending, last_post = [], now
                     engine.evict_idle()
+                    self._post_ends(engine.take_ended(), writer)
             if pending:
                 self._post_lines(pending, self.clock(), len(engine.sessions))
+            if ended:  # every session still open has ended with the input
+                engine.close_all()
+                self._post_ends(engine.take_ended(), writer)
             if ended:
                 closed = "input closed: no more lines will arrive"
                 self._set(state="input ended", note=f"{note}; {closed}" if note else closed, queued=0)
@@ -198,13 +209,19 @@ class Pipeline:
                               lines_per_s=counted / span if span > 0 else 0.0, queued=max(0, self._queued))
         self.post(LinesScored(lines, self.status))
 
-    def _open_writer(self, model: str | None, threshold: float | None):  # type: ignore[no-untyped-def]
+    def _post_ends(self, ends: list[SessionEnd], writer) -> None:  # type: ignore[no-untyped-def]
+        if ends:
+            if writer is not None:
+                writer.write(ends)
+            self.post(SessionsEnded(ends))
+
+    def _open_writer(self, model: str | None, threshold: float | None, ends: bool):  # type: ignore[no-untyped-def]
         if self.config.record is None:
             return None
         from logwatch.core.record import RecordingWriter
 
         try:
-            return RecordingWriter(self.config.record, model=model, threshold=threshold)
+            return RecordingWriter(self.config.record, model=model, threshold=threshold, session_ends=ends)
         except OSError as exc:
             self._note(f"not recording: cannot write {self.config.record}: {exc.strerror or exc}")
             return None
@@ -215,7 +232,7 @@ class Pipeline:
 
         warnings: list[str] = []
         try:
-            header, records = read_recording(self.config.replay or "", on_warning=warnings.append)
+            header, records = read_recording(self.config.replay or "", on_warning=warnings.append, ends=True)
         except RecordingError as exc:
             self._set(state="stopped", note=str(exc))
             return
@@ -228,6 +245,12 @@ class Pipeline:
         for line in self._paced(records):
             if self._halt.is_set():
                 return
+            if isinstance(line, SessionEnd):  # after the lines before it, as recorded
+                if pending:
+                    self._post_lines(pending, self.clock(), len(sessions))
+                    pending, last_post = [], self.clock()
+                self.post(SessionsEnded([line]))
+                continue
             if previous is not None and self.config.speed > 0 and not self._paused.is_set():
                 gap = max(0.0, min(line.arrival - previous, 5.0)) / self.config.speed
                 if gap > 0.001:
@@ -247,7 +270,7 @@ class Pipeline:
         note = f"replay finished; {len(warnings)} damaged record(s) skipped" if warnings else "replay finished"
         self._set(state="input ended", note=note)
 
-    def _paced(self, records: Iterator[ScoredLine]) -> Iterator[ScoredLine]:
+    def _paced(self, records: Iterator[ScoredLine | SessionEnd]) -> Iterator[ScoredLine | SessionEnd]:
         """Records, held back while paused (one at a time on step)."""
         for line in records:
             while self._paused.is_set() and not self._halt.is_set():

@@ -83,7 +83,7 @@ def test_tricky_text_round_trips_field_by_field(tmp_path: Path) -> None:
     want = [_line(i, t) for i, t in enumerate(TRICKY)]
     path = _write(tmp_path / "r.lwrec", want, model="nova-small", threshold=3.25, meta={"source": "-", "k": [1, 2]})
     header, got, warnings = _read(path)
-    assert header.version == RECORDING_VERSION and header.model == "nova-small" and header.threshold == 3.25
+    assert header.version == 1 and header.model == "nova-small" and header.threshold == 3.25  # no verdicts: v1
     assert header.meta == {"source": "-", "k": [1, 2]} and abs(header.created - time.time()) < 60
     assert warnings == [] and len(got) == len(want)
     for g, w in zip(got, want):
@@ -350,3 +350,25 @@ def test_kill_9_leaves_a_readable_recording(tmp_path: Path) -> None:
     assert [g.n for g in got] == list(range(1, len(got) + 1))
     assert all(g.text.startswith(f"line {g.n} \x1b[2J \x00 ") for g in got)
     assert all("incomplete last line" in w for w in warnings)
+
+
+def test_session_verdicts_make_a_version_2_recording_read_in_order(tmp_path: Path) -> None:
+    from logwatch.core.types import SessionEnd
+
+    path = tmp_path / "ends.lwrec"
+    lines = [ScoredLine(n=i, source="x.log", arrival=float(i), text=f"line {i}", session="blk_1", loss=0.5)
+             for i in range(1, 4)]
+    end = SessionEnd("blk_1", n=3, lines=3, score=0.4321987, threshold=0.2, alert=True)
+    with RecordingWriter(path, session_ends=True) as writer:
+        writer.write(lines[:2])
+        writer.write([lines[2], end])
+    with path.open("a") as f:  # a damaged verdict is skipped with a warning, like a damaged line
+        f.write('{"end": "blk_2", "n": "x"}\n')
+    warnings: list[str] = []
+    header, records = read_recording(path, on_warning=warnings.append, ends=True)
+    got = list(records)
+    assert header.version == 2 == RECORDING_VERSION
+    assert got[:3] == lines and got[3] == SessionEnd("blk_1", 3, 3, 0.4322, 0.2, True) and len(got) == 4
+    assert len(warnings) == 1 and "damaged" in warnings[0]
+    # Readers that only want lines (score --replay) get exactly the lines.
+    assert list(read_recording(path, on_warning=lambda _: None)[1]) == lines

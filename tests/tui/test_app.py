@@ -236,3 +236,42 @@ async def test_m_marks_the_selected_alert_normal_and_later_lines_like_it_stay_qu
             await pilot.press("q")
     finally:
         app.pipeline.stop()
+
+
+async def test_session_ends_alert_a_session_that_stopped_early_and_replay_the_same(
+        checked_model: Path, truncated, tmp_path: Path, wait_end) -> None:
+    texts, victim = truncated
+    log = tmp_path / "truncated.log"
+    log.write_text("\n".join(texts) + "\n")
+    rec = tmp_path / "ends.lwrec"
+    plain = LogwatchApp(PipelineConfig(path=str(log), follow=False, model_dir=str(checked_model), device="cpu"))
+    async with plain.run_test(size=SIZE) as pilot:
+        await wait_end(plain, pilot)
+        assert victim not in _alerted(plain)  # no line of it is surprising: only its end can tell
+    app = LogwatchApp(PipelineConfig(path=str(log), follow=False, model_dir=str(checked_model), device="cpu",
+                                     session_ends=True, record=str(rec)))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_end(app, pilot)
+        await pilot.pause()
+        assert victim in _alerted(app)
+        assert any(a.session == victim and a.n == app.sessions[victim].last_n for a in app.alerts)
+        live = _alerted(app)
+        assert "SESSION ENDED" in str(app.query_one("#banner").render())  # verdicts come last, at the input's end
+        await pilot.press("q")
+    header, records = read_recording(rec, ends=True)
+    assert header.version == 2 and any(getattr(r, "session", None) == victim and hasattr(r, "score") for r in records)
+    replay = LogwatchApp(PipelineConfig(replay=str(rec), speed=0))
+    async with replay.run_test(size=SIZE) as pilot:
+        await wait_end(replay, pilot)
+        await pilot.pause()
+        assert _alerted(replay) == live
+
+
+async def test_session_ends_without_a_check_say_so_and_score_anyway(tiny_model_dir: Path, incident_file: Path,
+                                                                    incident_log: GeneratedLog, wait_end) -> None:
+    app = LogwatchApp(PipelineConfig(path=str(incident_file), follow=False, model_dir=str(tiny_model_dir),
+                                     device="cpu", session_ends=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_end(app, pilot)
+        assert "session ends not judged" in app.status.note and "--session-check" in app.status.note
+        assert app.status.lines == len(incident_log.lines) and incident_log.incidents[0].session in _alerted(app)

@@ -14,21 +14,26 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from logwatch.core.types import ScoredLine
+from logwatch.core.types import ScoredLine, SessionEnd
 
 from ..messages import Status
 from ..render import Palette, safe_text, short_session, token_text, top_tokens
 
 
-def banner_text(line: ScoredLine, threshold: float | None, count: int) -> Text:
-    """Which session alerted, when, and why (its loss against the threshold, the line)."""
+def banner_text(line: ScoredLine, threshold: float | None, count: int, ended: SessionEnd | None = None) -> Text:
+    """Which session alerted, when, and why: its loss against the threshold and the line, or,
+    for a session-check verdict (``ended``), how far its mix of lines was from any normal one."""
     when = line.ts or f"line {line.n}"
     loss = f"{line.loss:.2f}" if line.loss is not None else "?"
     limit = f"{threshold:.2f}" if threshold is not None else "?"
     text = Text()
-    text.append(" ▲ ALERT ", "bold reverse")
+    text.append(" ▲ ALERT " if ended is None else " ▲ SESSION ENDED ", "bold reverse")
     text.append(f" {safe_text(when, 40)}  session {safe_text(short_session(line.session), 40)}  ", "bold")
-    text.append(f"loss {loss} > {limit}  ")
+    if ended is None:
+        text.append(f"loss {loss} > {limit}  ")
+    else:
+        text.append(f"its {ended.lines} lines are unlike any normal session "
+                    f"(check {ended.score:.3f} > {ended.threshold:.3f}); last line: ")
     text.append(safe_text(line.text[-160:], 160), "italic")
     if count > 1:
         text.append(f"   ({count} sessions alerted · a/A jump between alert lines)", "dim")
