@@ -188,11 +188,8 @@ class LogwatchApp(App[int]):
             if line.alert and not view.alerted:
                 # The banner and the alert list are per session: the line that crossed the rule.
                 # Later over-threshold lines of the session stay marked in the view (a/A visit them).
-                self.alert_count += 1
-                self.alerts.append(line)
-                view.alerted = True
+                self._add_alert(view, line)
                 newest_alert = line
-                self._dirty.alerts = True
             if self.view == ALL or line.session == self.view:
                 shown.append(line)
         self._dirty.sessions = True
@@ -212,12 +209,16 @@ class LogwatchApp(App[int]):
             view = self.sessions.get(end.session)
             if not end.alert or view is None or view.alerted or not view.lines:
                 continue
-            last = view.lines[-1]
-            self.alert_count += 1
-            self.alerts.append(last)
-            view.alerted = True
-            self._dirty.alerts = self._dirty.sessions = True
-            self._raise_banner(last, end)
+            self._add_alert(view, view.lines[-1])
+            self._dirty.sessions = True
+            self._raise_banner(view.lines[-1], end)
+
+    def _add_alert(self, view: SessionView, line: ScoredLine) -> None:
+        """The session's one entry in the alert list (and its ▲ in the session list)."""
+        self.alert_count += 1
+        self.alerts.append(line)
+        view.alerted = True
+        self._dirty.alerts = True
 
     def on_status_changed(self, message: StatusChanged) -> None:
         self.status = message.status
