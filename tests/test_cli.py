@@ -252,3 +252,35 @@ def test_score_session_ends_judges_each_session_when_the_input_ends(checked_mode
     assert missing.exit_code == 2 and "--session-check" in missing.stderr and "Traceback" not in missing.stderr
     replay = run("score", "--replay", str(log), "--session-ends")
     assert replay.exit_code == 2 and "--replay" in replay.stderr
+
+
+def test_score_follow_judges_sessions_that_go_quiet_while_still_running(checked_model: Path, truncated,
+                                                                        tmp_path: Path) -> None:
+    """Subprocess, --follow on a file that stops growing: verdicts come when sessions idle out,
+    while the scorer is still running (nothing ends the input)."""
+    import threading
+
+    texts, victim = truncated
+    log = tmp_path / "live.log"
+    log.write_text("\n".join(texts) + "\n")
+    cmd = [sys.executable, "-m", "logwatch.tui.cli", "score", str(log), "--follow", "--model", str(checked_model),
+           "--session-ends", "--idle-seconds", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rows: list[dict] = []
+    done = threading.Event()
+
+    def read() -> None:
+        for raw in proc.stdout:  # type: ignore[union-attr]
+            rows.append(json.loads(raw))
+            if any(r.get("session_end") == victim for r in rows):
+                done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert done.wait(120), f"no verdict on {victim} after {len(rows)} rows"
+        assert proc.poll() is None  # still following: the verdicts came from idling, not from the end
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert next(r for r in rows if r.get("session_end") == victim)["alert"] is True
+    assert sum("session_end" not in r for r in rows) == len(texts)

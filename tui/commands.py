@@ -51,7 +51,10 @@ def resolve_input(path: str | None) -> str:
 
 
 def line_batches(path: str, *, follow: bool = False) -> Iterator[list]:
-    """Batches of LogLines from a file, a followed file, or stdin; never holds a whole file."""
+    """Batches of LogLines from a file, a followed file, or stdin; never holds a whole file.
+
+    A quiet stream yields an empty batch every half second, so the caller can close idle
+    sessions (and judge them, with ``--session-ends``) while nothing arrives."""
     from logwatch.core.ingest import IngestError, LineReader, read_lines
 
     if path != "-" and not follow:
@@ -84,6 +87,7 @@ def line_batches(path: str, *, follow: bool = False) -> Iterator[list]:
                     raise LogwatchError(errors[0])
                 if not reader.is_alive():
                     return
+                yield []
                 continue
             if item is done:
                 return
@@ -191,10 +195,11 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
             writer = _open_recording(record, engine)
             try:
                 for batch in line_batches(source, follow=follow):
-                    scored = engine.score_batch(batch)
-                    if writer is not None:
+                    scored = engine.score_batch(batch) if batch else []
+                    if writer is not None and scored:
                         writer.write(scored)
-                    emit(scored)
+                    if scored:
+                        emit(scored)
                     engine.evict_idle()
                     emit(engine.take_ended())
                 if session_ends:  # the input is over: every session still open has ended

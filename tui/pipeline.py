@@ -48,6 +48,8 @@ class PipelineConfig:
     """Patterns the operator marked normal; the app adds marks while the engine reads them."""
     session_ends: bool = False
     """Judge each session with the model's session check when it ends (idle, or the input ends)."""
+    idle_seconds: float = 900.0
+    """A session with no line for this long has ended (and its memory is freed)."""
 
 
 class Pipeline:
@@ -112,7 +114,7 @@ class Pipeline:
         try:
             engine = Engine.load(cfg.model_dir, device=cfg.device, session_regex=cfg.session_regex,
                                  precision=cfg.precision, threads=max(1, (os.cpu_count() or 2) - 1),
-                                 known_normal=cfg.known_normal)
+                                 known_normal=cfg.known_normal, idle_seconds=cfg.idle_seconds)
             state, note = "scoring", ""
             if cfg.session_ends:
                 try:
@@ -130,7 +132,7 @@ class Pipeline:
                             on_eof=lambda: self._inbox.put(None))
         reader.start()
         pending: list[ScoredLine] = []
-        last_post = self.clock()
+        last_post = last_idle_check = self.clock()
         ended = False
         try:
             while not self._halt.is_set() and not ended:
@@ -146,6 +148,8 @@ class Pipeline:
                 if pending and (now - last_post >= cfg.flush_seconds or ended or self._queued == 0):
                     self._post_lines(pending, now, len(engine.sessions))
                     pending, last_post = [], now
+                if now - last_idle_check >= 1.0:  # also while the stream is quiet: idle sessions end
+                    last_idle_check = now
                     engine.evict_idle()
                     self._post_ends(engine.take_ended(), writer)
             if pending:
@@ -153,7 +157,6 @@ class Pipeline:
             if ended:  # every session still open has ended with the input
                 engine.close_all()
                 self._post_ends(engine.take_ended(), writer)
-            if ended:
                 closed = "input closed: no more lines will arrive"
                 self._set(state="input ended", note=f"{note}; {closed}" if note else closed, queued=0)
         finally:

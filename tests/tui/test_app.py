@@ -275,3 +275,24 @@ async def test_session_ends_without_a_check_say_so_and_score_anyway(tiny_model_d
         await wait_end(app, pilot)
         assert "session ends not judged" in app.status.note and "--session-check" in app.status.note
         assert app.status.lines == len(incident_log.lines) and incident_log.incidents[0].session in _alerted(app)
+
+
+async def test_a_followed_file_that_goes_quiet_gets_its_session_verdicts(checked_model: Path, truncated,
+                                                                         tmp_path: Path) -> None:
+    import asyncio
+
+    texts, victim = truncated
+    log = tmp_path / "quiet.log"
+    log.write_text("\n".join(texts) + "\n")
+    app = LogwatchApp(PipelineConfig(path=str(log), follow=True, model_dir=str(checked_model), device="cpu",
+                                     session_ends=True, idle_seconds=2.0))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            deadline = asyncio.get_running_loop().time() + 120
+            while victim not in _alerted(app):
+                assert asyncio.get_running_loop().time() < deadline, "the quiet session was never judged"
+                await asyncio.sleep(0.1)
+            assert app.status.state == "scoring"  # still following: it ended by going quiet
+            await pilot.press("q")
+    finally:
+        app.pipeline.stop()
