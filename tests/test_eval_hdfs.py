@@ -26,7 +26,8 @@ def test_split_is_chronological_and_disjoint() -> None:
 
 
 def test_small_run_reports_model_baselines_and_reference() -> None:
-    report = eval_hdfs.run(argparse.Namespace(epochs=1, blocks=400, max_fpr=0.05, feedback=[0, 3]))
+    report = eval_hdfs.run(argparse.Namespace(epochs=1, blocks=400, max_fpr=0.05, feedback=[0, 3],
+                                             live_idle=[1e9, 30]))
     assert report["split"]["test_blocks"] > 0 and report["sessions"] == report["split"]["test_blocks"]
     for key in ("line_rule", "session_check", "flag_all"):
         assert {"precision", "recall", "f1", "fpr"} <= set(report[key]), key
@@ -40,6 +41,12 @@ def test_small_run_reports_model_baselines_and_reference() -> None:
         none, three = runs[scope, 0], runs[scope, 3]
         assert (none["tp"], none["fp"]) == (report["tp"], report["fp"])
         assert three["tp"] == report["tp"] and three["fp"] <= report["fp"]
+    # Judged live with an idle time longer than the log, every block is judged once, at the end:
+    # exactly the session check's decisions in `eval`.
+    never_idle, short_idle = report["live_check"]
+    assert never_idle["blocks_judged_more_than_once"] == 0
+    assert (never_idle["tp"], never_idle["fp"]) == (report["session_check"]["tp"], report["session_check"]["fp"])
+    assert short_idle["sessions"] == report["sessions"]
     every = report["every_anomalous_block"]
     assert every["anomalous"] == report["anomalous"] + report["split"]["early_anomalous"]
     assert every["sessions"] - every["anomalous"] == report["sessions"] - report["anomalous"]
