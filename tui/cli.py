@@ -86,7 +86,8 @@ def main() -> None:
 @known_normal_option
 @click.option("--session-ends", is_flag=True,
               help="Also judge each session when it ends (idle 15 min, or the input is over) with the model's session "
-              "check (train --session-check): a session that stops early alerts at its last line.")
+              "check (train --session-check): a session that stops early alerts at its last line. Sessions with long "
+              "pauses are judged in parts and mostly flagged (docs/EVALUATION.md §1).")
 def watch(path: str | None, replay: str | None, record: str | None, speed: float, theme: str,
           model_dir: str | None, device: str, precision: str, session_regex: str | None,
           known_normal: str | None, session_ends: bool) -> None:
@@ -111,7 +112,8 @@ def watch(path: str | None, replay: str | None, record: str | None, speed: float
 @click.option("--session-ends", is_flag=True,
               help="Also judge each session when it ends (idle, or the input is over) with the model's session check "
               "(train --session-check): one {\"session_end\", n, lines, check, threshold, alert} object each. "
-              "Not written to --record.")
+              "Not written to --record. Sessions with long pauses are judged in parts and mostly flagged (HDFS: "
+              "56% of normal blocks at 900 s idle, docs/EVALUATION.md); best on inputs that end.")
 @click.option("--idle-seconds", type=click.FloatRange(1.0, 7 * 86400.0), default=900.0, show_default=True,
               help="A session with no line for this long has ended.")
 def score(path: str | None, model_dir: str | None, device: str, precision: str, session_regex: str | None, follow: bool,
