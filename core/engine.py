@@ -178,11 +178,11 @@ class Engine:
 
     def _end(self, infos: list[SessionInfo]) -> list[str]:
         check = self.session_check
-        judged = [info for info in infos if info.templates] if check is not None else []
+        judged = {info.key: info for info in infos if info.templates}  # templates are kept only with a check
         if check is not None and judged:
-            scores = check.score_many({info.key: info.templates for info in judged if info.templates})
+            scores = check.score_many({key: info.templates or Counter() for key, info in judged.items()})
             self._ended.extend(SessionEnd(info.key, info.last_n, info.lines, scores[info.key], check.threshold,
-                                          check.flags(scores[info.key])) for info in judged)
+                                          check.flags(scores[info.key])) for info in judged.values())
         for info in infos:
             self._forget(info.key)
         return [info.key for info in infos]
