@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -29,45 +28,10 @@ from .marks import mark_session, toggle_line
 from .pipeline import Pipeline, PipelineConfig
 from .render import FilterError, Palette, parse_filter, safe_text, search_pattern, short_session
 from .widgets.log_view import LogView
+from .views import AppLimits, Pending, SessionView
 from .widgets.panels import HelpScreen, banner_text, detail_renderable, status_text
 
 ALL = "*all*"
-
-
-@dataclass
-class AppLimits:
-    """Caps that keep memory bounded however long the app runs."""
-
-    all_lines: int = 100_000
-    """Lines kept for the "all lines" view."""
-    session_lines: int = 5_000
-    """Lines kept per session."""
-    sessions: int = 2_000
-    """Sessions kept for the list (least recently active dropped first; alerted ones kept longer)."""
-    alerts: int = 500
-    """Alerts kept in the alert list."""
-    spark_points: int = 120
-    """Recent losses drawn in each sparkline."""
-
-
-@dataclass
-class SessionView:
-    key: str
-    lines: deque[ScoredLine]
-    losses: deque[float]
-    alerted: bool = False
-    last_n: int = 0
-    max_loss: float = 0.0
-    count: int = 0
-
-
-@dataclass
-class _Pending:
-    """What changed since the sidebar was last redrawn (it is redrawn at most twice a second)."""
-
-    sessions: bool = False
-    alerts: bool = False
-    since: float = field(default_factory=time.monotonic)
 
 
 class LogwatchApp(App[int]):
@@ -115,7 +79,7 @@ class LogwatchApp(App[int]):
         self.view = ALL
         self.focused_session: str | None = None
         self.ask_mode = ""
-        self._dirty = _Pending()
+        self._dirty = Pending()
         self._palette = Palette()
 
     # -- layout --------------------------------------------------------------------------
