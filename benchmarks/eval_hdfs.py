@@ -114,7 +114,7 @@ def live_check(model: Path, test_log: Path, labels: dict[str, bool], idle: float
     the wall clock), or when the log ends. A block that resumes after going idle is judged again;
     it counts as flagged if any of its verdicts alerted."""
     from logwatch.core.engine import Engine
-    from logwatch.core.evaluate import metrics_dict, outcomes_for, timestamp_seconds
+    from logwatch.core.evaluate import decision_metrics, timestamp_seconds
     from logwatch.core.ingest import read_lines
     from logwatch.core.parse import parse_line
     from logwatch.core.types import LogLine
@@ -141,11 +141,8 @@ def live_check(model: Path, test_log: Path, labels: dict[str, bool], idle: float
     for end in verdicts:
         flags[end.session] = flags[end.session] or end.alert
         judged[end.session] = judged.get(end.session, 0) + 1
-    report = metrics_dict(outcomes_for({key: 0.0 for key in labels}, flags, labels), None)
-    report.update(idle_seconds=idle, blocks_judged_more_than_once=sum(n > 1 for n in judged.values()))
-    for key in ("auroc", "auprc", "threshold"):
-        report.pop(key, None)
-    return report
+    return decision_metrics(flags, labels, idle_seconds=idle,
+                            blocks_judged_more_than_once=sum(n > 1 for n in judged.values()))
 
 
 def dump_scores(out: Path, model: Path, cal: dict[str, list[str]], test_log: Path, labels: dict[str, bool],

@@ -228,6 +228,15 @@ def metrics_dict(outcomes: Sequence[SessionOutcome], threshold: float | None, **
     return {**result.to_dict(), **extra}
 
 
+def decision_metrics(flags: Mapping[str, bool], labels: Mapping[str, bool], **extra: Any) -> dict[str, Any]:
+    """Metrics of yes/no decisions alone (a replay with feedback, live verdicts): no scores, so no
+    threshold, AUROC or AUPRC."""
+    report = metrics_dict(outcomes_for({key: 0.0 for key in flags}, flags, labels), None, **extra)
+    for key in ("auroc", "auprc", "threshold"):
+        report.pop(key, None)
+    return report
+
+
 def _ratio(score: float, threshold: float) -> float:
     """Score relative to its threshold: > 1 exactly when score > threshold (thresholds may be 0)."""
     if score == -math.inf:

@@ -29,6 +29,7 @@ import heapq
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
 from .evaluate import SessionTrace
 from .session_check import SessionCheck
 
@@ -157,13 +158,9 @@ def feedback_report(traces: Mapping[str, SessionTrace], labels: Mapping[str, boo
                     check: SessionCheck | None, reviews: int, scope: str = "line", sessions_too: bool = True,
                     line_rule: bool = True) -> dict[str, object]:
     """Session metrics with the operator in the loop (no AUROC/AUPRC: marks change decisions, not scores)."""
-    from .evaluate import metrics_dict, outcomes_for
+    from .evaluate import decision_metrics
 
     run = simulate_feedback(traces, labels, min_lines=min_lines, check=check, reviews=reviews, scope=scope,
                             sessions_too=sessions_too, line_rule=line_rule)
-    report = metrics_dict(outcomes_for({key: 0.0 for key in traces}, run.flags, labels), None)
-    for key in ("auroc", "auprc", "threshold"):
-        report.pop(key, None)
-    report.update(reviews=reviews, scope=scope, marked_lines=len(run.marked_lines),
-                  marked_sessions=run.marked_sessions, sessions_too=sessions_too, line_rule=line_rule)
-    return report
+    return decision_metrics(run.flags, labels, reviews=reviews, scope=scope, marked_lines=len(run.marked_lines),
+                            marked_sessions=run.marked_sessions, sessions_too=sessions_too, line_rule=line_rule)

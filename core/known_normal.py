@@ -78,7 +78,12 @@ class KnownNormal:
     """(mtime_ns, size) of the file as last read or written: :meth:`refresh` reloads when it changes."""
 
     def __post_init__(self) -> None:
-        self._patterns = frozenset(mask_line(m.text) for m in self.marks)
+        self._set_marks(self.marks)
+
+    def _set_marks(self, marks: list[Mark]) -> None:
+        """Replace the marks and their patterns together (callers hold the lock once running)."""
+        self.marks = marks
+        self._patterns = frozenset(mask_line(m.text) for m in marks)  # a new set: readers never see it change
 
     # -- reading -----------------------------------------------------------------------------
     @classmethod
@@ -111,8 +116,7 @@ class KnownNormal:
             raise KnownNormalError(f"cannot read known-normal file {self.path}: {exc}") from None
         marks = _marks_from(data, self.path)
         with self._lock:
-            self.marks = marks
-            self._patterns = frozenset(mask_line(m.text) for m in marks)
+            self._set_marks(marks)
             self._stamp = stamp
 
     @classmethod
@@ -157,8 +161,7 @@ class KnownNormal:
             kept = [m for m in self.marks if mask_line(m.text) != pattern]
             if len(kept) == len(self.marks):
                 return False
-            self.marks = kept
-            self._patterns = frozenset(mask_line(m.text) for m in kept)
+            self._set_marks(kept)
         return True
 
     def remove(self, numbers: Iterable[int]) -> list[Mark]:
@@ -169,8 +172,7 @@ class KnownNormal:
             if bad:
                 raise KnownNormalError(f"no mark number {bad[0]}: there are {len(self.marks)} (see `logwatch marks`)")
             dropped = [m for i, m in enumerate(self.marks, 1) if i in wanted]
-            self.marks = [m for i, m in enumerate(self.marks, 1) if i not in wanted]
-            self._patterns = frozenset(mask_line(m.text) for m in self.marks)
+            self._set_marks([m for i, m in enumerate(self.marks, 1) if i not in wanted])
         return dropped
 
     def save(self) -> None:

@@ -195,11 +195,10 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
             writer = _open_recording(record, engine)
             try:
                 for batch in line_batches(source, follow=follow):
-                    scored = engine.score_batch(batch) if batch else []
-                    if writer is not None and scored:
+                    scored = engine.score_batch(batch)  # an empty batch (a quiet stream) scores nothing
+                    if writer is not None:
                         writer.write(scored)
-                    if scored:
-                        emit(scored)
+                    emit(scored)
                     engine.evict_idle()
                     emit(engine.take_ended())
                 if session_ends:  # the input is over: every session still open has ended
