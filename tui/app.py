@@ -226,6 +226,8 @@ class LogwatchApp(App[int]):
             status_text(self.status, alerts=self.alert_count, follow=log.follow, new_lines=log.new_lines, view=name))
 
     def _refresh_sidebar(self) -> None:
+        if not self.is_running:  # the interval can fire while shutdown is removing the widgets
+            return
         if self._dirty.sessions:
             self._dirty.sessions = False
             sessions = self.query_one("#sessions", OptionList)
