@@ -138,14 +138,13 @@ def score_lines(model: Path, texts: Sequence[str], batch: int = 512) -> tuple[li
 
 
 def level_metrics(scores: dict[str, float], labels: dict[str, bool], threshold: float) -> dict[str, Any]:
-    from logwatch.core.evaluate import metrics_dict, threshold_outcomes
+    from logwatch.core.eval.metrics import metrics_dict, threshold_outcomes
 
     return metrics_dict(threshold_outcomes(scores, threshold, labels), threshold)
 
 
 def flag_all(labels: dict[str, bool]) -> dict[str, Any]:
-    from logwatch.core.evaluate import metrics_dict
-    from logwatch.core.metrics import SessionOutcome
+    from logwatch.core.eval.metrics import SessionOutcome, metrics_dict
 
     return metrics_dict([SessionOutcome(k, v, 1.0, True) for k, v in labels.items()], None)
 
@@ -176,8 +175,8 @@ def best_f1(scores: dict[str, float], labels: dict[str, bool]) -> dict[str, Any]
 def feedback_rows(units: dict[str, list[int]], unit_labels: dict[str, bool], losses: Sequence[float],
                   masked: dict[int, str], threshold: float, reviews: Sequence[int]) -> list[dict[str, Any]]:
     """The threshold's alerts replayed with an operator who reviews the first N false alarms (key m / M)."""
-    from logwatch.core.evaluate import SessionTrace
-    from logwatch.core.feedback import feedback_report
+    from logwatch.core.eval.feedback import feedback_report
+    from logwatch.core.eval.traces import SessionTrace
 
     traces = {}
     for key, idx in units.items():
@@ -197,7 +196,7 @@ def evaluate_level(name: str, units: dict[str, list[int]], cal_units: list[list[
     ``feedback``: review budgets replayed at the threshold calibrated at ``max_fpr`` and at each
     of ``feedback_fprs`` (other false-alarm budgets, each calibrated the same way).
     """
-    from logwatch.core.baselines import calibrate_threshold
+    from logwatch.core.calibrate import threshold_for_fpr as calibrate_threshold
 
     unit_labels = {k: any(labels[i] for i in idx) for k, idx in units.items()}
     normal_cal = [idx for idx in cal_units if not any(labels[i] for i in idx)]
@@ -232,7 +231,7 @@ def evaluate_level(name: str, units: dict[str, list[int]], cal_units: list[list[
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from logwatch.core.baselines import UnseenTemplateBaseline
+    from logwatch.core.eval.baselines import UnseenTemplateBaseline
     from logwatch.core.masking import mask_line
     from logwatch.core.train import TrainConfig, train_model
 

@@ -114,7 +114,8 @@ def live_check(model: Path, test_log: Path, labels: dict[str, bool], idle: float
     the wall clock), or when the log ends. A block that resumes after going idle is judged again;
     it counts as flagged if any of its verdicts alerted."""
     from logwatch.core.engine import Engine
-    from logwatch.core.evaluate import decision_metrics, timestamp_seconds
+    from logwatch.core.eval.metrics import decision_metrics
+    from logwatch.core.eval.traces import timestamp_seconds
     from logwatch.core.ingest import read_lines
     from logwatch.core.parse import parse_line
     from logwatch.core.types import LogLine
@@ -151,7 +152,7 @@ def dump_scores(out: Path, model: Path, cal: dict[str, list[str]], test_log: Pat
     from experiment import write_log
 
     from logwatch.core.engine import Engine
-    from logwatch.core.evaluate import score_sessions
+    from logwatch.core.eval.traces import score_sessions
     from logwatch.core.session_check import SessionCheck
 
     engine = Engine.load(model, device="cpu")

@@ -7,8 +7,6 @@ baselines that need the training sessions. Sessions are lists of raw log lines.
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,25 +26,14 @@ def write_log(path: Path, sessions: Sessions) -> Path:
 def train_and_calibrate(model: Path, train: Sessions, cal: Sessions, *, max_fpr: float, epochs: int,
                         small: bool = False, source: str = "log") -> dict[str, Any]:
     """Train a model on ``train``, then calibrate its line rule and session check on ``cal``."""
-    from logwatch.core.calibrate import calibrate, session_losses
-    from logwatch.core.engine import Engine
-    from logwatch.core.session_check import SessionCheck
-    from logwatch.core.train import TrainConfig, train_model
-    from logwatch.core.types import LogLine
+    from logwatch.core.build import build_model_dir
+    from logwatch.core.train import TrainConfig
 
-    started = time.perf_counter()
     size = dict(n_layer=1, n_head=2, n_embd=32, n_ctx=64, max_line_tokens=32, vocab_size=512) if small else {}
     config = TrainConfig(epochs=epochs, seed=0, device="cpu", holdout=0.05, **size)
-    result = train_model([(source, line) for key in train for line in train[key]], model, config)
-    train_s = time.perf_counter() - started
-    engine = Engine.load(model, device="cpu")
-    engine.threshold = None
-    lines = [LogLine(n=i, text=t, source=source, arrival=0.0)
-             for i, t in enumerate((t for key in cal for t in cal[key]), 1)]
-    calibration = calibrate(session_losses(engine.score_batch(lines)), max_fpr=max_fpr)
-    check = SessionCheck.fit_raw(train, cal, max_fpr=max_fpr)
-    dataclasses.replace(calibration, session_check=check.to_dict()).save(model)
-    return {"epochs_run": result.epochs_run, "train_seconds": round(train_s, 1)}
+    built = build_model_dir([(source, line) for key in train for line in train[key]], model, config,
+                            max_fpr=max_fpr, session_check=True, calibrate_on=cal)
+    return {"epochs_run": built.trained.epochs_run, "train_seconds": round(built.trained.seconds, 1)}
 
 
 def evaluate_split(model: Path, test_log: Path, labels: Mapping[str, bool], train: Sessions, cal: Sessions,
@@ -57,7 +44,7 @@ def evaluate_split(model: Path, test_log: Path, labels: Mapping[str, bool], trai
     ``feedback``: also the rule with an operator who marks the first N false alarms (``--feedback``).
     """
     from logwatch.core.engine import Engine
-    from logwatch.core.evaluate import evaluate_files, split_baselines
+    from logwatch.core.eval.evaluate import evaluate_files, split_baselines
     from logwatch.core.masking import mask_line
 
     engine = Engine.load(model, device="cpu")

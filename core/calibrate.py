@@ -11,8 +11,52 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
 
-from .spec import Calibration
+from .spec import CALIBRATION_FILE, ModelDirError, read_json, write_json
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The alert rule: a session alerts once ``min_lines`` of its lines score above ``line_threshold``."""
+
+    line_threshold: float
+    """Per-line loss (nats/token) above which a line counts as surprising."""
+    min_lines: int = 1
+    """How many surprising lines a session needs before it alerts (LogBERT's r)."""
+    method: str = "max-fpr"
+    """"max-fpr": quantile of held-out normal sessions; "mean+3sigma": the study's rule."""
+    max_fpr: float | None = 0.01
+    """False-positive budget on normal sessions the threshold was set for."""
+    normal_sessions: int = 0
+    """How many held-out normal sessions the threshold was computed on."""
+    flagged_sessions: int = 0
+    """How many of those the rule flags (≤ max_fpr × normal_sessions)."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Free-form figures for the record (loss quantiles, files used)."""
+    session_check: dict[str, Any] | None = None
+    """Optional session-completeness check (:mod:`logwatch.core.session_check`), applied when a
+    session closes and OR-ed with the line rule; None = line rule only."""
+
+    def save(self, directory: Path) -> None:
+        write_json(directory / CALIBRATION_FILE, asdict(self))
+
+    @classmethod
+    def load(cls, directory: Path) -> Calibration | None:
+        path = directory / CALIBRATION_FILE
+        if not path.exists():
+            return None
+        data = read_json(path)
+        known = {f.name for f in fields(cls)}
+        try:
+            calibration = cls(**{k: v for k, v in data.items() if k in known})
+            float(calibration.line_threshold)
+        except (TypeError, ValueError) as exc:
+            raise ModelDirError(f"{path}: {exc}") from None
+        return calibration
+
 
 METHODS = ("max-fpr", "mean+3sigma")
 
@@ -24,15 +68,23 @@ def kth_largest(losses: Sequence[float], k: int) -> float:
     return sorted(losses, reverse=True)[k - 1]
 
 
-def threshold_for_fpr(session_scores: Sequence[float], max_fpr: float) -> float:
-    """Smallest threshold t such that the share of scores strictly above t is ≤ max_fpr."""
-    finite = sorted((s for s in session_scores if s != -math.inf), reverse=True)
+def threshold_for_fpr(normal_scores: Sequence[float], max_fpr: float) -> float:
+    """Smallest threshold t with share(normal scores > t) <= max_fpr; flag when score > t.
+
+    The one operating-point rule of logwatch (the LM's line rule, the session check, the
+    baselines): set on held-out *normal* sessions only, to a false-alarm budget, never on test
+    labels. t is always one of the scores. A score of -inf (a session too short for a "k lines"
+    rule) can never be flagged: it counts toward the total but is never the threshold.
+    """
+    if not 0 <= max_fpr < 1:
+        raise ValueError(f"max_fpr must be in [0, 1), got {max_fpr}")
+    if any(math.isnan(s) for s in normal_scores):
+        raise ValueError("a normal score is NaN")
+    finite = sorted((s for s in normal_scores if s != -math.inf), reverse=True)
     if not finite:
         raise ValueError("no normal session long enough to calibrate on")
-    allowed = math.floor(max_fpr * len(session_scores) + 1e-9)
-    if allowed >= len(finite):
-        return finite[-1]
-    return finite[allowed]
+    allowed = math.floor(max_fpr * len(normal_scores) + 1e-9)
+    return finite[min(allowed, len(finite) - 1)]
 
 
 def calibrate(session_losses: Mapping[str, Sequence[float]], *, method: str = "max-fpr",

@@ -11,12 +11,13 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from .calibrate import Calibration
 from .known_normal import KnownNormal
 from .masking import MASK_VERSION, masked_line
 from .parse import parse_line
 from .session_check import SessionCheck, SessionCheckError
 from .sessions import SessionInfo, SessionKeyer, SessionRuleError, SessionTable
-from .spec import Calibration, ModelDirError
+from .spec import ModelDirError
 from .types import LogLine, ScoredLine, SessionEnd
 
 

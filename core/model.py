@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from .calibrate import Calibration
 from .spec import (
     SPEC_FILE,
     TOKENIZER_FILE,
     WEIGHTS_FILE,
-    Calibration,
     ModelDirError,
     ModelSpec,
 )

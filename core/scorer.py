@@ -1,9 +1,7 @@
 """Per-line surprise: cross-entropy of a line's tokens given its session's earlier lines.
 
-Each session has a *window*: a marker token (BOS at the session's start, CONT once older
-lines have slid out) followed by whole recent lines, at most ``n_ctx`` tokens. A new line is
-scored against the window, then appended. When it would not fit, the window slides: only
-the most recent whole lines that fit in ``spec.keep_tokens`` stay, behind a CONT marker.
+Each session's context is its :class:`~logwatch.core.window.SessionWindow`: a marker and
+whole recent lines, at most ``n_ctx`` tokens; a new line is scored against it, then appended.
 
 Three things make this fast, none of which changes a result:
 - a KV cache per session (a slot in :class:`~logwatch.core.gpt.KVPool`): an appended line
@@ -26,49 +24,7 @@ import torch
 
 from .gpt import KVPool, LeanGPT
 from .spec import ModelSpec
-
-
-@dataclass
-class SessionWindow:
-    """The token window of one session; shared by the fast path and the reference path."""
-
-    spec: ModelSpec
-    bos_id: int
-    cont_id: int
-    marker: int = -1
-    lines: deque[list[int]] = field(default_factory=deque)
-    length: int = 0
-    """Tokens in the window, marker included (0 before the first line)."""
-    cached: int = 0
-    """How many of the window's leading tokens the KV cache slot holds."""
-    slot: int | None = None
-    last_hidden: torch.Tensor | None = None
-    """Final hidden state after the last cached token: it predicts the next token."""
-
-    def prepare(self, line_len: int) -> None:
-        """Make room for a line of ``line_len`` tokens, sliding the window if needed."""
-        if self.length == 0:
-            self.marker, self.length, self.cached = self.bos_id, 1, 0
-        elif self.length + line_len > self.spec.n_ctx:
-            kept: deque[list[int]] = deque()
-            total = 0
-            for line in reversed(self.lines):
-                if total + len(line) > self.spec.keep_tokens:
-                    break
-                kept.appendleft(line)
-                total += len(line)
-            # Positions shift, so the cache is useless: the next forward re-reads the window.
-            self.marker, self.lines, self.length, self.cached = self.cont_id, kept, 1 + total, 0
-
-    def tokens(self) -> list[int]:
-        out = [self.marker]
-        for line in self.lines:
-            out.extend(line)
-        return out
-
-    def append(self, line: list[int]) -> None:
-        self.lines.append(line)
-        self.length += len(line)
+from .window import SessionWindow
 
 
 @dataclass

@@ -4,7 +4,7 @@ Why it exists: a per-line loss cannot see a session that simply stops early or s
 no line in it is surprising. On the chronological HDFS split about a fifth of the anomalous
 blocks are like that, which capped the line rule's recall near 0.8 (DESIGN.md §3). A count-
 vector check when a session closes sees them: the session's (masked line -> count) vector is
-compared with the vectors of normal training sessions (:class:`~logwatch.core.baselines.
+compared with the vectors of normal training sessions (:class:`~logwatch.core.count_vectors.
 CountVectorKNN`: idf-weighted cosine distance to the nearest one, plus the number of lines
 whose masked text never occurred in training). OR-ed with the line rule it is the part of the
 alert rule that looks at the session as a whole.
@@ -24,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .baselines import CountVectorKNN, calibrate_threshold
+from .calibrate import threshold_for_fpr
+from .count_vectors import CountVectorKNN
 
 KIND = "count-vector-knn"
 FORMAT_VERSION = 1
@@ -75,7 +76,7 @@ class SessionCheck:
         check = cls(list(templates), vectors, threshold=math.inf, max_fpr=max_fpr,
                     normal_sessions=len(calibration), enabled=enabled)
         scores = check.score_many(calibration)
-        check.threshold = calibrate_threshold(list(scores.values()), max_fpr)
+        check.threshold = threshold_for_fpr(list(scores.values()), max_fpr)
         return check
 
     @classmethod

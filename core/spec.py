@@ -1,14 +1,15 @@
-"""The model directory's JSON files: ``spec.json`` and ``calibration.json``.
+"""The model directory's file names and its ``spec.json``.
 
 One spec dataclass describes everything needed to rebuild the network and feed it the same
-text it was trained on (nanoGPT style); it is saved beside the weights. Calibration is a
-separate file because it changes without retraining (``logwatch calibrate``).
+text it was trained on (nanoGPT style); it is saved beside the weights. The alert rule lives
+in a file of its own (``calibration.json``, :class:`~logwatch.core.calibrate.Calibration`)
+because it changes without retraining (``logwatch calibrate``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,11 @@ class ModelSpec:
         return self.n_ctx - 1 - self.max_line_tokens
 
     def save(self, directory: Path) -> None:
-        _write_json(directory / SPEC_FILE, asdict(self))
+        write_json(directory / SPEC_FILE, asdict(self))
 
     @classmethod
     def load(cls, directory: Path) -> ModelSpec:
-        data = _read_json(directory / SPEC_FILE)
+        data = read_json(directory / SPEC_FILE)
         if data.get("format") != MODEL_FORMAT:
             raise ModelDirError(f"{directory / SPEC_FILE} is not a logwatch model spec")
         if int(data.get("version", 0)) > MODEL_FORMAT_VERSION:
@@ -76,51 +77,11 @@ class ModelSpec:
             raise ModelDirError(f"{directory / SPEC_FILE}: {exc}") from None
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """The alert rule: a session alerts once ``min_lines`` of its lines score above ``line_threshold``."""
-
-    line_threshold: float
-    """Per-line loss (nats/token) above which a line counts as surprising."""
-    min_lines: int = 1
-    """How many surprising lines a session needs before it alerts (LogBERT's r)."""
-    method: str = "max-fpr"
-    """"max-fpr": quantile of held-out normal sessions; "mean+3sigma": the study's rule."""
-    max_fpr: float | None = 0.01
-    """False-positive budget on normal sessions the threshold was set for."""
-    normal_sessions: int = 0
-    """How many held-out normal sessions the threshold was computed on."""
-    flagged_sessions: int = 0
-    """How many of those the rule flags (≤ max_fpr × normal_sessions)."""
-    details: dict[str, Any] = field(default_factory=dict)
-    """Free-form figures for the record (loss quantiles, files used)."""
-    session_check: dict[str, Any] | None = None
-    """Optional session-completeness check (:mod:`logwatch.core.session_check`), applied when a
-    session closes and OR-ed with the line rule; None = line rule only."""
-
-    def save(self, directory: Path) -> None:
-        _write_json(directory / CALIBRATION_FILE, asdict(self))
-
-    @classmethod
-    def load(cls, directory: Path) -> Calibration | None:
-        path = directory / CALIBRATION_FILE
-        if not path.exists():
-            return None
-        data = _read_json(path)
-        known = {f.name for f in fields(cls)}
-        try:
-            calibration = cls(**{k: v for k, v in data.items() if k in known})
-            float(calibration.line_threshold)
-        except (TypeError, ValueError) as exc:
-            raise ModelDirError(f"{path}: {exc}") from None
-        return calibration
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -7,10 +7,9 @@ few hundred words. The sequence markers are added tokens, so each is always one 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-import re
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 

@@ -21,10 +21,10 @@ import torch
 
 from .masking import MASK_VERSION, mask_line
 from .model import hf_model, pick_device, save_weights
-from .scorer import SessionWindow
 from .sessions import SessionKeyer
 from .spec import SUMMARY_FILE, TOKENIZER_FILE, ModelSpec
 from .tokenizer import LogTokenizer
+from .window import SessionWindow
 
 IGNORE = -100
 
@@ -78,7 +78,8 @@ class TrainResult:
     best_val_loss: float
     epochs_run: int
     seconds: float
-    train_sessions: list[list[list[int]]]
+    train_sessions: dict[str, list[str]]
+    """Training sessions as raw lines (long ones not yet cut into chunks)."""
     holdout_sessions: dict[str, list[str]]
     """Held-out sessions as raw lines, for calibration: never trained on."""
 
@@ -296,4 +297,4 @@ def train_model(lines: Iterable[tuple[str, str]], out_dir: str | Path, config: T
         "torch": torch.__version__,
     }
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return TrainResult(spec, best_val, epochs_run, seconds, train_sessions, held_raw)
+    return TrainResult(spec, best_val, epochs_run, seconds, train_raw, held_raw)

@@ -36,18 +36,11 @@ def normal_log_lines() -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, normal_log_lines: list[str]) -> Path:
     """A real model (tokenizer, weights, calibration) trained on generated normal logs."""
-    from logwatch.core.calibrate import calibrate, session_losses
-    from logwatch.core.engine import Engine
-    from logwatch.core.train import train_model
-    from logwatch.core.types import LogLine
+    from logwatch.core.build import build_model_dir
 
     out = tmp_path_factory.mktemp("tiny_model")
-    result = train_model([("normal.log", t) for t in normal_log_lines], out, TrainConfig(**TINY))
-    engine = Engine.load(out, device="cpu")
-    engine.threshold = None
-    lines = [LogLine(n=i, text=t, source=k, arrival=0.0)
-             for i, (k, texts) in enumerate(result.holdout_sessions.items()) for t in texts]
-    calibrate(session_losses(engine.score_batch(lines)), max_fpr=0.05).save(out)
+    built = build_model_dir([("normal.log", t) for t in normal_log_lines], out, TrainConfig(**TINY), max_fpr=0.05)
+    assert built.calibration is not None
     return out
 
 
@@ -58,7 +51,7 @@ def checked_model(tiny_model_dir: Path, normal_log_lines: list[str], tmp_path_fa
     import shutil
 
     from logwatch.core.session_check import SessionCheck
-    from logwatch.core.spec import Calibration
+    from logwatch.core.calibrate import Calibration
     from logwatch.core.train import group_sessions
 
     out = tmp_path_factory.mktemp("checked") / "model"

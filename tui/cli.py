@@ -191,7 +191,9 @@ def calibrate(files: tuple[str, ...], model_dir: str | None, **options: Any) -> 
               "line of the session over the threshold, once the session is over (key M).")
 def eval_(files: tuple[str, ...], labels: str, model_dir: str | None, **options: Any) -> None:
     """Session-level precision, recall, F1, FPR, AUROC and AUPRC on labelled FILES."""
-    commands.run_eval(files=files, labels=labels, model_dir=model_dir, **options)
+    from .evaluate import run_eval
+
+    run_eval(files=files, labels=labels, model_dir=model_dir, **options)
 
 
 @main.command()

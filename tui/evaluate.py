@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .commands import load_engine, open_known_normal, usage_error
+from .common import load_engine, open_known_normal, usage_error
 
 #: Rows of the table: (report key, label). "" is the model's full rule (the top level).
 _ROWS = (
@@ -31,8 +31,9 @@ _ROWS = (
 def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, device: str, session_regex: str | None,
              as_json: bool, threshold: float | None, min_lines: int | None, baseline: bool,
              known_normal: str | None = None, feedback: tuple[int, ...] = (), feedback_scope: str = "line") -> None:
-    from logwatch.core.evaluate import EvalError, check_files, evaluate_files
-    from logwatch.core.metrics import read_labels
+    from logwatch.core.eval.evaluate import evaluate_files
+    from logwatch.core.eval.metrics import read_labels
+    from logwatch.core.eval.traces import EvalError, check_files
 
     try:
         truth = read_labels(labels)

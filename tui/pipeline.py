@@ -10,18 +10,23 @@ clock and get deterministic rates.
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from logwatch.core.known_normal import KnownNormal
-from logwatch.core.types import LogLine, ScoredLine, SessionEnd
+from logwatch.core.types import ScoredLine, SessionEnd
 
 from .messages import LinesScored, SessionsEnded, Status, StatusChanged
+
+if TYPE_CHECKING:
+    from logwatch.core.engine import Engine
+    from logwatch.core.record import RecordingWriter
+    from logwatch.core.stream import LineSource
 
 
 @dataclass
@@ -67,8 +72,7 @@ class Pipeline:
         self._paused = threading.Event()
         self._steps = 0
         self._lock = threading.Lock()
-        self._inbox: queue.Queue[list[LogLine] | None] = queue.Queue(maxsize=256)
-        self._queued = 0
+        self._source: LineSource | None = None
         self._rate_window: list[tuple[float, int]] = []
 
     # -- control from the UI thread (all thread-safe) --------------------------------------
@@ -107,97 +111,56 @@ class Pipeline:
         self.post(StatusChanged(self.status))
 
     def _live(self) -> None:
+        from logwatch.core.stream import LineSource, run_stream
+
+        cfg = self.config
+        engine, state, note = self._load_engine()
+        self._set(state=state, note=note, model=engine.model_name, device=engine.device, threshold=engine.threshold)
+        writer = self._open_writer(engine.model_name, engine.threshold, engine.session_check is not None)
+        source: str | int = cfg.fd if cfg.fd is not None else (cfg.path or "-")
+        lines = LineSource(source, follow=cfg.follow and cfg.fd is None, on_error=self._note)
+        self._source = lines
+        pending: list[ScoredLine] = []
+        last_post = self.clock()
+        try:
+            lines.start()
+            for step in run_stream(engine, lines, writer=writer, halt=self._halt, clock=self.clock,
+                                   batch_lines=cfg.max_batch_lines):
+                pending.extend(step.lines)
+                now = self.clock()
+                if pending and (now - last_post >= cfg.flush_seconds or step.backlog == 0 or step.finished):
+                    self._post_lines(pending, now, len(engine.sessions))
+                    pending, last_post = [], now
+                if step.ends:
+                    self.post(SessionsEnded(step.ends))
+                if step.finished:
+                    closed = "input closed: no more lines will arrive"
+                    self._set(state="input ended", note=f"{note}; {closed}" if note else closed, queued=0)
+            if pending:
+                self._post_lines(pending, self.clock(), len(engine.sessions))
+        finally:
+            lines.stop()
+            if writer is not None:
+                writer.close()
+
+    def _load_engine(self) -> tuple[Engine, str, str]:
+        """The engine (loaded here, off the UI thread), the state to show and a note; unscored if no model."""
         from logwatch.core.engine import Engine, EngineError
-        from logwatch.core.ingest import LineReader
 
         cfg = self.config
         try:
             engine = Engine.load(cfg.model_dir, device=cfg.device, session_regex=cfg.session_regex,
                                  precision=cfg.precision, threads=max(1, (os.cpu_count() or 2) - 1),
                                  known_normal=cfg.known_normal, idle_seconds=cfg.idle_seconds)
-            state, note = "scoring", ""
-            if cfg.session_ends:
-                try:
-                    engine.enable_session_ends()
-                except EngineError as exc:
-                    note = f"session ends not judged: {exc}"
         except EngineError as exc:
             engine = Engine.unscored(session_regex=cfg.session_regex if _valid_regex(cfg.session_regex) else None)
-            state, note = "unscored", f"model not loaded: {exc}"
-        self._set(state=state, note=note, model=engine.model_name, device=engine.device, threshold=engine.threshold)
-        writer = self._open_writer(engine.model_name, engine.threshold, engine.session_check is not None)
-        source: str | int = cfg.fd if cfg.fd is not None else (cfg.path or "-")
-        reader = LineReader(source, self._deliver, follow=cfg.follow and cfg.fd is None, batch_lines=512,
-                            on_error=self._note,
-                            on_eof=lambda: self._inbox.put(None))
-        reader.start()
-        pending: list[ScoredLine] = []
-        last_post = last_idle_check = self.clock()
-        ended = False
-        try:
-            while not self._halt.is_set() and not ended:
-                batch = self._take(timeout=0.05)
-                if batch is None:
-                    ended = True
-                elif batch:
-                    scored = engine.score_batch(batch)
-                    if writer is not None:
-                        writer.write(scored)
-                    pending.extend(scored)
-                now = self.clock()
-                if pending and (now - last_post >= cfg.flush_seconds or ended or self._queued == 0):
-                    self._post_lines(pending, now, len(engine.sessions))
-                    pending, last_post = [], now
-                if now - last_idle_check >= 1.0:  # also while the stream is quiet: idle sessions end
-                    last_idle_check = now
-                    engine.evict_idle()
-                    self._post_ends(engine.take_ended(), writer)
-            if pending:
-                self._post_lines(pending, self.clock(), len(engine.sessions))
-            if ended:  # every session still open has ended with the input
-                engine.close_all()
-                self._post_ends(engine.take_ended(), writer)
-                closed = "input closed: no more lines will arrive"
-                self._set(state="input ended", note=f"{note}; {closed}" if note else closed, queued=0)
-        finally:
-            reader.stop()
-            if writer is not None:
-                writer.close()
-
-    def _deliver(self, lines: list[LogLine]) -> None:
-        """Reader thread → inbox; blocks when 256 batches wait (backpressure, bounded memory)."""
-        with self._lock:
-            self._queued += len(lines)
-        while not self._halt.is_set():
+            return engine, "unscored", f"model not loaded: {exc}"
+        if cfg.session_ends:
             try:
-                self._inbox.put(lines, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def _take(self, timeout: float) -> list[LogLine] | None:
-        """Up to max_batch_lines lines that are waiting; [] when nothing came; None at EOF."""
-        out: list[LogLine] = []
-        try:
-            item = self._inbox.get(timeout=timeout)
-        except queue.Empty:
-            return []
-        while True:
-            if item is None:
-                if out:  # EOF after some lines: score those first, report EOF next time
-                    self._inbox.put(None)
-                    break
-                return None
-            out.extend(item)
-            if len(out) >= self.config.max_batch_lines:
-                break
-            try:
-                item = self._inbox.get_nowait()
-            except queue.Empty:
-                break
-        with self._lock:
-            self._queued -= len(out)
-        return out
+                engine.enable_session_ends()
+            except EngineError as exc:
+                return engine, "scoring", f"session ends not judged: {exc}"
+        return engine, "scoring", ""
 
     def _note(self, message: str) -> None:
         self._set(note=message)
@@ -209,16 +172,11 @@ class Pipeline:
         span = now - self._rate_window[0][0]
         counted = sum(n for _, n in self._rate_window[1:]) if span > 0 else 0
         self.status = replace(self.status, lines=self.status.lines + len(lines), sessions=sessions,
-                              lines_per_s=counted / span if span > 0 else 0.0, queued=max(0, self._queued))
+                              lines_per_s=counted / span if span > 0 else 0.0,
+                              queued=self._source.queued if self._source is not None else 0)
         self.post(LinesScored(lines, self.status))
 
-    def _post_ends(self, ends: list[SessionEnd], writer) -> None:  # type: ignore[no-untyped-def]
-        if ends:
-            if writer is not None:
-                writer.write(ends)
-            self.post(SessionsEnded(ends))
-
-    def _open_writer(self, model: str | None, threshold: float | None, ends: bool):  # type: ignore[no-untyped-def]
+    def _open_writer(self, model: str | None, threshold: float | None, ends: bool) -> RecordingWriter | None:
         if self.config.record is None:
             return None
         from logwatch.core.record import RecordingWriter

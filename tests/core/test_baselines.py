@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from logwatch.core.baselines import CountVectorKNN, PCABaseline, UnseenTemplateBaseline, calibrate_threshold
-from logwatch.core.metrics import SessionOutcome, auroc, evaluate, read_labels
+from logwatch.core.calibrate import threshold_for_fpr as calibrate_threshold
+from logwatch.core.count_vectors import CountVectorKNN
+from logwatch.core.eval.baselines import PCABaseline, UnseenTemplateBaseline
+from logwatch.core.eval.metrics import SessionOutcome, auroc, evaluate, read_labels
 
 HDFS = Path(__file__).resolve().parents[3] / "shared" / "data" / "hdfs" / "loglead_2pct"
 TEMPLATES = [f"INFO svc.part{i} step {i} done in <NUM> ms" for i in range(40)]

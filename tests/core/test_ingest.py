@@ -17,15 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logwatch.core import ingest
-from logwatch.core.ingest import (
-    FileFollower,
-    IngestError,
-    LineReader,
-    open_source_check,
-    read_fd_lines,
-    read_lines,
-    split_lines,
-)
+from logwatch.core.ingest import IngestError, open_source_check, read_fd_lines, read_lines, split_lines
+from logwatch.core.reader import FileFollower, LineReader
 from logwatch.core.types import MAX_LINE_CHARS, LogLine
 
 
@@ -205,7 +198,7 @@ def test_rotation_by_rename_loses_and_duplicates_nothing(tmp_path: Path, monkeyp
                                                          tiny_reads: bool) -> None:
     if tiny_reads:  # a backlog bigger than one poll's budget must still be finished before switching files
         monkeypatch.setattr(ingest, "CHUNK_BYTES", 3)
-        monkeypatch.setattr(ingest, "_POLL_MAX_BYTES", 3)
+        monkeypatch.setattr(ingest, "POLL_MAX_BYTES", 3)
     p = tmp_path / "app.log"
     p.write_bytes(b"1\n2\n")
     f = FileFollower(str(p))

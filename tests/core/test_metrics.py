@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from logwatch.core.metrics import (
+from logwatch.core.eval.metrics import (
     LeadTime,
     SessionOutcome,
     auprc,

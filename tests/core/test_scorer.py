@@ -9,7 +9,8 @@ import torch
 
 from logwatch.core.gpt import LeanGPT
 from logwatch.core.model import hf_model
-from logwatch.core.scorer import Scorer, SessionWindow, reference_losses
+from logwatch.core.scorer import Scorer, reference_losses
+from logwatch.core.window import SessionWindow
 from logwatch.core.spec import ModelSpec
 
 BOS, CONT, EOL = 1, 2, 3

@@ -30,8 +30,9 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .evaluate import SessionTrace
-from .session_check import SessionCheck
+from ..session_check import SessionCheck
+from .metrics import decision_metrics
+from .traces import SessionTrace
 
 #: When a review happens and what it marks: "line" (key m) or "session" (key M), see above.
 SCOPES: tuple[str, ...] = ("line", "session")
@@ -158,7 +159,6 @@ def feedback_report(traces: Mapping[str, SessionTrace], labels: Mapping[str, boo
                     check: SessionCheck | None, reviews: int, scope: str = "line", sessions_too: bool = True,
                     line_rule: bool = True) -> dict[str, object]:
     """Session metrics with the operator in the loop (no AUROC/AUPRC: marks change decisions, not scores)."""
-    from .evaluate import decision_metrics
 
     run = simulate_feedback(traces, labels, min_lines=min_lines, check=check, reviews=reviews, scope=scope,
                             sessions_too=sessions_too, line_rule=line_rule)

@@ -21,9 +21,10 @@ from __future__ import annotations
 import csv
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 NAN = float("nan")
 
@@ -299,3 +300,30 @@ def read_labels(path: str | Path) -> dict[str, bool]:
     except csv.Error as exc:
         raise ValueError(f"{path}: malformed CSV: {exc}") from None
     return labels
+
+
+# -- session decisions as reports ----------------------------------------------------------------
+def outcomes_for(scores: Mapping[str, float], flagged: Mapping[str, bool] | Container[str],
+                 labels: Mapping[str, bool]) -> list[SessionOutcome]:
+    """SessionOutcomes for every session in ``scores`` (which must all be labelled)."""
+    return [SessionOutcome(key, labels[key], score, key in flagged if not isinstance(flagged, Mapping)
+                           else bool(flagged[key])) for key, score in scores.items()]
+
+
+def threshold_outcomes(scores: Mapping[str, float], threshold: float, labels: Mapping[str, bool]) -> list[SessionOutcome]:
+    """Flag = score > threshold (the convention of every calibration in logwatch)."""
+    return [SessionOutcome(key, labels[key], score, score > threshold) for key, score in scores.items()]
+
+
+def metrics_dict(outcomes: Sequence[SessionOutcome], threshold: float | None, **extra: Any) -> dict[str, Any]:
+    result: Metrics = evaluate(outcomes, threshold=threshold)
+    return {**result.to_dict(), **extra}
+
+
+def decision_metrics(flags: Mapping[str, bool], labels: Mapping[str, bool], **extra: Any) -> dict[str, Any]:
+    """Metrics of yes/no decisions alone (a replay with feedback, live verdicts): no scores, so no
+    threshold, AUROC or AUPRC."""
+    report = metrics_dict(outcomes_for({key: 0.0 for key in flags}, flags, labels), None, **extra)
+    for key in ("auroc", "auprc", "threshold"):
+        report.pop(key, None)
+    return report

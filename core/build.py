@@ -1,0 +1,110 @@
+"""A complete model directory in one call: train, calibrate the alert rule, fit the session check.
+
+``logwatch train``, the tests' fixtures and the benchmarks all build models here, so a model
+directory always comes with the ``calibration.json`` the engine alerts by. Calibration uses
+sessions the model never trained on: the held-out part of the training lines, or normal
+sessions given for the purpose (``calibrate_on``, as the experiments do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .calibrate import Calibration, calibrate, session_losses
+from .session_check import SessionCheck
+from .stream import score_lines
+from .types import LogLine
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .train import Progress, TrainConfig, TrainResult
+
+Sessions = Mapping[str, Sequence[str]]
+
+
+@dataclass
+class BuiltModel:
+    """What :func:`build_model_dir` wrote, and what it could not."""
+
+    trained: TrainResult
+    calibration: Calibration | None
+    """None when there were no sessions to calibrate on (calibration.json not written)."""
+    notes: list[str] = field(default_factory=list)
+    """What else was fitted, one sentence each (the session check and its threshold)."""
+    warnings: list[str] = field(default_factory=list)
+    """What could not be done, one sentence each (e.g. the session check was too big to store)."""
+
+
+def session_lines(sessions: Sessions) -> list[LogLine]:
+    """Sessions as LogLines, each session its own source, so every one keeps its own key."""
+    return [LogLine(n=i, text=text, source=key, arrival=0.0)
+            for i, (key, texts) in enumerate(sessions.items()) for text in texts]
+
+
+def calibrate_engine(engine: Engine, lines: Iterable[LogLine], *, method: str = "max-fpr", max_fpr: float = 0.01,
+                     min_lines: int = 1, details: dict[str, object] | None = None) -> Calibration:
+    """The alert rule for ``engine``'s model from normal lines it never trained on.
+
+    Everything of the model's current calibration that this does not recompute (its session
+    check) is kept.
+    """
+    engine.threshold = None  # score without alerting: the threshold is what is being set
+    result = calibrate(session_losses(score_lines(engine, lines)), method=method, max_fpr=max_fpr,
+                       min_lines=min_lines, details=details)
+    previous = engine.calibration
+    if previous is not None and previous.session_check is not None:
+        result = replace(result, session_check=previous.session_check)
+    return result
+
+
+def build_model_dir(lines: Sequence[tuple[str, str]], out_dir: str | Path, config: TrainConfig, *,
+                    max_fpr: float = 0.01, min_lines: int = 1, session_check: bool = False,
+                    calibrate_on: Sessions | None = None,
+                    on_progress: Callable[[Progress], None] | None = None) -> BuiltModel:
+    """Train on (source, text) lines of normal logs and write a directory the engine can alert with.
+
+    The line rule is calibrated at ``max_fpr`` of the held-out sessions, or of ``calibrate_on``
+    when given; ``session_check`` also fits the session-completeness check, its reference being
+    the training sessions (all of ``lines`` with ``calibrate_on``, else those not held out).
+    """
+    from .engine import Engine
+    from .train import group_sessions, train_model
+
+    out = Path(out_dir)
+    trained = train_model(lines, out, config, on_progress)
+    held: Sessions = calibrate_on if calibrate_on is not None else trained.holdout_sessions
+    if not held:
+        return BuiltModel(trained, None,
+                          warnings=["no held-out sessions: calibration.json not written; run `logwatch calibrate`"])
+    engine = Engine.load(out, device=config.device)
+    details: dict[str, object] = {"calibrated_on": "given normal sessions" if calibrate_on is not None
+                                  else "held-out training sessions"}
+    calibration = calibrate_engine(engine, session_lines(held), max_fpr=max_fpr, min_lines=min_lines,
+                                   details=details)
+    notes: list[str] = []
+    warnings: list[str] = []
+    if session_check:
+        reference = group_sessions(lines, config.session_rule) if calibrate_on is not None else trained.train_sessions
+        check = SessionCheck.fit_raw(reference, held, max_fpr=max_fpr)
+        if check.storable():
+            calibration = replace(calibration, session_check=check.to_dict())
+            notes.append(f"session check: {len(check.vectors):,} distinct normal sessions, "
+                         f"threshold {check.threshold:.4g}")
+        else:
+            warnings.append(f"session check not stored: {len(check.templates):,} distinct masked lines and "
+                         f"{len(check.vectors):,} distinct sessions are too many for calibration.json")
+    calibration.save(out)
+    return BuiltModel(trained, calibration, notes, warnings)
+
+
+def summary(built: BuiltModel) -> dict[str, Any]:
+    """The figures ``logwatch train`` prints when it is done."""
+    c = built.calibration
+    if c is None:
+        return {}
+    return {"line_threshold": c.line_threshold, "min_lines": c.min_lines, "normal_sessions": c.normal_sessions,
+            "flagged_sessions": c.flagged_sessions,
+            "session_check_threshold": (c.session_check or {}).get("threshold")}

@@ -1,0 +1,184 @@
+"""The one driver from arriving lines to scored output, shared by ``logwatch score`` and the monitor.
+
+The path of a line: a :class:`LineSource` reads it on its own thread (:mod:`.reader`) and
+queues it in batches; :func:`run_stream` takes what is waiting, has the
+:class:`~logwatch.core.engine.Engine` score it, writes it to the recording, and yields it as a
+:class:`StreamStep`. Once a second it also closes sessions that went idle (their session-check
+verdicts come out with the step), and at the end of the input every open session ends. What
+happens next is the caller's: ``score`` prints JSON rows, the monitor's pipeline posts
+batches to the app.
+
+Offline scoring (calibration, evaluation) has no thread and no idle time: :func:`score_lines`
+batches an iterable through the same engine call.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from .reader import LineReader
+from .types import LogLine, ScoredLine, SessionEnd
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+#: Most lines one engine call scores (and a reader hands over at once). Bigger batches fill
+#: the model's batches better; smaller ones bound the latency of one step.
+BATCH_LINES = 512
+#: How often idle sessions are looked for while lines flow or the input is quiet.
+IDLE_CHECK_SECONDS = 1.0
+#: How long one wait for new lines lasts before an empty step is yielded.
+POLL_SECONDS = 0.05
+#: Batches the reader may queue ahead of the scorer before it waits (backpressure).
+MAX_QUEUED_BATCHES = 256
+
+
+class RecordSink(Protocol):
+    """Where scored lines and verdicts are recorded (:class:`~logwatch.core.record.RecordingWriter`)."""
+
+    def write(self, lines: Iterable[ScoredLine | SessionEnd]) -> None: ...
+
+
+class LineSource:
+    """A source read on a :class:`~logwatch.core.reader.LineReader` thread, taken in batches.
+
+    ``source`` is a path, ``-`` for standard input, or a pipe's file descriptor; ``follow``
+    keeps reading a path as it grows (through rotation and truncation). Reading errors are kept
+    in :attr:`error` (and passed to ``on_error``); the source then ends without an end of input.
+    """
+
+    def __init__(self, source: str | int, *, follow: bool = False,
+                 on_error: Callable[[str], None] | None = None, max_batches: int = MAX_QUEUED_BATCHES) -> None:
+        self._inbox: queue.Queue[list[LogLine] | None] = queue.Queue(maxsize=max_batches)
+        self._halt = threading.Event()
+        self._lock = threading.Lock()
+        self._on_error = on_error
+        self.queued = 0
+        """Lines read but not yet taken: the backlog behind the model."""
+        self.error: str | None = None
+        self.reader = LineReader(source, self._deliver, follow=follow, batch_lines=BATCH_LINES,
+                                 on_error=self._failed, on_eof=lambda: self._deliver(None))
+
+    def start(self) -> LineSource:
+        self.reader.start()
+        return self
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.reader.stop()
+
+    def __enter__(self) -> LineSource:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def alive(self) -> bool:
+        """False once the reader thread is gone (input over, stopped, or failed)."""
+        return self.reader.is_alive()
+
+    def _failed(self, message: str) -> None:
+        self.error = message
+        if self._on_error is not None:
+            self._on_error(message)
+
+    def _deliver(self, lines: list[LogLine] | None) -> None:
+        """Reader thread → inbox (None = end of input); waits while the inbox is full."""
+        if lines is not None:
+            with self._lock:
+                self.queued += len(lines)
+        while not self._halt.is_set():
+            try:
+                self._inbox.put(lines, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def take(self, timeout: float, max_lines: int = BATCH_LINES) -> list[LogLine] | None:
+        """Up to about ``max_lines`` waiting lines; [] when none came in ``timeout`` s; None at the end."""
+        out: list[LogLine] = []
+        try:
+            item = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        while True:
+            if item is None:
+                if out:  # the end after some lines: those first, the end on the next call
+                    self._inbox.put(None)
+                    break
+                return None
+            out.extend(item)
+            if len(out) >= max_lines:
+                break
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+        with self._lock:
+            self.queued -= len(out)
+        return out
+
+
+@dataclass
+class StreamStep:
+    """What one turn of :func:`run_stream` produced (either list may be empty)."""
+
+    lines: list[ScoredLine] = field(default_factory=list)
+    ends: list[SessionEnd] = field(default_factory=list)
+    """Verdicts on sessions that ended (idle, or the input is over), in the order they ended."""
+    backlog: int = 0
+    """Lines read but not scored yet."""
+    finished: bool = False
+    """The input is over: the last step of a stream that ended by itself."""
+
+
+def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None = None,
+               halt: threading.Event | None = None, clock: Callable[[], float] = time.monotonic,
+               batch_lines: int = BATCH_LINES) -> Iterator[StreamStep]:
+    """Score a started source until its input ends, it fails, or ``halt`` is set.
+
+    Yields a step per batch scored, and an empty step each time the input is quiet for
+    :data:`POLL_SECONDS`, so a caller can flush output while nothing arrives. When the input
+    ends by itself, every open session ends too and a last step with ``finished`` set follows.
+    """
+    last_idle_check = clock()
+    while halt is None or not halt.is_set():
+        batch = source.take(timeout=POLL_SECONDS, max_lines=batch_lines)
+        if batch is None:
+            engine.close_all()
+            ends = engine.take_ended()
+            if writer is not None:
+                writer.write(ends)
+            yield StreamStep(ends=ends, finished=True)
+            return
+        step = StreamStep(lines=engine.score_batch(batch) if batch else [])
+        now = clock()
+        if now - last_idle_check >= IDLE_CHECK_SECONDS:
+            last_idle_check = now
+            engine.evict_idle()
+            step.ends = engine.take_ended()
+        if writer is not None:
+            writer.write(step.lines)
+            writer.write(step.ends)
+        step.backlog = max(0, source.queued)
+        yield step
+        if not batch and not source.alive and source.error is not None:
+            return  # the reader failed: no end of input will come
+
+
+def score_lines(engine: Engine, lines: Iterable[LogLine], batch_lines: int = BATCH_LINES) -> Iterator[ScoredLine]:
+    """Score lines read in full beforehand (calibration, evaluation), batch by batch, in order."""
+    batch: list[LogLine] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= batch_lines:
+            yield from engine.score_batch(batch)
+            batch = []
+    if batch:
+        yield from engine.score_batch(batch)
