@@ -102,7 +102,7 @@ def in_app(log: Path, work: Path, model_dir: str | None) -> dict:
             while app.status.state not in ("input ended", "stopped"):
                 await asyncio.sleep(0.1)
             await pilot.pause()
-            lines, alerted = app.status.lines, {k for k, v in app.sessions.items() if v.alerted}
+            lines, alerted = app.status.lines, {k for k, v in app.state.sessions.items() if v.alerted}
             await pilot.press("q")
         return lines, alerted
 

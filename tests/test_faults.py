@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from logwatch.core.generator import generate_log
-from logwatch.core.record import read_recording
+from logwatch.core.replay import read_recording
 
 
 def _wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]

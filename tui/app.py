@@ -1,15 +1,13 @@
 """The live monitor: session list, log view, surprise sparklines, alert banner and details.
 
 The app only displays. One pipeline thread (:mod:`.pipeline`) reads, scores and records, and
-posts a batch of scored lines every ~75 ms; the app files each batch into bounded
-per-session buffers, updates the view, the sparklines and the alert list, and never touches
-the model.
+posts a batch of scored lines every ~75 ms; the app files each batch into its headless
+:class:`~.state.MonitorState` and gives each widget what changed. It never touches the model.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from textual import work
@@ -17,29 +15,28 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, OptionList, Sparkline, Static
-from textual.widgets.option_list import Option
 
 from logwatch.core.known_normal import KnownNormalError
-from logwatch.core.types import ScoredLine, SessionEnd
 from logwatch.themes import CSS_PATH, DEFAULT_THEME, THEMES
 
-from .messages import LinesScored, SessionsEnded, Status, StatusChanged
 from .marks import mark_session, toggle_line
+from .messages import LinesScored, SessionsEnded, StatusChanged
 from .pipeline import Pipeline, PipelineConfig
 from .render import FilterError, Palette, parse_filter, safe_text, search_pattern, short_session
+from .state import ALL, AppLimits, MonitorState, NewAlert
 from .widgets.log_view import LogView
-from .views import AppLimits, Pending, SessionView
-from .widgets.panels import HelpScreen, banner_text, detail_renderable, status_text
-
-ALL = "*all*"
+from .widgets.panels import Banner, DetailPanel, HelpScreen, StatusBar, banner_text, detail_renderable
+from .widgets.sidebar import AlertList, SessionList
 
 
 class LogwatchApp(App[int]):
     """``logwatch`` in a terminal."""
 
     TITLE = "logwatch"
-    _mounted_ui = False  # set on mount: the theme watcher must not touch widgets before then
     CSS_PATH = CSS_PATH
+    #: Set on mount. A class attribute, because setting the theme in __init__ runs the theme
+    #: watcher before __init__ is done, and the watcher must not touch widgets before mount.
+    _mounted_ui = False
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -67,49 +64,52 @@ class LogwatchApp(App[int]):
         for t in THEMES.values():
             self.register_theme(t)
         self.theme = theme if theme in self.available_themes else DEFAULT_THEME
-        self.limits = limits or AppLimits()
         self.pipeline = Pipeline(config, self.post_message, clock=clock, sleep=sleep)
         self.start_pipeline = start_pipeline
         self.status = self.pipeline.status
-        self.sessions: OrderedDict[str, SessionView] = OrderedDict()
-        self.all_lines: deque[ScoredLine] = deque(maxlen=self.limits.all_lines)
-        self.stream_losses: deque[float] = deque(maxlen=self.limits.spark_points)
-        self.alerts: deque[ScoredLine] = deque(maxlen=self.limits.alerts)
-        self.alert_count = 0
-        self.view = ALL
-        self.focused_session: str | None = None
+        """The pipeline's latest status (the pipeline owns it; every message carries a copy)."""
+        self.state = MonitorState(limits)
         self.ask_mode = ""
-        self._dirty = Pending()
         self._palette = Palette()
+        self.banner = Banner(id="banner")
+        self.session_list = SessionList(id="sessions")
+        self.alert_list = AlertList(id="alerts")
+        self.spark_stream = Sparkline([], id="spark-stream")
+        self.spark_session = Sparkline([], id="spark-session")
+        self.spark_label = Static("session -", classes="spark-label", id="spark-session-label")
+        self.log_view = LogView(max_lines=self.state.limits.all_lines, palette=lambda: self._palette,
+                                threshold=lambda: self.status.threshold, id="log")
+        self.detail = DetailPanel(id="detail")
+        self.query_box = Input(id="query")
+        self.status_bar = StatusBar(id="status")
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(id="banner")
+        yield self.banner
         with Horizontal(id="main"):
             with Vertical(id="sidebar"):
                 yield Static("sessions", classes="title")
-                yield OptionList(Option("all lines", id=ALL), id="sessions")
+                yield self.session_list
                 yield Static("alerts", classes="title")
-                yield OptionList(id="alerts")
+                yield self.alert_list
             with Vertical(id="right"):
                 with Horizontal(classes="spark-row"):
                     yield Static("stream", classes="spark-label")
-                    yield Sparkline([], id="spark-stream")
+                    yield self.spark_stream
                 with Horizontal(classes="spark-row"):
-                    yield Static("session -", classes="spark-label", id="spark-session-label")
-                    yield Sparkline([], id="spark-session")
-                yield LogView(max_lines=self.limits.all_lines, palette=lambda: self._palette,
-                              threshold=lambda: self.status.threshold, id="log")
-                yield Static(id="detail")
-        yield Input(id="query")
-        yield Static(id="status")
+                    yield self.spark_label
+                    yield self.spark_session
+                yield self.log_view
+                yield self.detail
+        yield self.query_box
+        yield self.status_bar
 
     def on_mount(self) -> None:
         self._mounted_ui = True
         self._palette = self._palette_from_theme()
-        self.query_one("#log", LogView).focus()
+        self.log_view.focus()
         self._show_status()
-        self.set_interval(0.5, self._refresh_sidebar)
+        self.set_interval(0.5, self.refresh_sidebar)
         if self.start_pipeline:
             self.run_pipeline()
 
@@ -120,7 +120,7 @@ class LogwatchApp(App[int]):
     def watch_theme(self, _theme: str) -> None:
         if self._mounted_ui:
             self._palette = self._palette_from_theme()
-            self.query_one("#log", LogView).invalidate()
+            self.log_view.invalidate()
 
     def _palette_from_theme(self) -> Palette:
         theme = THEMES.get(self.theme)
@@ -136,203 +136,134 @@ class LogwatchApp(App[int]):
     # -- pipeline messages ---------------------------------------------------------------
     def on_lines_scored(self, message: LinesScored) -> None:
         self.status = message.status
-        log = self.query_one("#log", LogView)
-        shown: list[ScoredLine] = []
-        newest_alert: ScoredLine | None = None
-        for line in message.lines:
-            self.all_lines.append(line)
-            view = self._session(line.session)
-            view.lines.append(line)
-            view.count += 1
-            view.last_n = line.n
-            if line.loss is not None:
-                view.losses.append(line.loss)
-                view.max_loss = max(view.max_loss, line.loss)
-                self.stream_losses.append(line.loss)
-            if line.alert and not view.alerted:
-                # The banner and the alert list are per session: the line that crossed the rule.
-                # Later over-threshold lines of the session stay marked in the view (a/A visit them).
-                self._add_alert(view, line)
-                newest_alert = line
-            if self.view == ALL or line.session == self.view:
-                shown.append(line)
-        self._dirty.sessions = True
-        if shown:
-            log.add_lines(shown)
-        self.query_one("#spark-stream", Sparkline).data = list(self.stream_losses)
-        focus = self.focused_session
-        if focus in self.sessions:
-            self.query_one("#spark-session", Sparkline).data = list(self.sessions[focus].losses)
-        if newest_alert is not None:
-            self._raise_banner(newest_alert)
+        changes = self.state.add_lines(message.lines)
+        if changes.shown:
+            self.log_view.add_lines(changes.shown)
+        self.spark_stream.data = list(self.state.stream_losses)
+        if changes.alerts:
+            self._raise_banner(changes.alerts[-1])
+        self._draw_focus()
         self._show_status()
 
     def on_sessions_ended(self, message: SessionsEnded) -> None:
-        """Session-check verdicts: a session that ended unlike any normal one alerts at its last line."""
-        for end in message.ends:
-            view = self.sessions.get(end.session)
-            if not end.alert or view is None or view.alerted or not view.lines:
-                continue
-            self._add_alert(view, view.lines[-1])
-            self._dirty.sessions = True
-            self._raise_banner(view.lines[-1], end)
-
-    def _add_alert(self, view: SessionView, line: ScoredLine) -> None:
-        """The session's one entry in the alert list (and its ▲ in the session list)."""
-        self.alert_count += 1
-        self.alerts.append(line)
-        view.alerted = True
-        self._dirty.alerts = True
+        new = self.state.add_ends(message.ends)
+        if new:
+            self._raise_banner(new[-1])
+            self._draw_focus()
 
     def on_status_changed(self, message: StatusChanged) -> None:
         self.status = message.status
-        self.query_one("#log", LogView).invalidate()
+        self.log_view.invalidate()
         self._show_status()
 
-    def _session(self, key: str) -> SessionView:
-        view = self.sessions.get(key)
-        if view is None:
-            view = SessionView(key, deque(maxlen=self.limits.session_lines), deque(maxlen=self.limits.spark_points))
-            self.sessions[key] = view
-            if len(self.sessions) > self.limits.sessions:
-                self._evict_session()
-        else:
-            self.sessions.move_to_end(key)
-        if self.focused_session is None and not key.startswith("<unkeyed"):
-            self._focus_session(key)
-        return view
+    def _raise_banner(self, alert: NewAlert) -> None:
+        self.banner.show(banner_text(alert.line, self.status.threshold, self.state.alert_count, alert.ended))
 
-    def _evict_session(self) -> None:
-        victim = next((k for k, v in self.sessions.items() if not v.alerted and k != self.view), None)
-        victim = victim or next(k for k in self.sessions if k != self.view)
-        del self.sessions[victim]
-
-    def _raise_banner(self, line: ScoredLine, ended: SessionEnd | None = None) -> None:
-        banner = self.query_one("#banner", Static)
-        banner.update(banner_text(line, self.status.threshold, self.alert_count, ended))
-        banner.add_class("-shown")
-        self._focus_session(line.session)
-
-    def _focus_session(self, key: str) -> None:
-        self.focused_session = key
-        self.query_one("#spark-session-label", Static).update(f"session {safe_text(short_session(key), 8)}")
-        view = self.sessions.get(key)
-        self.query_one("#spark-session", Sparkline).data = list(view.losses) if view else []
+    def _draw_focus(self) -> None:
+        """The session sparkline follows the focused session (the newest alert, or the one selected)."""
+        key = self.state.focused
+        self.spark_label.update(f"session {safe_text(short_session(key), 8)}" if key else "session -")
+        self.spark_session.data = self.state.focused_losses()
 
     def _show_status(self) -> None:
-        log = self.query_one("#log", LogView)
-        name = "all lines" if self.view == ALL else short_session(self.view)
-        self.query_one("#status", Static).update(
-            status_text(self.status, alerts=self.alert_count, follow=log.follow, new_lines=log.new_lines, view=name))
+        name = "all lines" if self.state.view == ALL else short_session(self.state.view)
+        self.status_bar.show(self.status, alerts=self.state.alert_count, follow=self.log_view.follow,
+                             new_lines=self.log_view.new_lines, view=name)
 
-    def _refresh_sidebar(self) -> None:
+    def refresh_sidebar(self) -> None:
+        """Redraw the lists if they changed (at most twice a second: they are sorted and rebuilt)."""
         if not self.is_running:  # the interval can fire while shutdown is removing the widgets
             return
-        if self._dirty.sessions:
-            self._dirty.sessions = False
-            sessions = self.query_one("#sessions", OptionList)
-            highlighted = sessions.highlighted_option.id if sessions.highlighted_option else None
-            ordered = sorted(self.sessions.values(), key=lambda v: (not v.alerted, -v.last_n))[:200]
-            options = [Option("all lines", id=ALL)] + [
-                Option(f"{'▲' if v.alerted else ' '} {safe_text(short_session(v.key), 24):<13} {v.count:>5} "
-                       f"{v.max_loss:5.1f}", id=v.key) for v in ordered]
-            sessions.set_options(options)
-            if highlighted is not None:
-                try:
-                    sessions.highlighted = sessions.get_option_index(highlighted)
-                except Exception:  # noqa: BLE001 - the session was evicted
-                    pass
-        if self._dirty.alerts:
-            self._dirty.alerts = False
-            alerts = self.query_one("#alerts", OptionList)
-            alerts.set_options([Option(f"{safe_text((a.ts or '')[-12:], 12)} {safe_text(short_session(a.session), 13)} "
-                                       f"{a.loss or 0:4.1f}", id=f"{a.n}") for a in reversed(self.alerts)])
+        sessions_changed, alerts_changed = self.state.take_changes()
+        if sessions_changed:
+            self.session_list.show(self.state.session_rows())
+        if alerts_changed:
+            self.alert_list.show(self.state.alert_rows())
         self._show_status()
 
     # -- user actions --------------------------------------------------------------------
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         option_id = event.option.id or ALL
-        if event.option_list.id == "sessions":
+        if event.option_list is self.session_list:
             self.show_view(option_id)
-        elif event.option_list.id == "alerts":
+        elif event.option_list is self.alert_list:
             self.jump_to_line(int(option_id))
 
     def show_view(self, key: str) -> None:
         """Switch the log view to one session's lines, or to all lines."""
-        if key != ALL and key not in self.sessions:
+        lines = self.state.show(key)
+        if lines is None:
             return
-        self.view = key
-        lines = self.all_lines if key == ALL else self.sessions[key].lines
-        self.query_one("#log", LogView).replace_lines(lines)
-        if key != ALL:
-            self._focus_session(key)
+        self.log_view.replace_lines(lines)
+        self._draw_focus()
         self._show_status()
 
     def jump_to_line(self, n: int) -> None:
-        log = self.query_one("#log", LogView)
-        if not log.find(lambda x: x.n == n):
+        if not self.log_view.find(lambda x: x.n == n):
             self.show_view(ALL)
-            log.find(lambda x: x.n == n)
-        log.focus()
+            self.log_view.find(lambda x: x.n == n)
+        self.log_view.focus()
         self._show_status()
 
+    def _focus_selected(self) -> None:
+        line = self.log_view.selected
+        if line is not None:
+            self.state.focused = line.session
+            self._draw_focus()
+
     def action_alert(self, direction: int) -> None:
-        log = self.query_one("#log", LogView)
-        if log.find(lambda x: x.alert, forward=direction > 0):
-            line = log.selected
-            if line is not None:
-                self._focus_session(line.session)
+        if self.log_view.find(lambda x: x.alert, forward=direction > 0):
+            self._focus_selected()
         else:
             self.notify("no alert in this view", timeout=2)
         self._show_status()
 
     def action_match(self, direction: int) -> None:
-        log = self.query_one("#log", LogView)
-        if log.search is None:
+        search = self.state.search
+        if search is None:
             self.notify("no search: press / first", timeout=2)
-        elif not log.find(lambda x: bool(log.search and log.search.search(x.text)), forward=direction > 0):
+        elif not self.log_view.find(lambda x: bool(search.search(x.text)), forward=direction > 0):
             self.notify("no match in this view", timeout=2)
         self._show_status()
 
     def action_ask(self, mode: str) -> None:
         self.ask_mode = mode
-        box = self.query_one("#query", Input)
+        box = self.query_box
         box.placeholder = ("search: text or /regex/ (enter; n/N to move)" if mode == "search" else
                            "filter: text  !text  /regex/  level:WARNING+  loss>2.5   (empty = show all)")
-        log = self.query_one("#log", LogView)
-        box.value = (log.line_filter.source if log.line_filter else "") if mode == "filter" else ""
+        current = self.state.line_filter
+        box.value = (current.source if current else "") if mode == "filter" else ""
         box.add_class("-shown")
         box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        log = self.query_one("#log", LogView)
         try:
             if self.ask_mode == "filter":
-                log.set_filter(parse_filter(event.value))
+                self.state.line_filter = parse_filter(event.value)
+                self.log_view.set_filter(self.state.line_filter)
             else:
-                log.set_search(search_pattern(event.value))
-                if log.search is not None and not log.find(lambda x: bool(log.search.search(x.text))):
+                search = self.state.search = search_pattern(event.value)
+                self.log_view.set_search(search)
+                if search is not None and not self.log_view.find(lambda x: bool(search.search(x.text))):
                     self.notify("no match", timeout=2)
         except FilterError as exc:
-            self.notify(str(exc), severity="error", timeout=4)
+            self.notify(str(exc), severity="error", timeout=4, markup=False)
             return
         event.input.remove_class("-shown")
-        log.focus()
+        self.log_view.focus()
         self._show_status()
 
     def on_log_view_chosen(self, event: LogView.Chosen) -> None:
-        detail = self.query_one("#detail", Static)
         store = self.pipeline.config.known_normal
-        detail.update(detail_renderable(event.line, self.status.threshold, self._palette,
-                                        marked=store is not None and store.matches(event.line.text)))
-        detail.add_class("-shown")
-        self._focus_session(event.line.session)
+        self.detail.show(detail_renderable(event.line, self.status.threshold, self._palette,
+                                           marked=store is not None and store.matches(event.line.text)))
+        self.state.focused = event.line.session
+        self._draw_focus()
 
     def action_toggle_all(self) -> None:
-        log = self.query_one("#log", LogView)
-        selected = log.selected
-        target = selected.session if selected is not None else self.focused_session
-        if self.view != ALL:
+        selected = self.log_view.selected
+        target = selected.session if selected is not None else self.state.focused
+        if self.state.view != ALL:
             self.show_view(ALL)
         elif target is not None:
             self.show_view(target)
@@ -340,14 +271,14 @@ class LogwatchApp(App[int]):
     def action_mark_normal(self, whole_session: bool) -> None:
         """m: the selected line's pattern is normal (again: not); M: every surprising line of its session."""
         store = self.pipeline.config.known_normal
-        line = self.query_one("#log", LogView).selected
+        line = self.log_view.selected
         if store is None or line is None:
             self.notify("marking is off (--known-normal none)" if store is None else "select a line first", timeout=3)
             return
         replaying = self.pipeline.config.replay is not None
         try:
             if whole_session:
-                view = self.sessions.get(line.session)
+                view = self.state.sessions.get(line.session)
                 message = mark_session(store, line, view.lines if view else [line], self.status.threshold,
                                        replaying=replaying)
             else:
@@ -359,12 +290,11 @@ class LogwatchApp(App[int]):
         self.notify(f"{message} ({store.path})", timeout=4, markup=False)
 
     def action_close(self) -> None:
-        for widget_id in ("#query", "#detail", "#banner"):
-            widget = self.query_one(widget_id)
-            if widget.has_class("-shown"):
-                widget.remove_class("-shown")
-                self.query_one("#log", LogView).focus()
-                return
+        if self.query_box.has_class("-shown"):
+            self.query_box.remove_class("-shown")
+        elif not (self.detail.hide() or self.banner.hide()):
+            return
+        self.log_view.focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -380,10 +310,9 @@ class LogwatchApp(App[int]):
         self.pipeline.step()
 
     def action_speed(self, factor: float) -> None:
+        """Replay faster or slower: the pipeline changes its speed and posts its new status."""
         if self.pipeline.config.replay is not None:
-            speed = self.pipeline.change_speed(factor)
-            self.status = Status(**{**self.status.__dict__, "speed": speed})
-            self._show_status()
+            self.pipeline.change_speed(factor)
 
     async def action_quit(self) -> None:
         self.exit(0)

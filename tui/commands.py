@@ -142,7 +142,8 @@ def _exit_on_sigterm() -> None:
 
 
 def emit_replay(path: str, emit: Any) -> None:
-    from logwatch.core.record import RecordingError, read_recording
+    from logwatch.core.record import RecordingError
+    from logwatch.core.replay import read_recording
     from logwatch.core.stream import BATCH_LINES
 
     try:

@@ -72,6 +72,8 @@ class Pipeline:
         self._paused = threading.Event()
         self._steps = 0
         self._lock = threading.Lock()
+        self._status_lock = threading.Lock()
+        """The status has one owner, this object; the lock makes the UI's speed change safe."""
         self._source: LineSource | None = None
         self._rate_window: list[tuple[float, int]] = []
 
@@ -92,8 +94,11 @@ class Pipeline:
             self._steps += 1
 
     def change_speed(self, factor: float) -> float:
-        speed = self.config.speed or 1.0
-        self.config.speed = min(1000.0, max(0.1, speed * factor))
+        """Replay faster or slower (0.1x to 1000x); the status shows the new speed from now on."""
+        with self._status_lock:
+            speed = self.config.speed or 1.0
+            self.config.speed = min(1000.0, max(0.1, speed * factor))
+        self._set(speed=self.config.speed)
         return self.config.speed
 
     # -- the thread ------------------------------------------------------------------------
@@ -107,8 +112,11 @@ class Pipeline:
             self._set(state="stopped", note=f"pipeline error: {type(exc).__name__}: {exc}")
 
     def _set(self, **changes: object) -> None:
-        self.status = replace(self.status, **changes)  # type: ignore[arg-type]
-        self.post(StatusChanged(self.status))
+        """Change the status (from this thread or, for the replay speed, the UI's) and post it."""
+        with self._status_lock:
+            self.status = replace(self.status, **changes)  # type: ignore[arg-type]
+            status = self.status
+        self.post(StatusChanged(status))
 
     def _live(self) -> None:
         from logwatch.core.stream import LineSource, run_stream
@@ -171,10 +179,12 @@ class Pipeline:
             self._rate_window.pop(0)
         span = now - self._rate_window[0][0]
         counted = sum(n for _, n in self._rate_window[1:]) if span > 0 else 0
-        self.status = replace(self.status, lines=self.status.lines + len(lines), sessions=sessions,
-                              lines_per_s=counted / span if span > 0 else 0.0,
-                              queued=self._source.queued if self._source is not None else 0)
-        self.post(LinesScored(lines, self.status))
+        with self._status_lock:
+            self.status = replace(self.status, lines=self.status.lines + len(lines), sessions=sessions,
+                                  lines_per_s=counted / span if span > 0 else 0.0,
+                                  queued=self._source.queued if self._source is not None else 0)
+            status = self.status
+        self.post(LinesScored(lines, status))
 
     def _open_writer(self, model: str | None, threshold: float | None, ends: bool) -> RecordingWriter | None:
         if self.config.record is None:
@@ -189,7 +199,8 @@ class Pipeline:
 
     # -- replay ----------------------------------------------------------------------------
     def _replay(self) -> None:
-        from logwatch.core.record import RecordingError, read_recording
+        from logwatch.core.record import RecordingError
+        from logwatch.core.replay import read_recording
 
         warnings: list[str] = []
         try:

@@ -18,13 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logwatch.core.record import (
-    RECORDING_VERSION,
-    RecordingError,
-    RecordingHeader,
-    RecordingWriter,
-    read_recording,
-)
+from logwatch.core.record import RECORDING_VERSION, RecordingError, RecordingHeader, RecordingWriter
+from logwatch.core.replay import read_recording
 from logwatch.core.types import ScoredLine
 
 TRICKY = [

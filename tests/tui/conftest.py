@@ -57,7 +57,7 @@ async def wait_for_end(app: LogwatchApp, pilot, timeout: float = 60.0) -> None: 
             raise AssertionError(f"pipeline did not finish: {app.status}")
         await asyncio.sleep(0.05)
     await pilot.pause()
-    app._refresh_sidebar()
+    app.refresh_sidebar()
     await pilot.pause()
 
 

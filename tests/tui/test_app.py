@@ -3,11 +3,13 @@ log (no stub in place of the scorer), then the recording of that run is replayed
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from logwatch.core.generator import GeneratedLog
-from logwatch.core.record import read_recording
-from logwatch.tui.app import ALL, LogwatchApp
+from logwatch.core.replay import read_recording
+from logwatch.tui.app import LogwatchApp
+from logwatch.tui.state import ALL
 from logwatch.tui.pipeline import PipelineConfig
 from logwatch.tui.render import short_session
 from logwatch.tui.widgets.log_view import LogView
@@ -17,7 +19,7 @@ SIZE = (140, 40)
 
 
 def _alerted(app: LogwatchApp) -> set[str]:
-    return {key for key, view in app.sessions.items() if view.alerted}
+    return {key for key, view in app.state.sessions.items() if view.alerted}
 
 
 async def test_live_scoring_alert_detail_filter_and_replay(tiny_model_dir: Path, incident_file: Path,
@@ -35,7 +37,7 @@ async def test_live_scoring_alert_detail_filter_and_replay(tiny_model_dir: Path,
         assert incident.session in _alerted(app)
         banner = app.query_one("#banner")
         assert banner.has_class("-shown")  # names the newest session to cross the threshold
-        newest = app.alerts[-1]
+        newest = app.state.alerts[-1]
         assert short_session(newest.session) in str(banner.render()) and f"{newest.loss:.2f}" in str(banner.render())
         alert_list = app.query_one("#alerts", OptionList)
         listed = [str(alert_list.get_option_at_index(i).prompt) for i in range(alert_list.option_count)]
@@ -67,7 +69,7 @@ async def test_live_scoring_alert_detail_filter_and_replay(tiny_model_dir: Path,
         await pilot.pause()
         assert {x.session for x in log.rows} == {incident.session}
         await pilot.press("s")
-        assert app.view == ALL
+        assert app.state.view == ALL
         live_alerted = _alerted(app)
         await pilot.press("q")
     _header, records = read_recording(rec)
@@ -131,12 +133,42 @@ async def test_scrolling_up_pauses_follow_and_counts_new_lines(fixed_recording: 
 
 
 async def test_help_screen_lists_keys(fixed_recording: Path, wait_end) -> None:
+    from logwatch.tui.widgets.panels import KEYS
+
     app = LogwatchApp(PipelineConfig(replay=str(fixed_recording), speed=0))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         assert app.screen.__class__.__name__ == "HelpScreen"
+        screen = html.unescape(app.export_screenshot()).replace("\xa0", " ")
+        for key, what in KEYS:  # every key and what it does is on the screen
+            assert key in screen and what[:40] in screen, (key, what)
+        # and every binding a user can press is explained there
+        bound = {b.key for b in app.BINDINGS if b.key not in ("ctrl+c",)}
+        listed = " ".join(key for key, _ in KEYS)
+        names = {"question_mark": "?", "slash": "/", "full_stop": ".", "plus": "+", "minus": "-", "space": "space"}
+        assert all(names.get(key, key) in listed for key in bound), bound
         await pilot.press("escape")
         assert app.screen.__class__.__name__ != "HelpScreen"
+
+
+async def test_replay_speed_stays_as_set_while_lines_arrive(fixed_recording: Path, wait_end) -> None:
+    """The pipeline owns the status: a speed change is not undone by the next batch of lines."""
+    import threading
+
+    gate = threading.Event()
+    app = LogwatchApp(PipelineConfig(replay=str(fixed_recording), speed=1.0), sleep=lambda _s: gate.wait(30))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("plus", "plus")  # 1 -> 2 -> 4
+            await pilot.pause()
+            assert app.status.speed == 4.0
+            gate.set()  # now let the replay run to its end: many batches arrive
+            await wait_end(app, pilot)
+            assert app.status.lines > 100 and app.status.speed == 4.0
+            assert "speed ×4" in str(app.query_one("#status").render())
+    finally:
+        gate.set()
 
 
 async def test_themes_switch_the_ramp(fixed_recording: Path, wait_end) -> None:
@@ -227,7 +259,7 @@ async def test_m_marks_the_selected_alert_normal_and_later_lines_like_it_stay_qu
             with path.open("a") as out:
                 out.write("\n".join(lines) + "\n")
             await _wait_lines(app, pilot, 2 * len(lines))
-            again = list(app.all_lines)[len(lines):]
+            again = list(app.state.all_lines)[len(lines):]
             assert len(again) == len(lines)
             assert not any(s.alert and store.matches(s.text) for s in again)
             # m on it again takes the mark back.
@@ -254,7 +286,7 @@ async def test_session_ends_alert_a_session_that_stopped_early_and_replay_the_sa
         await wait_end(app, pilot)
         await pilot.pause()
         assert victim in _alerted(app)
-        assert any(a.session == victim and a.n == app.sessions[victim].last_n for a in app.alerts)
+        assert any(a.session == victim and a.n == app.state.sessions[victim].last_n for a in app.state.alerts)
         live = _alerted(app)
         assert "SESSION ENDED" in str(app.query_one("#banner").render())  # verdicts come last, at the input's end
         await pilot.press("q")

@@ -45,7 +45,7 @@ async def test_shift_m_in_the_app_marks_the_alerted_session(fixed_recording: Pat
         await pilot.press("home", "a", "M")
         selected = app.query_one("#log", LogView).selected
         assert selected is not None and selected.alert
-        over = [x for x in app.sessions[selected.session].lines if x.loss is not None and x.loss > app.status.threshold]
+        over = [x for x in app.state.sessions[selected.session].lines if x.loss is not None and x.loss > app.status.threshold]
         saved = KnownNormal.open(tmp_path / "known.json")
         assert len(over) > 1 and all(saved.matches(x.text) for x in over)
         assert len(saved) == len(KnownNormal.from_lines([x.text for x in over]))  # nothing else was marked

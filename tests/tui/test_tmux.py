@@ -64,7 +64,7 @@ def test_no_terminal_points_to_score(incident_file: Path) -> None:
 
 def test_sigterm_flushes_the_recording_and_restores_the_terminal(tiny_model_dir: Path, incident_file: Path,
                                                                   incident_log, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from logwatch.core.record import read_recording
+    from logwatch.core.replay import read_recording
 
     socket = f"logwatch-test-{uuid.uuid4().hex[:8]}"
     rec, pidfile, done = tmp_path / "run.lwrec", tmp_path / "pid", tmp_path / "exit-code"

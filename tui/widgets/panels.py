@@ -83,7 +83,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("home / end", "top / resume following the newest line"),
     ("enter", "details of the selected line: loss, session, surprising tokens"),
     ("a / A", "jump to the next / previous alert"),
-    ("/", "search (text, or /regex/); n / N next / previous match"),
+    ("/", "search (text, or /regex/), highlighted in the log"),
+    ("n / N", "next / previous search match"),
     ("f", "filter: text  !text  /regex/  level:WARNING+  loss>2.5 (AND)"),
     ("m / M", "mark the line's pattern normal, never to alert again (m again: unmark) / M: all its session's alerts"),
     ("s", "show all lines / back to the selected session"),
@@ -114,3 +115,28 @@ class HelpScreen(ModalScreen[None]):
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
         self.dismiss(result)
+
+
+class Banner(Static):
+    """The alert banner over the screen: shown when a session alerts, hidden by escape."""
+
+    def show(self, text: Text | Group) -> None:
+        self.update(text)
+        self.add_class("-shown")
+
+    def hide(self) -> bool:
+        """Hide it; False if it was not shown."""
+        shown = self.has_class("-shown")
+        self.remove_class("-shown")
+        return shown
+
+
+class DetailPanel(Banner):
+    """The selected line in full, under the log (shown and hidden like the banner)."""
+
+
+class StatusBar(Static):
+    """One line at the bottom: model, state, rates, counts, and follow or pause."""
+
+    def show(self, status: Status, *, alerts: int, follow: bool, new_lines: int, view: str) -> None:
+        self.update(status_text(status, alerts=alerts, follow=follow, new_lines=new_lines, view=view))

@@ -1,0 +1,118 @@
+"""The import graph of the package, read from the source: no cycles, and the layers hold.
+
+Every ``import`` counts, the ones inside functions too (a lazy import is still a dependency:
+it only moves the cost, not the coupling); imports under ``if TYPE_CHECKING:`` do not, since
+they never run. Layers: ``core`` never imports ``tui``; the live path (everything in ``core``
+outside ``core/eval``) never imports the evaluation layer.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = {"core": "logwatch.core", "tui": "logwatch.tui", "themes": "logwatch.themes"}
+
+
+def _module_name(path: Path) -> str:
+    top, *rest = path.relative_to(REPO).with_suffix("").parts
+    parts = [PACKAGES[top], *rest]
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(n) for child in node.body for n in ast.walk(child))
+    return skipped
+
+
+def _imports(path: Path, name: str, known: set[str]) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = _type_checking_nodes(tree)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        for target in targets:
+            while target and target not in known:  # logwatch.core.x.Name -> logwatch.core.x
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                out.add(target)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {_module_name(p): p for top in PACKAGES for p in (REPO / top).rglob("*.py")
+             if "default_model" not in p.parts}
+    known = set(files)
+    return {name: _imports(path, name, known) for name, path in files.items()}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle if there is any (depth-first search), else None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt):], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_graph_is_read() -> None:
+    graph = import_graph()
+    assert "logwatch.core.engine" in graph["logwatch.core.stream"] or "logwatch.core.reader" in graph["logwatch.core.stream"]
+    assert "logwatch.core.eval.metrics" in graph["logwatch.core.eval.evaluate"]
+    assert "logwatch.core.ingest" in graph["logwatch.core.reader"]
+
+
+def test_no_import_cycles_lazy_imports_included() -> None:
+    assert _cycle(import_graph()) is None
+
+
+def test_a_cycle_is_found_when_there_is_one() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_core_never_imports_tui() -> None:
+    graph = import_graph()
+    bad = {(m, t) for m, targets in graph.items() if m.startswith("logwatch.core") for t in targets
+           if t.startswith("logwatch.tui")}
+    assert not bad
+
+
+def test_the_live_path_never_imports_the_evaluation_layer() -> None:
+    graph = import_graph()
+    bad = {(m, t) for m, targets in graph.items()
+           if m.startswith("logwatch.core") and not m.startswith("logwatch.core.eval")
+           for t in targets if t.startswith("logwatch.core.eval")}
+    assert not bad
