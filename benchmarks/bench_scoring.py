@@ -129,7 +129,8 @@ def main() -> None:
           f"(memo hit rate {result['memo_hit_rate']:.0%})")
     print(f"(c) logwatch engine, --precision int8:        {result['int8_lines_per_s']:>9,.1f} lines/s  "
           f"(largest per-line loss difference from (b): {result['int8_max_loss_diff']} nats)")
-    print(f"speed-up: {result['speedup']}x (int8: {result['int8_speedup']}x)    peak RSS: {result['peak_rss_mb']:.0f} MB    torch threads: {result['torch_threads']}")
+    print(f"speed-up: {result['speedup']}x (int8: {result['int8_speedup']}x)    "
+          f"peak RSS: {result['peak_rss_mb']:.0f} MB    torch threads: {result['torch_threads']}")
 
 
 if __name__ == "__main__":

@@ -54,29 +54,29 @@ SOURCE = "bgl"
 SESSION_RULE = r"^(.+)$"
 SMALL = dict(n_layer=1, n_head=2, n_embd=32, n_ctx=64, max_line_tokens=32, vocab_size=512)
 
-# Reference figures as stated in /work/shared/notes/detection.md (section given per entry). Their protocols
+# Published figures, collected in docs/DESIGN.md §5 (the source named per entry). Their protocols
 # differ from this one (sessions or 60 s time windows over the full BGL log, mostly random splits, other
 # training sizes), so they are context, not a like-for-like comparison. Tags: [V] checked, [R] recalled.
 LITERATURE: dict[str, dict[str, Any]] = {
     "LogGPT (Han et al., BigData'23)": {
         "f1": 0.958, "precision": 0.940, "recall": 0.977, "tag": "[R]",
-        "section": "§1 LogGPT, Results (paper Table); 60 s windows, 30 s step"},
+        "source": "the paper's table; 60 s windows, 30 s step"},
     "LogBERT (thesis Table 5.2)": {
-        "f1": 0.9083, "tag": "[V]", "section": "§1 LogGPT, same-family numbers (LogBERT thesis Table 5.2)"},
+        "f1": 0.9083, "tag": "[V]", "source": "LogBERT thesis Table 5.2"},
     "DeepLog (LogBERT thesis protocol)": {
-        "f1": 0.8612, "tag": "[V]", "section": "§1 LogGPT, same-family numbers (LogBERT thesis Table 5.2)"},
+        "f1": 0.8612, "tag": "[V]", "source": "LogBERT thesis Table 5.2"},
     "Landauer et al. new event type": {
-        "f1": 0.988, "tag": "[V]", "section": "§2c Landauer, Skopik, Wurzenberger (FSE 2024); BGL (CFDR), "
+        "f1": 0.988, "tag": "[V]", "source": "Landauer, Skopik, Wurzenberger (FSE 2024); BGL (CFDR), "
                                              "~1% of normal sequences for training, mean of 25 runs"},
     "Landauer et al. idf count vector + new events + length": {
-        "f1": 0.987, "tag": "[V]", "section": "§2c Landauer et al. (FSE 2024)"},
+        "f1": 0.987, "tag": "[V]", "source": "Landauer et al. (FSE 2024)"},
     "DeepLog, chronological split (Le & Zhang)": {
-        "f1": 0.426, "tag": "[V]", "section": "§2b Le & Zhang (ICSE'22), chronological split instead of random"},
+        "f1": 0.426, "tag": "[V]", "source": "Le & Zhang (ICSE'22), chronological split instead of random"},
     "LogRobust (supervised), chronological split (Le & Zhang)": {
-        "f1": 0.967, "tag": "[V]", "section": "§2b Le & Zhang (ICSE'22), chronological split instead of random"},
+        "f1": 0.967, "tag": "[V]", "source": "Le & Zhang (ICSE'22), chronological split instead of random"},
     "DeepLog, fixed windows, chronological (Le & Zhang)": {
         "f1_range": [0.23, 0.35], "tag": "[V]",
-        "section": "§2b Le & Zhang (ICSE'22), fixed windows of 20/100/200 logs and 0.5 h, chronological"},
+        "source": "Le & Zhang (ICSE'22), fixed windows of 20/100/200 logs and 0.5 h, chronological"},
 }
 
 
@@ -109,7 +109,7 @@ def load_lines(limit: int | None = None, files: Sequence[Path] = FILES) -> tuple
 def split(n: int) -> tuple[range, range, range]:
     """Index ranges of the train (earliest 60%), calibration (next 10%) and test (last 30%) periods."""
     a, b = int(0.6 * n), int(0.7 * n)
-    return range(0, a), range(a, b), range(b, n)
+    return range(a), range(a, b), range(b, n)
 
 
 def windows(indices: Sequence[int], size: int) -> list[list[int]]:
@@ -340,10 +340,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(json.dumps(report["split"]))
     print_level("BGL test lines (line level)", report["line"])
     print_level(f"BGL test windows of {args.window} consecutive sampled lines (window level)", report["window"])
-    print("\nLiterature (other protocols; /work/shared/notes/detection.md):")
+    print("\nLiterature (other protocols; docs/DESIGN.md §5):")
     for name, ref in LITERATURE.items():
         value = ref.get("f1", ref.get("f1_range"))
-        print(f"  {name:58} F1 {value}  {ref['tag']}  {ref['section']}")
+        print(f"  {name:58} F1 {value}  {ref['tag']}  {ref['source']}")
 
 
 if __name__ == "__main__":

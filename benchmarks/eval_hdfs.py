@@ -60,7 +60,7 @@ def split(blocks: dict[str, list[str]], labels: dict[str, bool]) -> tuple[list[s
     n_train, n_cal = int(0.70 * len(normal)), int(0.15 * len(normal))
     train, cal = normal[:n_train], normal[n_train:n_train + n_cal]
     cut = order.index(cal[-1]) if cal else 0
-    test = [b for b in order[cut + 1:]]
+    test = list(order[cut + 1:])
     return train, cal, test
 
 
@@ -137,7 +137,7 @@ def live_check(model: Path, test_log: Path, labels: dict[str, bool], idle: float
     flush()
     engine.close_all()
     verdicts = [e for e in engine.take_ended() if e.session in labels]
-    flags = {key: False for key in labels}
+    flags = dict.fromkeys(labels, False)
     judged: dict[str, int] = {}
     for end in verdicts:
         flags[end.session] = flags[end.session] or end.alert

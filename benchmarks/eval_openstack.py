@@ -37,7 +37,7 @@ from experiment import evaluate_split, print_table, train_and_calibrate, write_l
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "openstack"
 STUDY_NORMAL, STUDY_ANOMALOUS = 44, 169
-STUDY_F1 = 0.8848  # the study's reported figure (notes/detection.md): flag-all on 169 vs 44
+STUDY_F1 = 0.8848  # the study's reported figure (docs/DESIGN.md §5): flag-all on 169 vs 44
 
 
 def render(template: str, instance: str) -> str:
@@ -108,7 +108,7 @@ def run_dataset(name: str, *, epochs: int, max_fpr: float, small: bool = False, 
     sessions, train0, normal, anomalous = (load_loghub if name == "loghub" else load_graphlog)()
     if limit is not None:  # a quick run: the first sessions of each part
         train0, normal, anomalous = train0[:limit], normal[:limit], anomalous[: max(1, limit // 5)]
-    labels = {s: False for s in train0 + normal} | {s: True for s in anomalous}
+    labels = dict.fromkeys(train0 + normal, False) | dict.fromkeys(anomalous, True)
     train, cal, test = split(train0, normal, anomalous)
 
     def pick(keys: list[str]) -> dict[str, list[str]]:

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .calibrate import Calibration
 from .known_normal import KnownNormal
@@ -20,6 +21,9 @@ from .sessions import SessionInfo, SessionKeyer, SessionRuleError, SessionTable
 from .spec import ModelDirError
 from .types import LogLine, ScoredLine, SessionEnd
 
+if TYPE_CHECKING:
+    from .model import LoadedModel
+
 
 class EngineError(Exception):
     """The engine cannot start; the message is one line for the user."""
@@ -28,7 +32,7 @@ class EngineError(Exception):
 class Engine:
     """Scores lines in batches and applies the calibrated alert rule per session."""
 
-    def __init__(self, *, loaded=None, device: str = "auto", session_regex: str | None = None,
+    def __init__(self, *, loaded: LoadedModel | None = None, device: str = "auto", session_regex: str | None = None,
                  threshold: float | None = None, min_lines: int | None = None,
                  idle_seconds: float = 900.0, max_sessions: int = 20_000, cache_slots: int = 256,
                  max_batch: int = 32, memo_entries: int = 200_000, precision: str = "auto",
@@ -102,7 +106,7 @@ class Engine:
     # -- construction ---------------------------------------------------------------------
     @classmethod
     def load(cls, model_dir: str | Path | None = None, *, device: str = "auto",
-             session_regex: str | None = None, **kwargs) -> Engine:
+             session_regex: str | None = None, **kwargs: Any) -> Engine:
         """Open a model directory (None = the bundled default model)."""
         from .model import load_model_dir
 
@@ -113,7 +117,7 @@ class Engine:
         return cls(loaded=loaded, device=device, session_regex=session_regex, **kwargs)
 
     @classmethod
-    def unscored(cls, *, session_regex: str | None = None, **kwargs) -> Engine:
+    def unscored(cls, *, session_regex: str | None = None, **kwargs: Any) -> Engine:
         """An engine without a model: lines are parsed and keyed, loss stays None."""
         return cls(loaded=None, session_regex=session_regex, **kwargs)
 

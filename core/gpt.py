@@ -52,7 +52,7 @@ def int8_available() -> bool:
     return any(e != "none" for e in engines) and hasattr(torch.ops.quantized, "linear_dynamic")
 
 
-def _pack_int8(weight: torch.Tensor, bias: torch.Tensor):  # -> torch ScriptObject (packed params)
+def _pack_int8(weight: torch.Tensor, bias: torch.Tensor) -> object:  # torch's packed-params ScriptObject
     w = weight.float().T.contiguous()  # [out, in] as torch.nn.Linear lays it out
     scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-8)  # per output channel
     zero = torch.zeros(w.shape[0], dtype=torch.long)

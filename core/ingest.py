@@ -3,12 +3,12 @@
 Log lines are untrusted input, so every reader goes through one splitter (:func:`split_lines`)
 that reads fixed-size chunks and never holds more than about ``4 * MAX_LINE_CHARS`` bytes of
 one line: a 1 GB line without a newline costs the same memory as a short one. Line rules
-(DESIGN.md §4): lines end at ``\\n``; a ``\\r`` right before it is dropped; any other control
+(docs/DESIGN.md §4): lines end at ``\\n``; a ``\\r`` right before it is dropped; any other control
 character (NUL included) stays in the text; a last line without a newline is still a line;
 invalid UTF-8 becomes U+FFFD.
 
 Blocking reads are the enemy of a responsive UI (a blocking ``os.read`` kept a Textual app
-alive 17 s after quit, notes/operator_ux.md §5.4), so pipes are read through ``selectors``
+alive 17 s after quit, docs/DESIGN.md §6), so pipes are read through ``selectors``
 with a short timeout and every loop checks a stop event.
 """
 
@@ -148,6 +148,27 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[tuple[str, bool]]:
     yield from splitter.flush()
 
 
+class NumberedLines:
+    """A :class:`LineSplitter` that numbers and stamps the lines it completes, for one source."""
+
+    __slots__ = ("_clock", "_splitter", "next_n", "source")
+
+    def __init__(self, source: str, start_n: int, clock: Clock) -> None:
+        self.source, self.next_n, self._clock = source, start_n, clock
+        self._splitter = LineSplitter()
+
+    def _stamp(self, pairs: list[Pair]) -> list[LogLine]:
+        lines = stamp_lines(pairs, self.next_n, self.source, self._clock())
+        self.next_n += len(lines)
+        return lines
+
+    def feed(self, chunk: bytes) -> list[LogLine]:
+        return self._stamp(self._splitter.feed(chunk))
+
+    def flush(self) -> list[LogLine]:
+        return self._stamp(self._splitter.flush())
+
+
 def stamp_lines(pairs: list[Pair], n: int, source: str, arrival: float) -> list[LogLine]:
     return [LogLine(n=n + i, text=t, source=source, arrival=arrival, truncated=tr) for i, (t, tr) in enumerate(pairs)]
 
@@ -155,7 +176,7 @@ def stamp_lines(pairs: list[Pair], n: int, source: str, arrival: float) -> list[
 # -- one-shot and pipe readers -------------------------------------------------------------
 def read_batches(read: Callable[[], bytes], source: str, start_n: int, clock: Clock) -> Iterator[list[LogLine]]:
     """Lines of a stream whose reads may block (stdin's buffer), one batch per read."""
-    splitter, n = LineSplitter(), start_n
+    lines = NumberedLines(source, start_n, clock)
     while True:
         try:
             chunk = read()
@@ -163,10 +184,8 @@ def read_batches(read: Callable[[], bytes], source: str, start_n: int, clock: Cl
             raise IngestError(f"cannot read {source}: {exc.strerror or exc}") from None
         if not chunk:
             break
-        batch = stamp_lines(splitter.feed(chunk), n, source, clock())
-        n += len(batch)
-        yield batch
-    yield stamp_lines(splitter.flush(), n, source, clock())
+        yield lines.feed(chunk)
+    yield lines.flush()
 
 
 def fd_batches(fd: int, *, source: str, start_n: int, stop: threading.Event | None, clock: Clock,
@@ -177,12 +196,13 @@ def fd_batches(fd: int, *, source: str, start_n: int, stop: threading.Event | No
     checks). Regular files cannot be registered with epoll, but their reads never block, so
     they are simply read. At EOF or on stop the pending partial line is emitted.
     """
-    splitter, n = LineSplitter(), start_n
-    sel: selectors.BaseSelector | None = selectors.DefaultSelector()
+    lines = NumberedLines(source, start_n, clock)
+    selector = selectors.DefaultSelector()
+    sel: selectors.BaseSelector | None = selector
     try:
-        sel.register(fd, selectors.EVENT_READ)
+        selector.register(fd, selectors.EVENT_READ)
     except (OSError, ValueError):
-        sel.close()
+        selector.close()
         sel = None  # a regular file (or a bad fd, which the read below reports)
     try:
         while stop is None or not stop.is_set():
@@ -198,10 +218,8 @@ def fd_batches(fd: int, *, source: str, start_n: int, stop: threading.Event | No
                 raise IngestError(f"cannot read {source}: {exc.strerror or exc}") from None
             if not chunk:
                 break
-            batch = stamp_lines(splitter.feed(chunk), n, source, clock())
-            n += len(batch)
-            yield batch
-        tail = stamp_lines(splitter.flush(), n, source, clock())
+            yield lines.feed(chunk)
+        tail = lines.flush()
         if tail:
             yield tail
     finally:
@@ -214,7 +232,8 @@ def read_lines(path: str, *, source: str | None = None, start_n: int = 1,
     """Every line of PATH once (``-`` = ``sys.stdin.buffer``); errors raise :class:`IngestError`."""
     if path == "-":
         stream = sys.stdin.buffer
-        for batch in read_batches(lambda: stream.read1(CHUNK_BYTES), source or "-", start_n, clock):
+        read1 = getattr(stream, "read1", stream.read)  # a BufferedReader; a replaced stdin may only have read
+        for batch in read_batches(lambda: read1(CHUNK_BYTES), source or "-", start_n, clock):
             yield from batch
         return
     try:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -199,7 +200,8 @@ class LineReader(threading.Thread):
                 src = sys.stdin.fileno()
             except (AttributeError, OSError, ValueError):  # replaced stdin (click's CliRunner): read its buffer
                 buf = sys.stdin.buffer
-                yield from read_batches(lambda: buf.read1(CHUNK_BYTES), "-", self.start_n, time.time)
+                read1 = getattr(buf, "read1", buf.read)
+                yield from read_batches(lambda: read1(CHUNK_BYTES), "-", self.start_n, time.time)
                 return
         if isinstance(src, int):
             yield from fd_batches(src, source="-", start_n=self.start_n, stop=self._halt, clock=time.time,
@@ -260,8 +262,6 @@ class LineReader(threading.Thread):
     def _report(self, message: str) -> None:
         self.error = message
         if self.on_error is not None:
-            try:
+            with contextlib.suppress(Exception):  # a failing callback must not kill the reader
                 self.on_error(message)
-            except Exception:  # noqa: BLE001
-                pass
 

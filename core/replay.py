@@ -75,7 +75,7 @@ def _gunzip(f: IO[bytes], data: bytes, warn: Callable[[str], None]) -> Iterator[
          "the records before the cut were read")
 
 
-def _chunks(path: Path, warn: Callable[[str], None]) -> Iterator[bytes]:
+def _chunks(path: Path, warn: Callable[[str], None]) -> Generator[bytes, None, None]:
     """The file's bytes, gunzipped when it starts with the gzip magic (whatever its name)."""
     with open(path, "rb") as f:
         first = f.read(_CHUNK)
@@ -161,7 +161,8 @@ def decode_record(raw: bytes) -> ScoredLine | SessionEnd:
     except KeyError as exc:
         raise ValueError(f"missing key {exc}") from None
     if not (isinstance(n, int) and not isinstance(n, bool) and _is_number(t) and isinstance(src, str)
-            and isinstance(text, str) and isinstance(s, str) and isinstance(ts, (str, type(None))) and isinstance(lvl, (str, type(None)))
+            and isinstance(text, str) and isinstance(s, str) and isinstance(ts, (str, type(None)))
+            and isinstance(lvl, (str, type(None)))
             and (loss is None or _is_number(loss)) and isinstance(a, bool) and isinstance(tok, list)):
         raise ValueError("a field has the wrong type")
     tokens = []

@@ -19,12 +19,16 @@ from array import array
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
 from .gpt import KVPool, LeanGPT
 from .spec import ModelSpec
 from .window import SessionWindow
+
+if TYPE_CHECKING:
+    from transformers import GPT2LMHeadModel
 
 
 @dataclass
@@ -273,7 +277,7 @@ def _is_oom(exc: BaseException) -> bool:
         or "out of memory" in str(exc)
 
 
-def reference_losses(hf_model, spec: ModelSpec, items: Sequence[tuple[str, list[int]]], *,
+def reference_losses(hf_model: GPT2LMHeadModel, spec: ModelSpec, items: Sequence[tuple[str, list[int]]], *,
                      bos_id: int, cont_id: int) -> list[list[float]]:
     """The slow, obviously-right path: re-encode each line's whole window with HF GPT-2.
 

@@ -2,7 +2,7 @@
 
 Why it exists: a per-line loss cannot see a session that simply stops early or skips a step —
 no line in it is surprising. On the chronological HDFS split about a fifth of the anomalous
-blocks are like that, which capped the line rule's recall near 0.8 (DESIGN.md §3). A count-
+blocks are like that, which capped the line rule's recall near 0.8 (docs/DESIGN.md §3). A count-
 vector check when a session closes sees them: the session's (masked line -> count) vector is
 compared with the vectors of normal training sessions (:class:`~logwatch.core.count_vectors.
 CountVectorKNN`: idf-weighted cosine distance to the nearest one, plus the number of lines

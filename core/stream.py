@@ -61,6 +61,8 @@ class LineSource:
         self.queued = 0
         """Lines read but not yet taken: the backlog behind the model."""
         self.error: str | None = None
+        self._carry: list[LogLine] = []
+        """Lines of a reader batch that did not fit the last take."""
         self.reader = LineReader(source, self._deliver, follow=follow, batch_lines=BATCH_LINES,
                                  on_error=self._failed, on_eof=lambda: self._deliver(None))
 
@@ -101,19 +103,27 @@ class LineSource:
                 continue
 
     def take(self, timeout: float, max_lines: int = BATCH_LINES) -> list[LogLine] | None:
-        """Up to about ``max_lines`` waiting lines; [] when none came in ``timeout`` s; None at the end."""
+        """At most ``max_lines`` waiting lines; [] when none came in ``timeout`` s; None at the end."""
         out: list[LogLine] = []
-        try:
-            item = self._inbox.get(timeout=timeout)
-        except queue.Empty:
-            return []
+        item: list[LogLine] | None
+        if self._carry:
+            item, self._carry = self._carry, []
+        else:
+            try:
+                item = self._inbox.get(timeout=timeout)
+            except queue.Empty:
+                return []
         while True:
             if item is None:
                 if out:  # the end after some lines: those first, the end on the next call
-                    self._inbox.put(None)
+                    self._inbox.put(None)  # room for it: it was just taken, and the reader is done
                     break
                 return None
-            out.extend(item)
+            room = max_lines - len(out)
+            out.extend(item[:room])
+            if len(item) > room:  # a reader batch bigger than asked for: the rest waits
+                self._carry = item[room:]
+                break
             if len(out) >= max_lines:
                 break
             try:

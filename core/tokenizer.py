@@ -71,7 +71,7 @@ class LogTokenizer:
             return cls(Tokenizer.from_file(str(path)))
         except TokenizerError:
             raise
-        except Exception as exc:  # tokenizers raises plain Exception subclasses for bad JSON
+        except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception subclasses for bad JSON
             raise TokenizerError(f"cannot read tokenizer {path}: {exc}") from None
 
     def save(self, path: str | Path) -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -25,6 +26,9 @@ from .sessions import SessionKeyer
 from .spec import SUMMARY_FILE, TOKENIZER_FILE, ModelSpec
 from .tokenizer import LogTokenizer
 from .window import SessionWindow
+
+if TYPE_CHECKING:
+    from transformers import GPT2LMHeadModel
 
 IGNORE = -100
 
@@ -141,7 +145,8 @@ def chunk_long_sessions(sessions: dict[str, list[str]], size: int = LONG_SESSION
     return out
 
 
-def build_windows(sessions: Iterable[list[list[int]]], spec: ModelSpec, bos_id: int, cont_id: int) -> list[tuple[list[int], list[int]]]:
+def build_windows(sessions: Iterable[list[list[int]]], spec: ModelSpec, bos_id: int,
+                  cont_id: int) -> list[tuple[list[int], list[int]]]:
     """(input ids, labels) per window, as the scorer would see the session's lines."""
     windows = []
     for lines in sessions:
@@ -172,7 +177,12 @@ def _batches(windows: list[tuple[list[int], list[int]]], batch_size: int, rng: r
     return batches
 
 
-def _tensors(windows, batch: list[int], pad_id: int, device: torch.device):
+Windows = list[tuple[list[int], list[int]]]
+"""(input ids, labels) of every training sequence."""
+
+
+def _tensors(windows: Windows, batch: list[int], pad_id: int,
+             device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     width = max(len(windows[i][0]) for i in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
@@ -185,7 +195,8 @@ def _tensors(windows, batch: list[int], pad_id: int, device: torch.device):
     return ids.to(device), labels.to(device), mask.to(device)
 
 
-def _mean_loss(model, windows, batches, pad_id: int, device: torch.device) -> float:
+def _mean_loss(model: GPT2LMHeadModel, windows: Windows, batches: list[list[int]], pad_id: int,
+               device: torch.device) -> float:
     total, count = 0.0, 0
     model.eval()
     with torch.inference_mode():
@@ -234,7 +245,7 @@ def train_model(lines: Iterable[tuple[str, str]], out_dir: str | Path, config: T
     for module in model.modules():
         if isinstance(module, torch.nn.Dropout):
             module.p = config.dropout
-    model.to(device)
+    model.to(device)  # type: ignore[arg-type]  # transformers' stub types .to() for models only
     model.train()
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]

@@ -59,14 +59,16 @@ class ScoredLine:
     level: str | None = None
     loss: float | None = None
     """Mean cross-entropy (nats/token) of the line's tokens given its session's context;
-    None when the line could not be scored (no model, empty line)."""
+    None when it was not scored (no model loaded)."""
     alert: bool = False
-    """True when this line pushed its session over the alert rule (see calibration)."""
+    """True when this line is over the threshold and its session meets the alert rule with it
+    (``min_lines`` such lines so far, none of them marked normal): the crossing line and every
+    surprising line after it."""
     tokens: tuple[tuple[str, float], ...] = field(default_factory=tuple)
     """Per-token explanation: (token text, loss in nats) in line order, for the masked line."""
 
     def to_json_dict(self) -> dict[str, object]:
-        """The public JSON object of ``logwatch score`` (DESIGN.md §4)."""
+        """The public JSON object of ``logwatch score`` (docs/DESIGN.md §4)."""
         return {
             "n": self.n,
             "ts": self.ts,

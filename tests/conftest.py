@@ -9,10 +9,6 @@ import pytest
 from logwatch.core.generator import generate_log
 from logwatch.core.train import TrainConfig
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_LOGS = REPO / "sample_logs"
-SHARED_DATA = REPO.parent / "shared" / "data"
-
 #: Small enough to train in a few seconds on 2 CPU cores, big enough to learn nova lifecycles.
 TINY = dict(n_layer=2, n_head=2, n_embd=64, n_ctx=64, max_line_tokens=24, vocab_size=512,
             epochs=3, batch_size=16, lr=3e-3, warmup_steps=10, seed=0, device="cpu")
@@ -50,8 +46,8 @@ def checked_model(tiny_model_dir: Path, normal_log_lines: list[str], tmp_path_fa
     import dataclasses
     import shutil
 
-    from logwatch.core.session_check import SessionCheck
     from logwatch.core.calibrate import Calibration
+    from logwatch.core.session_check import SessionCheck
     from logwatch.core.train import group_sessions
 
     out = tmp_path_factory.mktemp("checked") / "model"

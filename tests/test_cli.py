@@ -176,7 +176,7 @@ def test_score_applies_the_default_known_normal_file_unless_told_none(tiny_model
                                                                         _private_state_dir: Path) -> None:
     from logwatch.core.known_normal import KnownNormal, default_path
 
-    path, log = incident_log
+    path, _log = incident_log
     before = [json.loads(x) for x in run("score", str(path), "--model", str(tiny_model_dir)).stdout.splitlines()]
     alerting = [r for r in before if r["alert"]]
     assert alerting

@@ -10,9 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import eval_bgl  # noqa: E402
+import eval_bgl
 
-pytestmark = pytest.mark.skipif(not all(p.exists() for p in eval_bgl.FILES), reason="BGL samples not available")
+pytestmark = pytest.mark.skipif(not all(p.exists() for p in eval_bgl.FILES),
+                                reason="needs ../shared/data: the research data beside the repository is not here")
 
 
 def _raw_labels() -> set[str]:

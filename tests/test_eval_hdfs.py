@@ -6,9 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import eval_hdfs  # noqa: E402
+import eval_hdfs
+
+pytestmark = pytest.mark.skipif(not eval_hdfs.DATA.exists(),
+                                reason="needs ../shared/data: the research data beside the repository is not here")
 
 
 def test_split_is_chronological_and_disjoint() -> None:

@@ -49,7 +49,8 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
             targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
-        for target in targets:
+        for dotted in targets:
+            target = dotted
             while target and target not in known:  # logwatch.core.x.Name -> logwatch.core.x
                 target = target.rpartition(".")[0]
             if target and target != name:

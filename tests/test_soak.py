@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from soak import run_soak  # noqa: E402
+from soak import run_soak
 
 
 def test_soak_score_kill_app_and_replays_agree(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ CSS_PATH = Path(__file__).with_name("logwatch.tcss")
 def _theme(name: str, dark: bool, ramp: tuple[str, str, str, str, str], muted: str, **colours: str) -> Theme:
     variables = {f"loss-{i}": c for i, c in enumerate(ramp)}
     variables["loss-muted"] = muted
-    return Theme(name=name, dark=dark, variables=variables, **colours)
+    return Theme(name=name, dark=dark, variables=variables, **colours)  # type: ignore[arg-type]  # colour names only
 
 
 THEMES: dict[str, Theme] = {

@@ -317,7 +317,7 @@ class LogwatchApp(App[int]):
     async def action_quit(self) -> None:
         self.exit(0)
 
-    def exit(self, result: int | None = None, return_code: int = 0, message: object = None) -> None:  # type: ignore[override]
+    def exit(self, result: int | None = None, return_code: int = 0, message: object = None) -> None:
         """Every way out (q, ctrl+c, the palette, SIGTERM) stops the pipeline first: its thread
         then closes the recording, and the app does not wait on a reader that never ends."""
         self.pipeline.stop()

@@ -132,9 +132,11 @@ def score(path: str | None, model_dir: str | None, device: str, precision: str, 
 @main.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILES...")
 @click.option("--out", "out_dir", required=True, metavar="DIR", help="Directory to write the model into (created).")
-@click.option("--epochs", type=click.IntRange(1, 1000), default=8, show_default=True, help="Most passes over the data; early stopping may end sooner.")
+@click.option("--epochs", type=click.IntRange(1, 1000), default=8, show_default=True,
+              help="Most passes over the data; early stopping may end sooner.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: the same seed and data give the same model.")
-@click.option("--vocab-size", type=click.IntRange(300, 65536), default=4096, show_default=True, help="Largest tokenizer vocabulary.")
+@click.option("--vocab-size", type=click.IntRange(300, 65536), default=4096, show_default=True,
+              help="Largest tokenizer vocabulary.")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")
 @click.option("--holdout", type=click.FloatRange(0.0, 0.5), default=0.1, show_default=True,

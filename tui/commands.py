@@ -38,8 +38,9 @@ def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: boo
         except KnownNormalError as exc:
             raise usage_error(str(exc)) from None
         print(f"removed {len(dropped)} mark(s); {len(store.marks)} left in {store.path}", file=sys.stderr)
-    rows = [{"n": i, "marked": m.marked, "session": m.session, "pattern": mask_line(m.text), "text": m.text}
-            for i, m in enumerate(store.marks, 1)]
+    rows: list[dict[str, str | int]] = [
+        {"n": i, "marked": m.marked, "session": m.session, "pattern": mask_line(m.text), "text": m.text}
+        for i, m in enumerate(store.marks, 1)]
     if as_json:
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -56,8 +57,9 @@ def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: boo
     for column in ("#", "marked (UTC)", "session", "pattern"):
         table.add_column(column, overflow="fold", no_wrap=column != "pattern")
     for row in rows:
-        table.add_row(*(Text(cell) for cell in (str(row["n"]), row["marked"][:19], safe_text(short_session(row["session"]), 24),
-                                                 safe_text(row["pattern"], 300))))
+        marked, session, pattern = str(row["marked"]), str(row["session"]), str(row["pattern"])
+        table.add_row(*(Text(cell) for cell in (str(row["n"]), marked[:19], safe_text(short_session(session), 24),
+                                                 safe_text(pattern, 300))))
     Console(highlight=False).print(table)
 
 

@@ -17,18 +17,22 @@ if TYPE_CHECKING:
 
 
 class LogwatchError(click.ClickException):
-    """An expected failure: one ``logwatch: …`` line on stderr, then exit ``exit_code``."""
+    """An expected failure: one ``logwatch: …`` line on stderr, then exit 1."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = 1
 
     def show(self, file: Any = None) -> None:
         click.echo(f"logwatch: {self.message}", err=True)
 
 
+class UsageError(LogwatchError):
+    """Bad input from the user (a missing file, a bad option value): exit 2."""
+
+    exit_code = 2
+
+
 def usage_error(message: str) -> LogwatchError:
-    return LogwatchError(message, exit_code=2)
+    return UsageError(message)
 
 
 def check_input(path: str) -> None:

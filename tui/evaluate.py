@@ -97,7 +97,7 @@ def render(report: dict[str, Any], console: Console) -> None:
                   f"rule: {escape(str(report['rule']))}")
     if report.get("feedback"):
         scope = report["feedback"][0]["scope"]
-        console.print(f"N reviewed: the same rule with an operator who marks the first N false alarms normal "
+        console.print("N reviewed: the same rule with an operator who marks the first N false alarms normal "
                       + ("as they fire (key m)" if scope == "line" else "once their session is over (key M)"))
     known = report.get("known_normal")
     if known and known.get("patterns"):

@@ -48,10 +48,9 @@ def run_tui(*, path: str | None, replay: str | None, record: str | None, model_d
                 print(NO_TERMINAL, file=sys.stderr)
                 return 2
         path = None
-    elif not sys.stdin or not sys.stdin.isatty():
-        if _take_stdin_pipe() is None:
-            print(NO_TERMINAL, file=sys.stderr)
-            return 2
+    elif (not sys.stdin or not sys.stdin.isatty()) and _take_stdin_pipe() is None:
+        print(NO_TERMINAL, file=sys.stderr)
+        return 2
     from .app import LogwatchApp
 
     config = PipelineConfig(path=path, fd=fd, replay=replay, record=record, model_dir=model_dir, device=device,

@@ -1,7 +1,7 @@
 """Simple, strong baselines that ``logwatch eval`` reports beside the language model.
 
 Why: on the common log benchmarks trivial detectors already score high (Landauer et al.,
-FSE 2024: "new event type" F1 0.54-0.99, idf count vectors 0.92-0.97; notes/detection.md
+FSE 2024: "new event type" F1 0.54-0.99, idf count vectors 0.92-0.97; docs/DESIGN.md
 §2c). An LM result means little unless it is shown next to them.
 
 Inputs are *masked* lines (``logwatch.core.masking``), grouped by session: session ->
@@ -57,7 +57,8 @@ class PCABaseline:
     (loglizer's plain ln(N/df) zeroes every template present in all sessions, and with it the
     signal of a session that stops early) and centred on the training mean; the principal
     components that explain ``variance`` of the training data span the "normal space", and a
-    session's score is its squared distance from that space (the SPE, or Q statistic). One extra column counts lines with an unseen template: it is
+    session's score is its squared distance from that space (the SPE, or Q statistic). One extra
+    column counts lines with an unseen template: it is
     0 in every training session, so any unseen line lands entirely in the residual. The
     threshold is calibrated on normal sessions like every other detector here, not with the
     Q-statistic formula.

@@ -1,7 +1,7 @@
 """``logwatch eval``: score labelled logs per session and report honest session-level metrics.
 
 Headless (no click, no rich): :func:`evaluate_files` returns one JSON-ready dict; the CLI
-(``tui/evaluate.py``) only renders it. What is measured, and why (notes/detection.md §0, §6):
+(``tui/evaluate.py``) only renders it. What is measured, and why (docs/DESIGN.md §5):
 
 * a session is flagged by the model's *own* calibrated alert rule, exactly as the engine
   alerts (``min_lines`` lines over the line threshold), OR — when ``calibration.json`` holds
@@ -71,7 +71,7 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
                    incidents: Mapping[str, tuple[int, float | None]] | None = None,
                    on_progress: Callable[[int], None] | None = None,
                    feedback: Sequence[int] = (), feedback_scopes: Sequence[str] = ("line",)) -> dict[str, Any]:
-    """Score FILES and return the ``logwatch eval --json`` object (DESIGN.md §4).
+    """Score FILES and return the ``logwatch eval --json`` object (docs/DESIGN.md §4).
 
     ``feedback``: for each N (and each scope, ``line`` or ``session``), also the metrics with an
     operator who reviews the first N false alarms (:mod:`.feedback`), under ``report["feedback"]``.
@@ -151,7 +151,7 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
             report["session_check"]["feedback"] = [
                 feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope, line_rule=False)
                 for scope, n in runs]
-    report["flag_all"] = metrics_dict(outcomes_for({k_: 0.0 for k_ in traces}, set(traces), labels), None)
+    report["flag_all"] = metrics_dict(outcomes_for(dict.fromkeys(traces, 0.0), set(traces), labels), None)
     report["baselines"] = _baselines(check, traces, labels) if baselines else {}
     if baselines and check is None:
         report["baselines_note"] = ("the model stores no normal-session reference (calibration.json has no "

@@ -14,8 +14,8 @@ again. This module measures what that is worth on labelled logs, honestly:
   with ``scope="session"`` it happens when the session is over and marks the pattern of every
   line of it that was over the threshold (key ``M``);
 * a session the session check flagged is added to the check's normal reference when reviewed
-  (``sessions_too``: what a review would do once the check runs live; today it runs in
-  ``logwatch eval`` only);
+  (``sessions_too``: what a review of a session-check alert would do if the monitor fed it back
+  to the check; today the monitor's ``m`` / ``M`` mark line patterns only);
 * the reviewed false alarms stay false alarms in the metrics: feedback only helps later ones.
 
 Labels are used only to play the operator (is this alert a false alarm?), never to set a
@@ -102,7 +102,7 @@ def simulate_feedback(traces: Mapping[str, SessionTrace], labels: Mapping[str, b
         raise ValueError(f"scope must be one of {SCOPES}, not {scope!r}")
     marked: dict[str, int] = {}
     reference = _Reference(check)
-    run = FeedbackRun(flags={key: False for key in traces})
+    run = FeedbackRun(flags=dict.fromkeys(traces, False))
     left = reviews
     changes = 0  # reviews made so far: a queued alert time computed before the last one may be stale
     check_flags = reference.flags(traces, set(traces))

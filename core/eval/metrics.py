@@ -1,4 +1,4 @@
-"""Session-level evaluation metrics for ``logwatch eval`` (DESIGN.md §3 "Honest evaluation", §4).
+"""Session-level evaluation metrics for ``logwatch eval`` (docs/DESIGN.md §4, §5).
 
 Why these and not just F1: the original study's F1 0.8848 was exactly what flagging *every*
 session gives at its prevalence (169 of 213 anomalous). So every report carries the
@@ -323,7 +323,7 @@ def metrics_dict(outcomes: Sequence[SessionOutcome], threshold: float | None, **
 def decision_metrics(flags: Mapping[str, bool], labels: Mapping[str, bool], **extra: Any) -> dict[str, Any]:
     """Metrics of yes/no decisions alone (a replay with feedback, live verdicts): no scores, so no
     threshold, AUROC or AUPRC."""
-    report = metrics_dict(outcomes_for({key: 0.0 for key in flags}, flags, labels), None, **extra)
+    report = metrics_dict(outcomes_for(dict.fromkeys(flags, 0.0), flags, labels), None, **extra)
     for key in ("auroc", "auprc", "threshold"):
         report.pop(key, None)
     return report

@@ -137,7 +137,8 @@ class Instance:
                 "    device_type=self['device_type'], encryption=encryption)",
                 '  File "/usr/lib/python2.7/dist-packages/nova/virt/libvirt/driver.py", line 1308, in attach_volume',
                 "    guest.attach_device(conf, persistent=True, live=live)",
-            ), "libvirtError: internal error: unable to execute QEMU command 'device_add': Duplicate ID 'virtio-disk1' for device")
+            ), "libvirtError: internal error: unable to execute QEMU command 'device_add': "
+               "Duplicate ID 'virtio-disk1' for device")
             self.log(0.05, "ERROR", "nova.compute.manager", f"Failed to attach {volume} at /dev/vdb", anomaly=True)
             return
         self.log(rng.uniform(0.5, 2), "INFO", "nova.virt.block_device", f"Volume {volume} attached at /dev/vdb")

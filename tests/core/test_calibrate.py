@@ -70,3 +70,27 @@ def test_session_losses_skips_unscored_lines() -> None:
              ScoredLine(n=2, source="x", arrival=0, text="b", session="s", loss=None),
              ScoredLine(n=3, source="x", arrival=0, text="c", session="t", loss=0.5)]
     assert session_losses(lines) == {"s": [1.5], "t": [0.5]}
+
+
+def test_threshold_for_fpr_keeps_the_false_alarm_budget_on_any_scores() -> None:
+    rng = random.Random(5)
+    for _ in range(300):
+        n = rng.randint(1, 300)
+        scores = [float(rng.randrange(rng.choice([5, 50, 10**6]))) for _ in range(n)]
+        max_fpr = rng.choice([0.0, 0.001, 0.01, 0.05, 0.29, 0.5, 0.99])
+        t = threshold_for_fpr(scores, max_fpr)
+        assert sum(1 for s in scores if s > t) <= max_fpr * n + 1e-9
+        below = [s for s in scores if s < t]
+        if below:  # smallest such t: the next lower score would break the budget
+            lower = max(below)
+            assert sum(1 for s in scores if s > lower) > max_fpr * n
+
+
+def test_threshold_for_fpr_errors() -> None:
+    assert threshold_for_fpr([3.0, 1.0, 2.0], 0.0) == 3.0
+    with pytest.raises(ValueError, match="max_fpr"):
+        threshold_for_fpr([1.0], 1.0)
+    with pytest.raises(ValueError, match="no normal"):
+        threshold_for_fpr([], 0.1)
+    with pytest.raises(ValueError, match="NaN"):
+        threshold_for_fpr([1.0, math.nan], 0.1)

@@ -9,31 +9,20 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logwatch.core import ingest
-from logwatch.core.ingest import IngestError, open_source_check, read_fd_lines, read_lines, split_lines
-from logwatch.core.reader import FileFollower, LineReader
+from logwatch.core.ingest import IngestError, fd_batches, open_source_check, read_fd_lines, read_lines, split_lines
 from logwatch.core.types import MAX_LINE_CHARS, LogLine
 
 
 def _texts(path: Path) -> list[str]:
     return [line.text for line in read_lines(str(path))]
-
-
-def _wait_for(cond: Callable[[], bool], timeout: float = 3.0) -> bool:
-    """Poll ``cond`` until true or ``timeout``; keeps thread tests robust on a loaded 2-core box."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def _write(path: Path, data: bytes, mode: str = "ab") -> None:
@@ -155,132 +144,31 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         list(read_lines(str(p)))
 
 
-# -- FileFollower ----------------------------------------------------------------------------
-def _texts_of(lines: list[LogLine]) -> list[str]:
-    return [x.text for x in lines]
-
-
-def test_follow_appended_lines_and_numbering(tmp_path: Path) -> None:
-    p = tmp_path / "app.log"
-    p.write_bytes(b"a\nb\n")
-    f = FileFollower(str(p), start_n=10)
-    assert [(x.n, x.text) for x in f.poll()] == [(10, "a"), (11, "b")]
-    assert f.poll() == []
-    _write(p, b"c\nd\n")
-    assert [(x.n, x.text) for x in f.poll()] == [(12, "c"), (13, "d")]
-    f.close()
-
-
-def test_from_end_skips_existing_content(tmp_path: Path) -> None:
-    p = tmp_path / "app.log"
-    p.write_bytes(b"old1\nold2\n")
-    f = FileFollower(str(p), from_start=False)
-    assert f.poll() == []
-    _write(p, b"new\n")
-    assert _texts_of(f.poll()) == ["new"]
-    f.close()
-
-
-def test_partial_line_held_until_newline(tmp_path: Path) -> None:
-    p = tmp_path / "app.log"
-    p.write_bytes(b"abc")
-    f = FileFollower(str(p))
-    assert f.poll() == []
-    _write(p, b"def\nghi")
-    assert _texts_of(f.poll()) == ["abcdef"]
-    assert f.poll() == []
-    assert [(x.n, x.text) for x in f.flush()] == [(2, "ghi")]
-    f.close()
-
-
-@pytest.mark.parametrize("tiny_reads", [False, True])
-def test_rotation_by_rename_loses_and_duplicates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         tiny_reads: bool) -> None:
-    if tiny_reads:  # a backlog bigger than one poll's budget must still be finished before switching files
-        monkeypatch.setattr(ingest, "CHUNK_BYTES", 3)
-        monkeypatch.setattr(ingest, "POLL_MAX_BYTES", 3)
-    p = tmp_path / "app.log"
-    p.write_bytes(b"1\n2\n")
-    f = FileFollower(str(p))
-    got = f.poll()
-    _write(p, b"".join(b"%d\n" % i for i in range(3, 20)) + b"20")  # not yet read; last line unfinished
-    p.rename(tmp_path / "app.log.1")
-    p.write_bytes(b"21\n22\n")
-    for _ in range(40):
-        got += f.poll()
-    _write(p, b"23\n")
-    for _ in range(3):
-        got += f.poll()
-    assert [(x.n, x.text) for x in got] == [(i, str(i)) for i in range(1, 24)]
-    f.close()
-
-
-def test_copytruncate_restarts_from_zero(tmp_path: Path) -> None:
-    p = tmp_path / "app.log"
-    p.write_bytes(b"line one\nline two\n")
-    f = FileFollower(str(p))
-    assert _texts_of(f.poll()) == ["line one", "line two"]
-    (tmp_path / "app.log.1").write_bytes(p.read_bytes())
-    with open(p, "r+b") as h:
-        h.truncate(0)
-    _write(p, b"fresh\n")
-    assert [(x.n, x.text) for x in f.poll()] == [(3, "fresh")]
-    f.close()
-
-
-def test_delete_and_recreate_waits_quietly(tmp_path: Path) -> None:
-    p = tmp_path / "app.log"
-    f = FileFollower(str(p))  # does not exist yet: no error, just nothing
-    assert f.poll() == []
-    p.write_bytes(b"a\n")
-    assert _texts_of(f.poll()) == ["a"]
-    p.unlink()
-    assert f.poll() == [] and f.poll() == []
-    p.write_bytes(b"b\nc\n")
-    assert [(x.n, x.text) for x in f.poll()] == [(2, "b"), (3, "c")]
-    f.close()
-
-
-def test_follow_yields_until_stop_then_pending_partial(tmp_path: Path) -> None:
-    p = tmp_path / "app.log"
-    p.write_bytes(b"x\n")
-    stop = threading.Event()
-    seen: list[str] = []
-
-    def consume() -> None:
-        for batch in FileFollower(str(p), poll_interval=0.02).follow(stop):
-            seen.extend(_texts_of(batch))
-
-    t = threading.Thread(target=consume)
-    t.start()
-    assert _wait_for(lambda: seen == ["x"])
-    _write(p, b"y\nparti")
-    assert _wait_for(lambda: len(seen) >= 2)
-    time.sleep(0.1)  # several more polls: the unfinished line must still be held
-    assert seen == ["x", "y"]
-    stop.set()
-    t.join(0.5)
-    assert not t.is_alive()
-    assert seen == ["x", "y", "parti"]
-
-
 # -- pipes -------------------------------------------------------------------------------------
 def test_read_fd_lines_stop_is_prompt_while_writer_is_silent() -> None:
     r, w = os.pipe()
     stop = threading.Event()
     seen: list[LogLine] = []
-    t = threading.Thread(target=lambda: seen.extend(read_fd_lines(r, source="pipe", stop=stop)))
+    idle = [0]  # how often the reader went back to waiting in select (an empty batch)
+
+    def read() -> None:
+        for batch in fd_batches(r, source="pipe", start_n=1, stop=stop, clock=time.time, timeout=0.05):
+            if batch:
+                seen.extend(batch)
+            else:
+                idle[0] += 1
+
+    t = threading.Thread(target=read)
     try:
         t.start()
         os.write(w, b"hello\r\nwor")
-        assert _wait_for(lambda: len(seen) >= 1)
-        time.sleep(0.3)  # the writer stays silent; the reader waits in select, holding "wor"
+        assert wait_for(lambda: len(seen) >= 1)
+        after = idle[0]
+        assert wait_for(lambda: idle[0] >= after + 2)  # the writer stays silent: waiting, holding "wor"
         assert [x.text for x in seen] == ["hello"]
-        started = time.monotonic()
         stop.set()
-        t.join(1.0)
-        assert not t.is_alive()
-        assert time.monotonic() - started < 0.5
+        t.join(5)
+        assert not t.is_alive()  # a stop is seen while waiting, no write needed
         assert [(x.n, x.text, x.source) for x in seen] == [(1, "hello", "pipe"), (2, "wor", "pipe")]
     finally:
         os.close(r)
@@ -297,95 +185,6 @@ def test_read_fd_lines_ends_at_eof() -> None:
         os.close(r)
 
 
-# -- LineReader --------------------------------------------------------------------------------
-def test_line_reader_delivers_big_file_in_order(tmp_path: Path) -> None:
-    p = tmp_path / "big.log"
-    p.write_text("".join(f"line {i}\n" for i in range(20_000)))
-    batches: list[list[LogLine]] = []
-    eof = threading.Event()
-    reader = LineReader(str(p), batches.append, batch_lines=300, on_eof=eof.set, start_n=5)
-    reader.start()
-    assert eof.wait(10)
-    reader.join(1)
-    assert not reader.is_alive() and reader.error is None
-    assert batches and max(len(b) for b in batches) <= 300
-    flat = [x for b in batches for x in b]
-    assert [x.text for x in flat] == [f"line {i}" for i in range(20_000)]
-    assert [x.n for x in flat] == list(range(5, 20_005))
-
-
-def test_line_reader_pipe_is_timely_and_stops_promptly() -> None:
-    r, w = os.pipe()
-    got: list[tuple[float, list[LogLine]]] = []
-    eof = threading.Event()
-    reader = LineReader(r, lambda b: got.append((time.monotonic(), b)), batch_seconds=0.05, on_eof=eof.set)
-    try:
-        reader.start()
-        sent = time.monotonic()
-        os.write(w, b"one\ntwo\n")
-        assert _wait_for(lambda: bool(got))
-        assert [x.text for x in got[0][1]] == ["one", "two"]
-        assert got[0][0] - sent < 0.5  # delivered while the writer is idle, not when more data comes
-        started = time.monotonic()
-        reader.stop()
-        reader.join(1)
-        assert not reader.is_alive() and time.monotonic() - started < 0.5
-        assert not eof.is_set()  # stopped, not ended
-    finally:
-        os.close(r)
-        os.close(w)
-
-
-def test_line_reader_follows_a_file(tmp_path: Path) -> None:
-    p = tmp_path / "live.log"
-    p.write_text("a\n")
-    lines: list[LogLine] = []
-    reader = LineReader(str(p), lines.extend, follow=True)
-    reader.start()
-    try:
-        assert _wait_for(lambda: len(lines) == 1)
-        _write(p, b"b\n")
-        p.rename(tmp_path / "live.log.1")
-        p.write_text("c\n")
-        assert _wait_for(lambda: len(lines) >= 3)
-        time.sleep(0.1)
-        assert [(x.n, x.text) for x in lines] == [(1, "a"), (2, "b"), (3, "c")]
-    finally:
-        reader.stop()
-        reader.join(1)
-    assert not reader.is_alive()
-
-
-def test_line_reader_reports_errors_as_text(tmp_path: Path) -> None:
-    errors: list[str] = []
-    eof = threading.Event()
-    reader = LineReader(str(tmp_path / "gone.log"), lambda b: None, on_error=errors.append, on_eof=eof.set)
-    reader.start()
-    reader.join(2)
-    assert errors == [f"no such file: {tmp_path / 'gone.log'}"] and not eof.is_set()
-
-    p = tmp_path / "x.log"
-    p.write_text("a\n")
-
-    def broken(batch: list[LogLine]) -> None:
-        raise RuntimeError("consumer bug")
-
-    reader = LineReader(str(p), broken, on_error=errors.append)
-    reader.start()
-    reader.join(2)
-    assert not reader.is_alive() and "consumer bug" in errors[-1]
-
-
-def test_line_reader_reads_a_replaced_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"p\nq\n")))  # as under click's CliRunner
-    lines: list[LogLine] = []
-    eof = threading.Event()
-    reader = LineReader("-", lines.extend, on_eof=eof.set)
-    reader.start()
-    assert eof.wait(2)
-    assert [x.text for x in lines] == ["p", "q"]
-
-
 # -- property --------------------------------------------------------------------------------
 _PIECES = st.sampled_from([b"\n", b"\r", b"\r\n", b"\x00", b"\xff", b"\xc3", b"\xa9", b"\xe2\x82\xac", b"a", b"Zz "])
 
@@ -400,9 +199,8 @@ def _model_split(data: bytes, limit: int) -> list[tuple[str, bool]]:
     ended = data.count(b"\n")
     out = []
     for i, raw in enumerate(raws):
-        if i < ended and raw.endswith(b"\r"):
-            raw = raw[:-1]
-        text = raw.decode("utf-8", "replace")
+        body = raw[:-1] if i < ended and raw.endswith(b"\r") else raw
+        text = body.decode("utf-8", "replace")
         out.append((text[:limit], len(text) > limit))
     return out
 
@@ -426,3 +224,12 @@ def test_split_is_independent_of_chunk_boundaries(limit: int, data: bytes, cuts:
         assert split == list(split_lines([data]))
     assert len(split) == data.count(b"\n") + (0 if data == b"" or data.endswith(b"\n") else 1)
     assert split == _model_split(data, limit)
+
+
+@given(st.lists(st.binary(max_size=300), max_size=20))
+def test_ingest_counts_every_line_once(chunks: list[bytes]) -> None:
+    data = b"".join(chunks)
+    lines = list(split_lines(chunks))
+    expected = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+    assert len(lines) == expected
+    assert all(len(text) <= MAX_LINE_CHARS for text, _ in lines)

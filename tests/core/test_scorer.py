@@ -10,8 +10,8 @@ import torch
 from logwatch.core.gpt import LeanGPT
 from logwatch.core.model import hf_model
 from logwatch.core.scorer import Scorer, reference_losses
-from logwatch.core.window import SessionWindow
 from logwatch.core.spec import ModelSpec
+from logwatch.core.window import SessionWindow
 
 BOS, CONT, EOL = 1, 2, 3
 

@@ -11,8 +11,7 @@ from safetensors.torch import load_file
 from logwatch.core.engine import Engine
 from logwatch.core.generator import generate_log
 from logwatch.core.spec import ModelSpec
-from logwatch.core.train import (IGNORE, LONG_SESSION_LINES, TrainConfig, build_windows, split_sessions,
-                                 train_model)
+from logwatch.core.train import IGNORE, LONG_SESSION_LINES, TrainConfig, build_windows, split_sessions, train_model
 from logwatch.core.types import LogLine
 
 

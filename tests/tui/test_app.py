@@ -6,14 +6,15 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from textual.widgets import OptionList
+
 from logwatch.core.generator import GeneratedLog
 from logwatch.core.replay import read_recording
 from logwatch.tui.app import LogwatchApp
-from logwatch.tui.state import ALL
 from logwatch.tui.pipeline import PipelineConfig
 from logwatch.tui.render import short_session
+from logwatch.tui.state import ALL
 from logwatch.tui.widgets.log_view import LogView
-from textual.widgets import OptionList
 
 SIZE = (140, 40)
 

@@ -11,8 +11,19 @@ from rich.console import Console
 
 from logwatch.core.types import ScoredLine
 from logwatch.tui.messages import Status
-from logwatch.tui.render import (RAMP_STEPS, FilterError, Palette, line_text, loss_step, parse_filter, safe_text,
-                                 search_pattern, short_session, token_text, top_tokens)
+from logwatch.tui.render import (
+    RAMP_STEPS,
+    FilterError,
+    Palette,
+    line_text,
+    loss_step,
+    parse_filter,
+    safe_text,
+    search_pattern,
+    short_session,
+    token_text,
+    top_tokens,
+)
 from logwatch.tui.widgets.panels import banner_text, detail_renderable, status_text
 
 

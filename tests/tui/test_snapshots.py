@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import wait_for_end
 
 from logwatch.tui.app import LogwatchApp
 from logwatch.tui.pipeline import PipelineConfig
-
-from conftest import wait_for_end  # noqa: E402  (tests/tui/conftest.py)
 
 SIZE = (150, 40)
 

@@ -71,7 +71,7 @@ def detail_renderable(line: ScoredLine, threshold: float | None, palette: Palett
     if line.tokens:
         worst = ", ".join(f"{p!r} {x:.1f}" for p, x in top_tokens(line.tokens))
         head.add_row("surprising", worst)
-    parts: list[object] = [head, Text(safe_text(line.text, 8_000))]
+    parts: list[Table | Text] = [head, Text(safe_text(line.text, 8_000))]
     if line.tokens:
         parts += [Text("as the model read it (colour = token loss):", "dim"), token_text(line.tokens, threshold, palette)]
     return Group(*parts)

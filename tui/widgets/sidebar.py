@@ -6,6 +6,7 @@ markup: session keys and timestamps come from log lines), so rows are tested wit
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -41,10 +42,8 @@ class SessionList(OptionList):
         highlighted = self.highlighted_option.id if self.highlighted_option else None
         self.set_options([Option("all lines", id=ALL), *(Option(session_row(v), id=v.key) for v in rows)])
         if highlighted is not None:
-            try:
+            with contextlib.suppress(OptionDoesNotExist):  # the session was evicted
                 self.highlighted = self.get_option_index(highlighted)
-            except OptionDoesNotExist:  # the session was evicted
-                pass
 
 
 class AlertList(OptionList):

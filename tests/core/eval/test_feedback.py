@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from logwatch.core.eval.traces import SessionTrace
 from logwatch.core.eval.feedback import feedback_report, line_alert_at, simulate_feedback
+from logwatch.core.eval.traces import SessionTrace
 from logwatch.core.session_check import SessionCheck
 
 

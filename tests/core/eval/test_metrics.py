@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
+from helpers import shared_data
 
 from logwatch.core.eval.metrics import (
     LeadTime,
@@ -19,7 +20,6 @@ from logwatch.core.eval.metrics import (
     read_labels,
     summarize_lead_times,
 )
-
 
 # ---------------------------------------------------------------- AUROC / AUPRC by hand
 
@@ -247,6 +247,6 @@ def test_read_labels_bad_files(tmp_path: Path, content: bytes, message: str) -> 
 
 
 def test_read_labels_real_file() -> None:
-    path = Path(__file__).resolve().parents[3] / "shared/data/hdfs/loglead_2pct/HDFS_2pct_dev_block_labels.csv"
+    path = shared_data("hdfs/loglead_2pct/HDFS_2pct_dev_block_labels.csv")
     labels = read_labels(path)
     assert len(labels) == 6900 and sum(labels.values()) == 232  # counts from data/SOURCES.md

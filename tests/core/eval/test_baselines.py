@@ -1,20 +1,16 @@
 from __future__ import annotations
 
-import math
 import random
 import re
-import time
-from collections import Counter
-from pathlib import Path
 
 import pytest
+from helpers import shared_data
 
 from logwatch.core.calibrate import threshold_for_fpr as calibrate_threshold
 from logwatch.core.count_vectors import CountVectorKNN
 from logwatch.core.eval.baselines import PCABaseline, UnseenTemplateBaseline
 from logwatch.core.eval.metrics import SessionOutcome, auroc, evaluate, read_labels
 
-HDFS = Path(__file__).resolve().parents[3] / "shared" / "data" / "hdfs" / "loglead_2pct"
 TEMPLATES = [f"INFO svc.part{i} step {i} done in <NUM> ms" for i in range(40)]
 
 
@@ -45,70 +41,6 @@ def test_unseen_counts_and_fraction() -> None:
     assert share.score(["x", "q", "q", "x"]) == 0.5
     assert share.score_many({"k": ["q"]}) == {"k": 1.0}
     assert baseline.fit({"c": ["q"]}).score(["x"]) == 1.0  # a new fit replaces the old one
-
-
-def test_knn_is_zero_on_training_sessions_and_positive_on_shuffled_counts() -> None:
-    rng = random.Random(2)
-    train = _sessions(rng, 300, TEMPLATES)
-    knn = CountVectorKNN().fit(train)
-    for lines in list(train.values())[:50]:
-        assert knn.score(lines) == 0.0
-        assert knn.score(list(reversed(lines))) == 0.0  # order does not matter, only counts
-    known_vectors = {frozenset(Counter(v).items()) for v in train.values()}
-    shuffled = 0
-    for lines in train.values():
-        counts = Counter(lines)
-        if len(set(counts.values())) < 2:
-            continue  # permuting equal counts changes nothing
-        templates = list(counts)
-        permuted = templates[1:] + templates[:1]
-        moved = [t for src, dst in zip(templates, permuted) for t in [dst] * counts[src]]
-        if frozenset(Counter(moved).items()) in known_vectors:
-            continue
-        score = knn.score(moved)
-        assert 0.0 < score < 1.0  # same templates (none unseen), different counts
-        shuffled += 1
-    assert shuffled > 20
-
-
-def _brute_knn(train: dict[str, list[str]], lines: list[str]) -> float:
-    """Straight from the definition: smoothed idf, L2 norm, 1 - max cosine, + unseen lines."""
-    n = len(train)
-    df = Counter(t for v in train.values() for t in set(v))
-    known = set(df)
-
-    def weights(seq: list[str]) -> dict[str, float]:
-        return {t: c * (math.log((1 + n) / (1 + df.get(t, 0))) + 1) for t, c in Counter(seq).items()}
-
-    def unit(w: dict[str, float]) -> dict[str, float]:
-        norm = math.sqrt(sum(x * x for x in w.values()))
-        return {t: x / norm for t, x in w.items()}
-
-    test = unit(weights(lines))
-    best = max(sum(x * unit(weights(v)).get(t, 0.0) for t, x in test.items()) for v in train.values())
-    return sum(1 for t in lines if t not in known) + (1 - best)
-
-
-def test_knn_matches_brute_force_definition() -> None:
-    rng = random.Random(3)
-    train = _sessions(rng, 60, TEMPLATES[:30])
-    tests = _sessions(rng, 40, TEMPLATES)  # templates 30-39 are unseen
-    knn = CountVectorKNN().fit(train)
-    batch = knn.score_many(tests)
-    for name, lines in tests.items():
-        assert batch[name] == pytest.approx(_brute_knn(train, lines), abs=1e-8)
-        assert knn.score(lines) == batch[name]  # one at a time = batched
-
-
-def test_knn_is_fast_on_5k_by_5k() -> None:
-    rng = random.Random(4)
-    pool = [f"INFO t{i} <NUM>" for i in range(300)]
-    train = _sessions(rng, 5000, pool)
-    tests = _sessions(rng, 5000, pool)
-    start = time.perf_counter()
-    scores = CountVectorKNN().fit(train).score_many(tests)
-    assert time.perf_counter() - start < 5.0
-    assert len(scores) == 5000
 
 
 def test_pca_learns_the_normal_space_and_measures_distance_from_it() -> None:
@@ -152,30 +84,6 @@ def test_bad_inputs() -> None:
     assert CountVectorKNN().fit({"a": ["x"]}).score([]) == 0.0
 
 
-def test_calibrate_threshold_keeps_the_false_alarm_budget() -> None:
-    rng = random.Random(5)
-    for _ in range(300):
-        n = rng.randint(1, 300)
-        scores = [float(rng.randrange(rng.choice([5, 50, 10**6]))) for _ in range(n)]
-        max_fpr = rng.choice([0.0, 0.001, 0.01, 0.05, 0.29, 0.5, 0.99])
-        t = calibrate_threshold(scores, max_fpr)
-        assert sum(1 for s in scores if s > t) <= max_fpr * n + 1e-9
-        below = [s for s in scores if s < t]
-        if below:  # smallest such t: the next lower score would break the budget
-            lower = max(below)
-            assert sum(1 for s in scores if s > lower) > max_fpr * n
-
-
-def test_calibrate_threshold_errors() -> None:
-    assert calibrate_threshold([3.0, 1.0, 2.0], 0.0) == 3.0
-    with pytest.raises(ValueError, match="max_fpr"):
-        calibrate_threshold([1.0], 1.0)
-    with pytest.raises(ValueError, match="no normal"):
-        calibrate_threshold([], 0.1)
-    with pytest.raises(ValueError, match="NaN"):
-        calibrate_threshold([1.0, math.nan], 0.1)
-
-
 _BLK = re.compile(r"blk_-?\d+")
 _IP = re.compile(r"\d+(?:\.\d+){3}(?::\d+)?")
 _NUM = re.compile(r"\d+")
@@ -199,7 +107,7 @@ def test_smoke_on_real_hdfs_blocks() -> None:
     the first half alone calls every later normal block "unseen".)
     """
     sessions: dict[str, list[str]] = {}
-    with open(HDFS / "HDFS_2pct_dev.log", encoding="utf-8", errors="replace") as fh:
+    with open(shared_data("hdfs/loglead_2pct/HDFS_2pct_dev.log"), encoding="utf-8", errors="replace") as fh:
         for n, line in enumerate(fh):
             match = _BLK.search(line)
             if match is None:
@@ -209,7 +117,7 @@ def test_smoke_on_real_hdfs_blocks() -> None:
                 sessions[key].append(_crude_mask(line.rstrip("\n")))
             elif n < 20_000:
                 sessions[key] = [_crude_mask(line.rstrip("\n"))]
-    labels = read_labels(HDFS / "HDFS_2pct_dev_block_labels.csv")
+    labels = read_labels(shared_data("hdfs/loglead_2pct/HDFS_2pct_dev_block_labels.csv"))
     normal = [k for k in sessions if not labels[k]]
     train = {k: sessions[k] for k in normal[: int(0.6 * len(normal))]}
     calib = {k: sessions[k] for k in normal[int(0.6 * len(normal)) : int(0.7 * len(normal))]}

@@ -1,0 +1,56 @@
+"""``evaluate_files`` without the CLI: the combined rule, its parts, and what it refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from logwatch.core.engine import Engine
+from logwatch.core.eval.evaluate import evaluate_files
+from logwatch.core.eval.traces import EvalError, read_incidents
+from logwatch.core.sessions import SessionKeyer
+
+
+def test_the_session_check_finds_the_session_that_stopped_early_and_is_reported_apart(
+        checked_model: Path, truncated, tmp_path: Path) -> None:
+    texts, victim = truncated
+    log = tmp_path / "x.log"
+    log.write_text("\n".join(texts) + "\n")
+    keyer = SessionKeyer(None)
+    labels = {keyer.key(t, str(log)): False for t in texts}
+    labels[victim] = True
+    report = evaluate_files(Engine.load(checked_model, device="cpu"), [str(log)], labels)
+    assert report["sessions"] == len(labels) and report["anomalous"] == 1
+    assert report["session_check"]["tp"] == 1  # no line of it is surprising, its line mix is
+    assert report["tp"] == 1 and report["recall"] == 1.0  # so the combined rule (OR) catches it
+    assert report["line_rule"]["fpr"] <= report["fpr"]  # an OR never flags fewer normal sessions
+    assert "session check" in report["rule"]
+    assert report["flag_all"]["fpr"] == 1.0 and set(report["baselines"]) == {"unseen_template", "count_vector_knn"}
+
+
+def test_lead_time_comes_from_the_incidents_file_beside_the_log(tmp_path: Path) -> None:
+    samples = Path(__file__).resolve().parents[3] / "sample_logs"
+    log = samples / "incident_build_failures.log"
+    labels = {row.split(",")[0]: row.endswith("Anomaly")
+              for row in (samples / "incident_build_failures.labels.csv").read_text().splitlines()[1:]}
+    report = evaluate_files(Engine.load(None, device="cpu"), [str(log)], labels)
+    incidents = read_incidents(samples / "incident_build_failures.incidents.json")
+    assert report["lead_time"]["count"] == len(incidents)
+    assert {lt["session"] for lt in report["lead_times"]} == set(incidents)
+    assert report["baselines"] == {} and "session_check" not in report  # the bundled model stores no check
+
+
+def test_bad_evaluations_say_why(tiny_model_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("INFO nova.compute.manager [instance: 1b2c3d4e-0000-4000-8000-000000000000] hello\n")
+    engine = Engine.load(tiny_model_dir, device="cpu")
+    with pytest.raises(EvalError, match="names no session"):
+        evaluate_files(engine, [str(log)], {})
+    with pytest.raises(EvalError, match="no session in"):
+        evaluate_files(engine, [str(log)], {"someone-else": True})
+    engine.threshold = None
+    with pytest.raises(EvalError, match="no calibrated threshold"):
+        evaluate_files(engine, [str(log)], {"1b2c3d4e-0000-4000-8000-000000000000": False})
+    with pytest.raises(EvalError, match="standard input"):
+        evaluate_files(Engine.load(tiny_model_dir, device="cpu"), ["-"], {"a": True})

@@ -1,0 +1,109 @@
+"""The engine with a real tiny model: any text scored one for one, long and many sessions, and
+sessions judged as they end (the engine side of ``logwatch score --session-ends``).
+
+Hypothesis throws NULs, invalid UTF-8, ANSI escapes, Rich markup, carriage returns and very
+long sessions at it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from logwatch.core.engine import Engine, EngineError
+from logwatch.core.sessions import SessionKeyer
+from logwatch.core.types import LogLine
+
+HOSTILE = st.sampled_from([
+    "\x1b]0;pwned\x07", "\x1b[2J", "[bold red]x[/]", "\r", "\x00", "\udcff", "\u202e", "blk_-42", "req-",
+    "[instance: 1b2c3d4e-0000-4000-8000-000000000000]", "ERROR", "\t", "é", "💥",
+])
+LINE_TEXT = st.lists(st.one_of(HOSTILE, st.text(max_size=40)), max_size=12).map("".join)
+
+_ENGINES: dict[str, Engine] = {}
+
+
+@pytest.fixture
+def engine(tiny_model_dir: Path) -> Engine:
+    if "tiny" not in _ENGINES:
+        _ENGINES["tiny"] = Engine.load(tiny_model_dir, device="cpu")
+    return _ENGINES["tiny"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(LINE_TEXT, min_size=1, max_size=40))
+def test_engine_scores_any_text_one_for_one(engine: Engine, texts: list[str]) -> None:
+    lines = [LogLine(n=i, text=t, source="fuzz", arrival=float(i)) for i, t in enumerate(texts, 1)]
+    scored = engine.score_batch(lines)
+    assert [s.n for s in scored] == [x.n for x in lines]
+    assert [s.text for s in scored] == texts
+    for s in scored:
+        assert s.loss is None or (math.isfinite(s.loss) and s.loss >= 0)
+
+
+def test_very_long_session_slides_and_stays_bounded(engine: Engine) -> None:
+    instance = "[instance: 1b2c3d4e-0000-4000-8000-000000000000]"
+    lines = [LogLine(n=i, text=f"INFO nova.compute.manager {instance} step {i} of a long life", source="x",
+                     arrival=float(i)) for i in range(1, 3001)]
+    scored = []
+    for start in range(0, len(lines), 250):
+        scored += engine.score_batch(lines[start:start + 250])
+    assert len(scored) == 3000 and all(s.loss is not None for s in scored)
+    window = engine.scorer.windows[scored[0].session]
+    assert window.length <= engine.scorer.spec.n_ctx
+
+
+def test_a_huge_batch_of_one_line_sessions(engine: Engine) -> None:
+    lines = [LogLine(n=i, text=f"INFO nova.api [req-{i:08d}-0000-4000-8000-000000000000 - - -] GET /v2", source="x",
+                     arrival=float(i)) for i in range(1, 2001)]
+    scored = engine.score_batch(lines)
+    assert len({s.session for s in scored}) == 2000 and len(scored) == 2000
+
+
+# -- sessions judged as they end -------------------------------------------------------------
+def _feed(engine: Engine, texts: list[str], start: float = 0.0, step: float = 1.0) -> None:
+    engine.score_batch([LogLine(n=i, text=t, source="x.log", arrival=start + i * step) for i, t in enumerate(texts, 1)])
+
+
+def test_every_session_is_judged_once_and_the_one_that_stopped_early_alerts(checked_model: Path, truncated) -> None:
+    texts, victim = truncated
+    engine = Engine.load(checked_model, device="cpu", session_ends=True)
+    _feed(engine, texts)
+    assert engine.take_ended() == []  # nothing idled: the input is still open
+    engine.close_all()
+    ended = engine.take_ended()
+    keyer = SessionKeyer("builtin")
+    keys = [keyer.key(t, "x.log") for t in texts]
+    assert sorted(e.session for e in ended) == sorted(set(keys))
+    last = {k: i for i, k in enumerate(keys, 1)}
+    assert all(e.n == last[e.session] and e.lines == keys.count(e.session) for e in ended)
+    verdict = {e.session: e for e in ended}
+    assert verdict[victim].alert and verdict[victim].score > verdict[victim].threshold
+    others = [e for e in ended if e.session != victim]
+    assert sum(e.alert for e in others) <= 0.2 * len(others)  # calibrated at 5% on the same kind of log
+    assert len(engine.sessions) == 0 and engine.take_ended() == []
+
+
+def test_only_idle_sessions_end_before_the_input_does(checked_model: Path, truncated) -> None:
+    texts, _ = truncated
+    engine = Engine.load(checked_model, device="cpu", session_ends=True, idle_seconds=100.0)
+    _feed(engine, texts[:200], start=0.0, step=0.0)  # all at t=0
+    _feed(engine, texts[200:210], start=500.0, step=0.0)  # ten more lines at t=500
+    keyer = SessionKeyer("builtin")
+    recent = {keyer.key(t, "x.log") for t in texts[200:210]}
+    evicted = engine.evict_idle(now=550.0)
+    assert evicted and not set(evicted) & recent
+    assert [e.session for e in engine.take_ended()] == evicted
+
+
+def test_asking_for_session_ends_without_a_check_is_a_clear_error(tiny_model_dir: Path, truncated) -> None:
+    with pytest.raises(EngineError, match="train it with `logwatch train --session-check`"):
+        Engine.load(tiny_model_dir, device="cpu", session_ends=True)
+    plain = Engine.load(tiny_model_dir, device="cpu")  # without the flag nothing is judged or kept
+    _feed(plain, truncated[0][:50])
+    plain.close_all()
+    assert plain.take_ended() == [] and plain.session_check is None

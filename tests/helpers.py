@@ -1,0 +1,34 @@
+"""Helpers the test modules share (importable as ``helpers``: pytest puts tests/ on the path)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_LOGS = REPO / "sample_logs"
+#: The research corpora beside the repository (never copied into it); CI has them, a fresh
+#: clone on its own does not.
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_data(relative: str) -> Path:
+    """A path under ../shared/data, or skip the calling test saying what is missing."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"needs {path}: the research data beside the repository is not here")
+    return path
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``cond`` until true or ``timeout`` seconds pass; a deadline, not a timing: a loaded
+    2-core CI machine may be many times slower than a laptop."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
