@@ -120,11 +120,12 @@ def windows(indices: Sequence[int], size: int) -> list[list[int]]:
 # -- scoring --------------------------------------------------------------------------------------------
 def score_lines(model: Path, texts: Sequence[str], batch: int = 512) -> tuple[list[float], int]:
     """Mean token loss of every line, each scored as its own session; also the number of distinct sessions."""
+    from logwatch.core.alerts import AlertRule
     from logwatch.core.engine import Engine
     from logwatch.core.types import LogLine
 
     engine = Engine.load(model, device="cpu", session_regex=SESSION_RULE)
-    engine.threshold = None  # thresholds are applied here, per level
+    engine.rule = AlertRule.off()  # thresholds are applied here, per level
     losses: list[float] = []
     sessions: set[str] = set()
     for start in range(0, len(texts), batch):

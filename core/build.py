@@ -8,13 +8,17 @@ sessions given for the purpose (``calibrate_on``, as the experiments do).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .alerts import AlertRule
 from .calibrate import Calibration, calibrate, session_losses
+from .masking import mask_line
 from .session_check import SessionCheck
+from .spec import save_patterns
 from .stream import score_lines
 from .types import LogLine
 
@@ -51,7 +55,7 @@ def calibrate_engine(engine: Engine, lines: Iterable[LogLine], *, method: str = 
     Everything of the model's current calibration that this does not recompute (its session
     check) is kept.
     """
-    engine.threshold = None  # score without alerting: the threshold is what is being set
+    engine.rule = AlertRule.off()  # score without alerting: the threshold is what is being set
     result = calibrate(session_losses(score_lines(engine, lines)), method=method, max_fpr=max_fpr,
                        min_lines=min_lines, details=details)
     previous = engine.calibration
@@ -97,7 +101,14 @@ def build_model_dir(lines: Sequence[tuple[str, str]], out_dir: str | Path, confi
             warnings.append(f"session check not stored: {len(check.templates):,} distinct masked lines and "
                          f"{len(check.vectors):,} distinct sessions are too many for calibration.json")
     calibration.save(out)
+    save_patterns(out, normal_patterns(text for _, text in lines) +
+                  normal_patterns(t for texts in (calibrate_on or {}).values() for t in texts))
     return BuiltModel(trained, calibration, notes, warnings)
+
+
+def normal_patterns(texts: Iterable[str]) -> Counter[str]:
+    """Pattern (masked line) -> count over normal lines: what "never seen" is measured against."""
+    return Counter(mask_line(text) for text in texts)
 
 
 def summary(built: BuiltModel) -> dict[str, Any]:

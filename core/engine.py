@@ -1,7 +1,8 @@
-"""The engine: parse → session key → mask → tokenize → score → alert rule.
+"""The engine: parse → session key → mask → tokenize → score → the alert decision.
 
 One object that the headless commands and the TUI's pipeline thread both drive. It is not
-thread-safe by design: exactly one thread owns it (the TUI's bridge worker).
+thread-safe by design: exactly one thread owns it (the stream driver's). Its model can be
+swapped between batches (:meth:`Engine.use_model`, when the log has been learned).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .alerts import SIGNALS, AlertRule, session_reason
 from .calibrate import Calibration
 from .known_normal import KnownNormal
 from .masking import MASK_VERSION, masked_line
@@ -23,6 +25,8 @@ from .types import LogLine, ScoredLine, SessionEnd
 
 if TYPE_CHECKING:
     from .model import LoadedModel
+    from .scorer import Scorer
+    from .tokenizer import LogTokenizer
 
 
 class EngineError(Exception):
@@ -33,12 +37,12 @@ class Engine:
     """Scores lines in batches and applies the calibrated alert rule per session."""
 
     def __init__(self, *, loaded: LoadedModel | None = None, device: str = "auto", session_regex: str | None = None,
-                 threshold: float | None = None, min_lines: int | None = None,
+                 threshold: float | None = None, min_lines: int | None = None, signals: Sequence[str] = SIGNALS,
                  idle_seconds: float = 900.0, max_sessions: int = 20_000, cache_slots: int = 256,
                  max_batch: int = 32, memo_entries: int = 200_000, precision: str = "auto",
                  threads: int | None = None, known_normal: KnownNormal | None = None,
                  session_ends: bool = False) -> None:
-        self.loaded = loaded
+        self.loaded: LoadedModel | None = None
         self.known_normal = known_normal
         """Patterns the operator marked normal: scored as usual, but they never count toward an alert."""
         rule = session_regex
@@ -49,45 +53,82 @@ class Engine:
         except SessionRuleError as exc:
             raise EngineError(str(exc)) from None
         self.sessions = SessionTable(idle_seconds=idle_seconds, max_sessions=max_sessions)
-        self.scorer = None
-        self.tokenizer = None
+        self.scorer: Scorer | None = None
+        self.tokenizer: LogTokenizer | None = None
         self.device = "none"
         self.model_name = "no model"
         self.calibration: Calibration | None = None
+        self._options: dict[str, Any] = {"device": device, "precision": precision, "threads": threads,
+                                         "max_batch": max_batch, "cache_slots": cache_slots,
+                                         "memo_entries": memo_entries}
+        self._overrides = (threshold, min_lines, tuple(signals))
+        self.rule = AlertRule.off()
+        """The alert decision (:mod:`.alerts`): signals, threshold, the model's normal patterns."""
         if loaded is not None:
-            if loaded.spec.mask_version != MASK_VERSION:
-                raise EngineError(
-                    f"model {loaded.directory} was trained with masking v{loaded.spec.mask_version}, "
-                    f"this logwatch masks with v{MASK_VERSION}: retrain it with `logwatch train`"
-                )
-            from .gpt import LeanGPT
-            from .model import pick_device, pick_dtype, set_threads
-            from .scorer import Scorer
-
-            set_threads(threads)
-
-            try:
-                torch_device = pick_device(device)
-                dtype = pick_dtype(torch_device, precision)
-            except ModelDirError as exc:
-                raise EngineError(str(exc)) from None
-            gpt = LeanGPT(loaded.spec, loaded.weights, torch_device, dtype, int8=precision == "int8")
-            self.scorer = Scorer(gpt, bos_id=loaded.tokenizer.bos_id, cont_id=loaded.tokenizer.cont_id,
-                                 max_batch=max_batch, cache_slots=cache_slots, memo_entries=memo_entries)
-            self.tokenizer = loaded.tokenizer
-            self.device = torch_device.type
-            self.model_name = loaded.name
-            self.calibration = loaded.calibration
-        self.threshold: float | None = threshold
-        if self.threshold is None and self.calibration is not None:
-            self.threshold = self.calibration.line_threshold
-        self.min_lines = min_lines or (self.calibration.min_lines if self.calibration else 1)
+            self.use_model(loaded)
+        else:
+            self.rule = AlertRule(threshold, min_lines or 1, frozenset(signals))
         self.lines_scored = 0
         self.session_check: SessionCheck | None = None
         """When set, every session that ends (idle, or :meth:`close_all`) gets a :class:`SessionEnd`."""
         self._ended: list[SessionEnd] = []
         if session_ends:
             self.enable_session_ends()
+
+    def use_model(self, loaded: LoadedModel) -> None:
+        """Score with this model from the next batch on (its calibration sets the alert rule).
+
+        The sessions' windows are dropped (they hold the old tokenizer's ids): the caller warms
+        the new model with recent lines (:meth:`warm`) or starts over (:meth:`reset`).
+        """
+        if loaded.spec.mask_version != MASK_VERSION:
+            raise EngineError(
+                f"model {loaded.directory} was trained with masking v{loaded.spec.mask_version}, "
+                f"this logwatch masks with v{MASK_VERSION}: retrain it with `logwatch train`"
+            )
+        from .gpt import LeanGPT
+        from .model import pick_device, pick_dtype, set_threads
+        from .scorer import Scorer
+
+        options = self._options
+        set_threads(options["threads"])
+        try:
+            torch_device = pick_device(options["device"])
+            dtype = pick_dtype(torch_device, options["precision"])
+        except ModelDirError as exc:
+            raise EngineError(str(exc)) from None
+        gpt = LeanGPT(loaded.spec, loaded.weights, torch_device, dtype, int8=options["precision"] == "int8")
+        if self.scorer is not None:
+            for session in list(self.scorer.windows):
+                self.scorer.drop(session)
+        self.scorer = Scorer(gpt, bos_id=loaded.tokenizer.bos_id, cont_id=loaded.tokenizer.cont_id,
+                             max_batch=options["max_batch"], cache_slots=options["cache_slots"],
+                             memo_entries=options["memo_entries"])
+        self.loaded = loaded
+        self.tokenizer = loaded.tokenizer
+        self.device = torch_device.type
+        self.model_name = loaded.name
+        self.calibration = loaded.calibration
+        threshold, min_lines, signals = self._overrides
+        if threshold is None and self.calibration is not None:
+            threshold = self.calibration.line_threshold
+        self.rule = AlertRule(threshold, min_lines or (self.calibration.min_lines if self.calibration else 1),
+                              frozenset(signals), loaded.patterns)
+
+    @property
+    def threshold(self) -> float | None:
+        """The surprise threshold of the alert rule (None: the model has no calibration)."""
+        return self.rule.threshold
+
+    @property
+    def min_lines(self) -> int:
+        return self.rule.min_lines
+
+    def reset(self) -> None:
+        """Forget every session (their windows and alert state): the lines are scored again from the start."""
+        for info in self.sessions.pop_all():
+            self._forget(info.key)
+        self._ended.clear()
 
     def enable_session_ends(self) -> None:
         """Judge sessions as they end with the model's session check; EngineError if it has none."""
@@ -130,12 +171,14 @@ class Engine:
         """Score lines (any mix of sessions), same order and count; never raises on text."""
         out: list[ScoredLine] = []
         masked: list[str] = []
+        messages: list[str] = []
         for line in lines:
             parsed = parse_line(line.text)
             session = self.keyer.key(line.text, line.source)
             out.append(ScoredLine(n=line.n, source=line.source, arrival=line.arrival, text=line.text,
                                   session=session, ts=parsed.ts, level=parsed.level))
             masked.append(masked_line(parsed))
+            messages.append(parsed.message)
         if self.scorer is not None and self.tokenizer is not None and out:
             spec = self.scorer.spec
             encoded = self.tokenizer.encode_with_pieces(masked, max_tokens=spec.max_line_tokens)
@@ -146,12 +189,20 @@ class Engine:
         known = self.known_normal
         if known is not None:
             known.refresh()  # marks made by another logwatch (the monitor) while this one runs
-        for scored, text in zip(out, masked):
-            self._track(scored, text, known is not None and text in known)
+        for scored, text, message in zip(out, masked, messages):
+            self._track(scored, text, message, known is not None and text in known)
         self.lines_scored += len(out)
         return out
 
-    def _track(self, scored: ScoredLine, masked: str, known_normal: bool = False) -> None:
+    def warm(self, lines: Sequence[LogLine]) -> None:
+        """Feed lines as context only (after :meth:`use_model`): windows fill, nothing is judged."""
+        if self.scorer is None or self.tokenizer is None or not lines:
+            return
+        masked = [masked_line(parse_line(line.text)) for line in lines]
+        encoded = self.tokenizer.encode_lines(masked, max_tokens=self.scorer.spec.max_line_tokens)
+        self.scorer.score([(self.keyer.key(line.text, line.source), ids) for line, ids in zip(lines, encoded)])
+
+    def _track(self, scored: ScoredLine, masked: str, message: str, known_normal: bool = False) -> None:
         info, evicted = self.sessions.touch(scored.session, scored.arrival)
         for key in evicted:  # over capacity: dropped unjudged (it may well be still running)
             self._forget(key)
@@ -160,13 +211,15 @@ class Engine:
             if info.templates is None:
                 info.templates = Counter()
             info.templates[masked] += 1
-        if known_normal:
+        if known_normal or not self.rule.active:
             return
-        if scored.loss is not None and self.threshold is not None and scored.loss > self.threshold:
+        if self.rule.surprising(scored.loss):
             info.over_threshold += 1
-            if info.over_threshold >= self.min_lines:
-                scored.alert = True
-                info.alerted = True
+        scored.why = self.rule.reasons(loss=scored.loss, level=scored.level, message=message, pattern=masked,
+                                       surprising_in_session=info.over_threshold)
+        if scored.why:
+            scored.alert = True
+            info.alerted = True
 
     def evict_idle(self, now: float | None = None) -> list[str]:
         """Close sessions idle longer than the idle time so memory stays bounded."""
@@ -186,8 +239,11 @@ class Engine:
         judged = {info.key: info for info in infos if info.templates}  # templates are kept only with a check
         if check is not None and judged:
             scores = check.score_many({key: info.templates or Counter() for key, info in judged.items()})
-            self._ended.extend(SessionEnd(info.key, info.last_n, info.lines, scores[info.key], check.threshold,
-                                          check.flags(scores[info.key])) for info in judged.values())
+            for info in judged.values():
+                score = scores[info.key]
+                alert = "session" in self.rule.signals and check.flags(score)
+                self._ended.append(SessionEnd(info.key, info.last_n, info.lines, score, check.threshold, alert,
+                                              (session_reason(score, check.threshold),) if alert else ()))
         for info in infos:
             self._forget(info.key)
         return [info.key for info in infos]

@@ -20,6 +20,7 @@ from .spec import (
     WEIGHTS_FILE,
     ModelDirError,
     ModelSpec,
+    load_patterns,
 )
 from .tokenizer import LogTokenizer, TokenizerError
 
@@ -124,9 +125,19 @@ class LoadedModel:
     tokenizer: LogTokenizer
     weights: dict[str, torch.Tensor]
     calibration: Calibration | None
+    pattern_counts: dict[str, int] | None = None
+    """The masked lines of its normal data and how often each occurred (None: not known)."""
+    label: str | None = None
+    """A name to show instead of the directory's (a model learned from a log, named after it)."""
+
+    @property
+    def patterns(self) -> frozenset[str] | None:
+        return None if self.pattern_counts is None else frozenset(self.pattern_counts)
 
     @property
     def name(self) -> str:
+        if self.label is not None:
+            return self.label
         if self.directory == default_model_dir():
             return "default (nova sample)"
         return self.directory.name
@@ -188,7 +199,7 @@ def load_model_dir(directory: str | Path | None = None) -> LoadedModel:
             raise ModelDirError(
                 f"{weights_path}: tensor {name} has shape {tuple(weights[name].shape)}, spec.json implies {shape}"
             )
-    return LoadedModel(path, spec, tokenizer, weights, Calibration.load(path))
+    return LoadedModel(path, spec, tokenizer, weights, Calibration.load(path), load_patterns(path))
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:

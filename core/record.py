@@ -22,6 +22,8 @@ holds millions of lines); every key is always written and a v1 reader requires a
 - ``loss`` ``loss``, number rounded to 4 decimals, or null
 - ``a``    ``alert``, bool
 - ``tok``  ``tokens``, a list of ``[piece, loss]`` with the loss rounded to 3 decimals
+- ``why``  ``why``, the alert's reasons (strings); added 2026-12-01, absent in older recordings
+  (read as none), ignored by older readers
 
 Version 2 adds one record kind, a session's verdict when it ended (:class:`~logwatch.core.types.
 SessionEnd`, only with ``--session-ends``): ``end`` (session key), ``n`` (its last line), ``lines``,
@@ -104,7 +106,7 @@ def encode_record(line: ScoredLine | SessionEnd) -> bytes:
     """The complete recording line (with its newline) for one scored line or session verdict."""
     if isinstance(line, SessionEnd):
         return _dumps({"end": line.session, "n": line.n, "lines": line.lines, "check": round(float(line.score), 4),
-                       "thr": round(float(line.threshold), 6), "a": bool(line.alert)})
+                       "thr": round(float(line.threshold), 6), "a": bool(line.alert), "why": list(line.why)})
     return _dumps({
         "n": line.n,
         "t": round(float(line.arrival), 6),
@@ -116,6 +118,7 @@ def encode_record(line: ScoredLine | SessionEnd) -> bytes:
         "loss": None if line.loss is None else round(float(line.loss), 4),
         "a": bool(line.alert),
         "tok": [[piece, round(float(loss), 3)] for piece, loss in line.tokens],
+        "why": list(line.why),
     })
 
 

@@ -171,7 +171,15 @@ def decode_record(raw: bytes) -> ScoredLine | SessionEnd:
             raise ValueError("a token is not [piece, loss]")
         tokens.append((pair[0], float(pair[1])))
     return ScoredLine(n=n, source=src, arrival=float(t), text=text, session=s, ts=ts, level=lvl,
-                      loss=None if loss is None else float(loss), alert=a, tokens=tuple(tokens))
+                      loss=None if loss is None else float(loss), alert=a, tokens=tuple(tokens), why=_why(obj))
+
+
+def _why(obj: dict[str, Any]) -> tuple[str, ...]:
+    """The alert's reasons; absent (an older recording) or malformed, none."""
+    why = obj.get("why")
+    if not isinstance(why, list) or not all(isinstance(x, str) for x in why):
+        return ()
+    return tuple(why[:8])
 
 
 def _decode_end(obj: dict[str, Any]) -> SessionEnd:
@@ -182,7 +190,7 @@ def _decode_end(obj: dict[str, Any]) -> SessionEnd:
     if not (isinstance(session, str) and isinstance(n, int) and not isinstance(n, bool) and isinstance(lines, int)
             and not isinstance(lines, bool) and _is_number(check) and _is_number(thr) and isinstance(a, bool)):
         raise ValueError("a field has the wrong type")
-    return SessionEnd(session, n, lines, float(check), float(thr), a)
+    return SessionEnd(session, n, lines, float(check), float(thr), a, _why(obj))
 
 
 def read_recording(path: str | Path, *, on_warning: Callable[[str], None] | None = None, ends: bool = False

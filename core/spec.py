@@ -1,4 +1,4 @@
-"""The model directory's file names and its ``spec.json``.
+"""The model directory's file names, its ``spec.json`` and its ``patterns.json``.
 
 One spec dataclass describes everything needed to rebuild the network and feed it the same
 text it was trained on (nanoGPT style); it is saved beside the weights. The alert rule lives
@@ -9,6 +9,7 @@ because it changes without retraining (``logwatch calibrate``).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,11 @@ TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
 CALIBRATION_FILE = "calibration.json"
 SUMMARY_FILE = "training_summary.json"
+PATTERNS_FILE = "patterns.json"
+PATTERNS_FORMAT = "logwatch-patterns"
+#: Patterns kept in patterns.json, most frequent first (a log with more distinct masked lines
+#: than this is not one where "never seen" means much).
+MAX_PATTERNS = 50_000
 MODEL_FORMAT = "logwatch-model"
 MODEL_FORMAT_VERSION = 1
 
@@ -75,6 +81,27 @@ class ModelSpec:
             return cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as exc:
             raise ModelDirError(f"{directory / SPEC_FILE}: {exc}") from None
+
+
+def save_patterns(directory: Path, counts: Counter[str]) -> None:
+    """The masked lines of the model's normal data, with how often each occurred."""
+    ordered = [[pattern, n] for pattern, n in counts.most_common(MAX_PATTERNS)]
+    write_json(directory / PATTERNS_FILE, {"format": PATTERNS_FORMAT, "version": 1, "patterns": ordered})
+
+
+def load_patterns(directory: Path) -> dict[str, int] | None:
+    """Pattern -> count from patterns.json; None when the directory has none (older models)."""
+    path = directory / PATTERNS_FILE
+    if not path.exists():
+        return None
+    data = read_json(path)
+    rows = data.get("patterns")
+    if data.get("format") != PATTERNS_FORMAT or not isinstance(rows, list) or len(rows) > MAX_PATTERNS:
+        raise ModelDirError(f"{path} is not a logwatch patterns file (or holds more than {MAX_PATTERNS} patterns)")
+    try:
+        return {str(pattern): int(n) for pattern, n in rows}
+    except (TypeError, ValueError):
+        raise ModelDirError(f"{path}: each pattern must be [text, count]") from None
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

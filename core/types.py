@@ -66,6 +66,9 @@ class ScoredLine:
     surprising line after it."""
     tokens: tuple[tuple[str, float], ...] = field(default_factory=tuple)
     """Per-token explanation: (token text, loss in nats) in line order, for the masked line."""
+    why: tuple[str, ...] = ()
+    """Why it alerted, one phrase per signal (``surprise 12.3 > 1.53``, ``error-level``,
+    ``new-pattern``); empty when it did not (:mod:`logwatch.core.alerts`)."""
 
     def to_json_dict(self) -> dict[str, object]:
         """The public JSON object of ``logwatch score`` (docs/DESIGN.md §4)."""
@@ -76,6 +79,7 @@ class ScoredLine:
             "text": self.text,
             "loss": None if self.loss is None else round(self.loss, 4),
             "alert": self.alert,
+            "why": list(self.why),
         }
 
 
@@ -95,8 +99,9 @@ class SessionEnd:
     """Distance of the session's mix of lines from the nearest normal one (plus unseen lines)."""
     threshold: float
     alert: bool
+    why: tuple[str, ...] = ()
 
     def to_json_dict(self) -> dict[str, object]:
         """``score --session-ends`` output: told apart from line objects by its ``session_end`` key."""
         return {"session_end": self.session, "n": self.n, "lines": self.lines, "check": round(self.score, 4),
-                "threshold": round(self.threshold, 6), "alert": self.alert}
+                "threshold": round(self.threshold, 6), "alert": self.alert, "why": list(self.why)}

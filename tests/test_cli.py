@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from logwatch.core.generator import generate_log
 from logwatch.tui.cli import main
 
-KEYS = {"n", "ts", "session", "text", "loss", "alert"}
+KEYS = {"n", "ts", "session", "text", "loss", "alert", "why"}  # "why" added 2026-12-01 (docs/DESIGN.md §4)
 
 
 def run(*args: str, stdin: str | None = None) -> CliRunner:
@@ -41,6 +41,10 @@ def test_score_prints_one_json_object_per_line(tiny_model_dir: Path, incident_lo
     incident = log.incidents[0]
     alerted = {r["session"] for r in rows if r["alert"]}
     assert incident.session in alerted
+    # every alert says why, and only alerts do
+    assert all(bool(r["why"]) == r["alert"] for r in rows)
+    first = next(r for r in rows if r["alert"] and r["session"] == incident.session)
+    assert any(reason.startswith("surprise ") or reason == "error-level" for reason in first["why"])
 
 
 def test_score_with_int8_precision_matches_fp32_closely(tiny_model_dir: Path, incident_log) -> None:

@@ -210,24 +210,38 @@ def run_train(*, files: tuple[str, ...], out_dir: str, epochs: int, seed: int, v
 
 def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str, session_regex: str | None,
                   max_fpr: float, min_lines: int, method: str, dry_run: bool) -> None:
+    from collections import Counter
+
     from logwatch.core.build import calibrate_engine
+    from logwatch.core.masking import mask_line
+    from logwatch.core.spec import save_patterns
 
     engine = load_engine(model_dir, device, session_regex)
-    assert engine.loaded is not None
-    if not dry_run and not os.access(engine.loaded.directory, os.W_OK):
-        raise usage_error(f"cannot write to {engine.loaded.directory}; pass --model DIR or --dry-run")
+    loaded = engine.loaded
+    assert loaded is not None
+    if not dry_run and not os.access(loaded.directory, os.W_OK):
+        raise usage_error(f"cannot write to {loaded.directory}; pass --model DIR or --dry-run")
+    seen: Counter[str] = Counter()
+
+    def counted(lines: Iterator[LogLine]) -> Iterator[LogLine]:
+        for line in lines:  # the calibration logs are normal: their patterns join the model's
+            seen[mask_line(line.text)] += 1
+            yield line
+
     try:
-        result = calibrate_engine(engine, read_all_lines(files), method=method, max_fpr=max_fpr, min_lines=min_lines,
-                                  details={"files": [Path(f).name for f in files]})
+        result = calibrate_engine(engine, counted(read_all_lines(files)), method=method, max_fpr=max_fpr,
+                                  min_lines=min_lines, details={"files": [Path(f).name for f in files]})
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     if not dry_run:
-        result.save(engine.loaded.directory)
+        result.save(loaded.directory)
+        if loaded.pattern_counts is not None:
+            save_patterns(loaded.directory, Counter(loaded.pattern_counts) + seen)
     click.echo(json.dumps({"line_threshold": result.line_threshold, "min_lines": result.min_lines,
                            "method": result.method, "normal_sessions": result.normal_sessions,
                            "flagged_sessions": result.flagged_sessions,
                            "session_check_kept": result.session_check is not None,
-                           "written": None if dry_run else str(engine.loaded.directory)}, indent=2))
+                           "written": None if dry_run else str(loaded.directory)}, indent=2))
 
 
 # -- watch -----------------------------------------------------------------------------

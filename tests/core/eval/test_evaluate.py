@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from logwatch.core.alerts import AlertRule
 from logwatch.core.engine import Engine
 from logwatch.core.eval.evaluate import evaluate_files
 from logwatch.core.eval.traces import EvalError, read_incidents
@@ -49,7 +50,7 @@ def test_bad_evaluations_say_why(tiny_model_dir: Path, tmp_path: Path) -> None:
         evaluate_files(engine, [str(log)], {})
     with pytest.raises(EvalError, match="no session in"):
         evaluate_files(engine, [str(log)], {"someone-else": True})
-    engine.threshold = None
+    engine.rule = AlertRule.off()
     with pytest.raises(EvalError, match="no calibrated threshold"):
         evaluate_files(engine, [str(log)], {"1b2c3d4e-0000-4000-8000-000000000000": False})
     with pytest.raises(EvalError, match="standard input"):

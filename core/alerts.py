@@ -1,0 +1,220 @@
+"""The one alert decision: a line's signals in, an alert with its reasons out; alerts grouped by pattern.
+
+Signals, each cheap and each explainable in one phrase:
+
+- ``surprise``: the line's loss is over the calibrated threshold (and its session has at least
+  ``min_lines`` such lines): "surprise 12.3 > 1.53";
+- ``severity``: an ERROR/CRITICAL/FATAL line, or a traceback, whose pattern is not known as
+  normal (never seen in the model's normal data, never marked normal): "error-level";
+- ``novelty``: a pattern never seen in the model's normal data (or the window it learned), at
+  WARNING level or above: "new-pattern" (on a surprising line of any level it is added as the
+  reason why it surprised);
+- ``session``: the session-completeness check's verdict when a session ends: "session-check …".
+
+A *pattern* is the masked line (``LEVEL component message`` with volatile fields replaced by
+typed placeholders, :mod:`.masking`): the unit the operator marks normal, the session check
+counts, and alerts are grouped by. Lines marked normal (:mod:`.known_normal`) never alert.
+
+Grouping: alerts of one pattern fold into an :class:`AlertGroup`. A group *opens* with its first
+alert, *comes back* when it alerts again after being quiet, and *jumps* when its rate rises well
+above its own average; each is an :class:`AlertEvent`, which is what an operator (the banner) or
+a pager (``logwatch score --alerts``) is told about, instead of every line of a storm.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+#: Every signal the rule knows, in the order reasons are given.
+SIGNALS: tuple[str, ...] = ("surprise", "severity", "novelty", "session")
+#: Levels that count as errors (BGL writes SEVERE and FAILURE).
+ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL", "SEVERE", "FAILURE"})
+WARNING_LEVELS = ERROR_LEVELS | {"WARNING", "WARN"}
+#: A traceback or an exception line in the message, whatever level the line was logged at.
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*File \"[^\"]+\", line \d+|"
+                        r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception)(?::|$)")
+
+
+def is_traceback(message: str) -> bool:
+    return bool(_TRACEBACK.search(message[:500]))
+
+
+def is_error_level(level: str | None, message: str) -> bool:
+    """An ERROR/CRITICAL/FATAL line, or one that is part of a traceback."""
+    return (level is not None and level in ERROR_LEVELS) or is_traceback(message)
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """Which signals may raise an alert, and what they are measured against.
+
+    ``signals`` empty means alerting is off (:meth:`off`): lines are still scored and shown.
+    """
+
+    threshold: float | None
+    """Per-line loss above which a line is surprising; None when the model has no calibration."""
+    min_lines: int = 1
+    """Surprising lines a session needs before surprise alerts (LogBERT's r)."""
+    signals: frozenset[str] = frozenset(SIGNALS)
+    normal_patterns: frozenset[str] | None = None
+    """Patterns seen in the model's normal data; None when the model does not know them (older
+    model directories): novelty is then off and every error-level line counts as unknown."""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.signals) - set(SIGNALS)
+        if unknown:
+            raise ValueError(f"unknown alert signal(s) {', '.join(sorted(unknown))}; known: {', '.join(SIGNALS)}")
+
+    @classmethod
+    def off(cls) -> AlertRule:
+        return cls(threshold=None, signals=frozenset())
+
+    @property
+    def active(self) -> bool:
+        return bool(self.signals)
+
+    def with_signals(self, signals: Iterable[str]) -> AlertRule:
+        return AlertRule(self.threshold, self.min_lines, frozenset(signals), self.normal_patterns)
+
+    def surprising(self, loss: float | None) -> bool:
+        """Over the threshold (whether or not the surprise signal may alert)."""
+        return loss is not None and self.threshold is not None and loss > self.threshold
+
+    def reasons(self, *, loss: float | None, level: str | None, message: str, pattern: str,
+                surprising_in_session: int) -> tuple[str, ...]:
+        """Why this line alerts (empty: it does not). ``surprising_in_session`` counts this line."""
+        reasons: list[str] = []
+        surprise = "surprise" in self.signals and self.surprising(loss) and surprising_in_session >= self.min_lines
+        if surprise:
+            reasons.append(f"surprise {loss:.2f} > {self.threshold:.2f}")
+        known = self.normal_patterns is not None and pattern in self.normal_patterns
+        if "severity" in self.signals and not known and is_error_level(level, message):
+            reasons.append("error-level")
+        if "novelty" in self.signals and self.normal_patterns is not None and not known \
+                and (surprise or (level is not None and level in WARNING_LEVELS)):
+            reasons.append("new-pattern")
+        return tuple(reasons)
+
+
+def session_reason(score: float, threshold: float) -> str:
+    return f"session-check {score:.3f} > {threshold:.3f}"
+
+
+# -- grouping ------------------------------------------------------------------------------------
+@dataclass
+class AlertGroup:
+    """Every alert of one pattern: how many, in which sessions, when, and how fast lately."""
+
+    key: int
+    """1-based number of the group, in the order groups opened."""
+    pattern: str
+    why: tuple[str, ...]
+    """Reasons of the alert that opened the group."""
+    first_n: int
+    first_ts: str | None
+    first_time: float
+    last_n: int = 0
+    last_ts: str | None = None
+    last_time: float = 0.0
+    count: int = 0
+    sessions: list[str] = field(default_factory=list)
+    """The first sessions it alerted in (at most :data:`MAX_GROUP_SESSIONS`)."""
+    session_count: int = 0
+    """Distinct sessions it alerted in (exact up to :data:`MAX_COUNTED_SESSIONS`)."""
+    _seen: set[str] = field(default_factory=set, repr=False)
+    recent: deque[float] = field(default_factory=deque)
+    """Times of its alerts within the last rate window."""
+    last_event_rate: float = 0.0
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {"group": self.key, "pattern": self.pattern, "count": self.count, "sessions": list(self.sessions),
+                "session_count": self.session_count, "first_n": self.first_n, "first_ts": self.first_ts,
+                "last_n": self.last_n, "last_ts": self.last_ts, "why": list(self.why)}
+
+
+#: Sessions listed per group (the count goes on).
+MAX_GROUP_SESSIONS = 20
+#: Distinct sessions remembered per group for counting; past it every new alert's session counts.
+MAX_COUNTED_SESSIONS = 10_000
+#: Groups kept (the longest quiet go first); a storm of distinct patterns cannot grow memory.
+MAX_GROUPS = 5_000
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """What an operator is told: a group opened, came back after a quiet spell, or its rate jumped."""
+
+    kind: str
+    """``open``, ``back`` or ``rate``."""
+    group: AlertGroup
+    n: int
+    """The line that caused the event."""
+    ts: str | None
+    why: tuple[str, ...]
+
+    def to_json_dict(self) -> dict[str, object]:
+        """``logwatch score --alerts``: one object per event (docs/DESIGN.md §4)."""
+        return {"alert": self.kind, **self.group.to_json_dict(), "n": self.n, "ts": self.ts, "why": list(self.why)}
+
+
+class AlertGroups:
+    """Folds alerts into groups by pattern and says which alerts are news.
+
+    Times are seconds of the log's own clock where lines carry a timestamp (so a replay or a
+    file read at once groups as the live system did), else of arrival.
+    """
+
+    def __init__(self, *, quiet_seconds: float = 900.0, rate_window: float = 60.0, rate_jump: float = 5.0,
+                 min_burst: int = 10) -> None:
+        self.quiet_seconds = quiet_seconds
+        self.rate_window = rate_window
+        self.rate_jump = rate_jump
+        self.min_burst = min_burst
+        self.groups: OrderedDict[str, AlertGroup] = OrderedDict()
+        """Groups by pattern, least recently alerted first."""
+        self.opened = 0
+
+    def add(self, pattern: str, *, n: int, ts: str | None, time: float, session: str,
+            why: tuple[str, ...]) -> AlertEvent | None:
+        """File one alerting line; the event it causes, if any."""
+        group = self.groups.get(pattern)
+        kind: str | None = None
+        if group is None:
+            self.opened += 1
+            group = AlertGroup(self.opened, pattern, why, n, ts, time)
+            self.groups[pattern] = group
+            if len(self.groups) > MAX_GROUPS:
+                self.groups.popitem(last=False)
+            kind = "open"
+        else:
+            self.groups.move_to_end(pattern)
+            if time - group.last_time > self.quiet_seconds:
+                kind = "back"
+                group.recent.clear()
+                group.last_event_rate = 0.0
+        group.count += 1
+        group.last_n, group.last_ts, group.last_time = n, ts, time
+        if session not in group._seen:
+            if len(group._seen) < MAX_COUNTED_SESSIONS:
+                group._seen.add(session)
+            if len(group.sessions) < MAX_GROUP_SESSIONS:
+                group.sessions.append(session)
+            group.session_count += 1
+        recent = group.recent
+        recent.append(time)
+        while recent and time - recent[0] > self.rate_window:
+            recent.popleft()
+        if kind is None:
+            # A jump: this window holds rate_jump times what the group last told about, and at
+            # least min_burst alerts. After each event the bar moves up, so a growing storm is
+            # told about a few times (10, 50, 250 a minute), never once per line.
+            rate = len(recent)
+            if rate >= self.min_burst and rate >= self.rate_jump * max(group.last_event_rate, 1.0):
+                kind = "rate"
+        if kind is None:
+            return None
+        group.last_event_rate = max(group.last_event_rate, float(len(recent)))
+        return AlertEvent(kind, group, n, ts, why)

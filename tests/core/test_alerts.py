@@ -1,0 +1,75 @@
+"""The one alert decision and the grouping of alerts, without a model."""
+
+from __future__ import annotations
+
+import pytest
+
+from logwatch.core.alerts import SIGNALS, AlertGroups, AlertRule, is_error_level
+
+KNOWN = frozenset({"INFO nova.compute.manager Claim successful", "ERROR nova.virt routine retry"})
+
+
+def _why(rule: AlertRule, *, loss: float | None = 0.1, level: str | None = "INFO", message: str = "x",
+         pattern: str = "INFO nova.compute.manager Claim successful", count: int = 1) -> tuple[str, ...]:
+    return rule.reasons(loss=loss, level=level, message=message, pattern=pattern, surprising_in_session=count)
+
+
+def test_each_signal_gives_its_reason() -> None:
+    rule = AlertRule(threshold=1.5, normal_patterns=KNOWN)
+    assert _why(rule) == ()
+    assert _why(rule, loss=12.3) == ("surprise 12.30 > 1.50",)
+    assert _why(rule, loss=0.2, level="ERROR", pattern="ERROR nova disk full") == ("error-level", "new-pattern")
+    assert _why(rule, loss=0.2, level="ERROR", pattern="ERROR nova.virt routine retry") == ()  # a normal error
+    assert _why(rule, loss=0.2, level="WARNING", pattern="WARNING nova never seen") == ("new-pattern",)
+    assert _why(rule, loss=0.2, level="INFO", pattern="INFO never seen") == ()  # new but quiet and routine-looking
+    assert _why(rule, loss=3.0, level="INFO", pattern="INFO never seen") == ("surprise 3.00 > 1.50", "new-pattern")
+    tb = _why(rule, level=None, message='  File "/usr/lib/python2.7/x.py", line 3, in f', pattern="  File <PATH>")
+    assert tb == ("error-level",)  # a traceback line counts as an error whatever its level
+
+
+def test_k_lines_rule_and_signals_alone() -> None:
+    rule = AlertRule(threshold=1.5, min_lines=2, normal_patterns=KNOWN)
+    assert _why(rule, loss=9.0, count=1) == () and _why(rule, loss=9.0, count=2) == ("surprise 9.00 > 1.50",)
+    only_severity = rule.with_signals(["severity"])
+    assert _why(only_severity, loss=9.0, count=5) == ()
+    assert _why(only_severity, level="FATAL", pattern="FATAL x") == ("error-level",)
+    assert not AlertRule.off().active and _why(AlertRule.off(), loss=99.0, level="ERROR", pattern="E") == ()
+
+
+def test_without_known_patterns_novelty_is_off_and_every_error_is_unknown() -> None:
+    rule = AlertRule(threshold=None)
+    assert _why(rule, loss=50.0, level="WARNING", pattern="W new") == ()  # no threshold, no reference
+    assert _why(rule, level="ERROR", pattern="ERROR nova.virt routine retry") == ("error-level",)
+
+
+def test_unknown_signals_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown alert signal"):
+        AlertRule(threshold=1.0, signals=frozenset({"vibes"}))
+    assert set(SIGNALS) == {"surprise", "severity", "novelty", "session"}
+
+
+def test_error_levels_of_other_formats() -> None:
+    assert is_error_level("SEVERE", "x") and is_error_level("FAILURE", "x") and not is_error_level("INFO", "ok")
+    assert is_error_level(None, "Traceback (most recent call last):")
+    assert is_error_level(None, "libvirtError: internal error") and not is_error_level(None, "no error here")
+
+
+def test_a_storm_is_one_group_told_about_at_open_on_rate_jumps_and_when_it_comes_back() -> None:
+    groups = AlertGroups(quiet_seconds=600, rate_window=60, rate_jump=5, min_burst=10)
+    events = []
+    for i in range(300):  # 300 alerts of one pattern in 30 s, across 50 sessions
+        event = groups.add("ERROR disk full", n=i + 1, ts=None, time=1000 + i * 0.1, session=f"s{i % 50}",
+                           why=("error-level",))
+        if event is not None:
+            events.append(event)
+    # told at the first, then as the minute's count passes 10, 50 and 250: four events, not 300 banners
+    assert [(e.kind, e.n) for e in events] == [("open", 1), ("rate", 10), ("rate", 50), ("rate", 250)]
+    group = groups.groups["ERROR disk full"]
+    assert group.count == 300 and group.session_count == 50 and len(group.sessions) == 20
+    assert (group.first_n, group.last_n) == (1, 300)
+    other = groups.add("WARNING other", n=301, ts=None, time=1031, session="x", why=("new-pattern",))
+    assert other is not None and other.kind == "open" and other.group.key == 2
+    assert groups.add("ERROR disk full", n=302, ts=None, time=1100, session="s1", why=()) is None  # still busy
+    back = groups.add("ERROR disk full", n=303, ts=None, time=2000, session="s1", why=("error-level",))
+    assert back is not None and back.kind == "back"
+    assert back.to_json_dict()["alert"] == "back" and back.to_json_dict()["count"] == 302
