@@ -194,6 +194,20 @@ class Engine:
         self.lines_scored += len(out)
         return out
 
+    def preview(self, lines: Sequence[LogLine], rule: AlertRule) -> list[ScoredLine]:
+        """Lines parsed and keyed but not scored (the model is being learned), judged by ``rule``
+        alone (severity: an incident in progress still alerts); no session state changes."""
+        out = []
+        for line in lines:
+            parsed = parse_line(line.text)
+            scored = ScoredLine(n=line.n, source=line.source, arrival=line.arrival, text=line.text,
+                                session=self.keyer.key(line.text, line.source), ts=parsed.ts, level=parsed.level)
+            scored.why = rule.reasons(loss=None, level=parsed.level, message=parsed.message, pattern="",
+                                      surprising_in_session=0)
+            scored.alert = bool(scored.why)
+            out.append(scored)
+        return out
+
     def warm(self, lines: Sequence[LogLine]) -> None:
         """Feed lines as context only (after :meth:`use_model`): windows fill, nothing is judged."""
         if self.scorer is None or self.tokenizer is None or not lines:

@@ -21,6 +21,7 @@ from .spec import (
     ModelDirError,
     ModelSpec,
     load_patterns,
+    save_patterns,
 )
 from .tokenizer import LogTokenizer, TokenizerError
 
@@ -161,6 +162,20 @@ def save_weights(state: dict[str, torch.Tensor], spec: ModelSpec, directory: Pat
     partial = directory / (WEIGHTS_FILE + ".partial")
     partial.write_bytes(data)
     partial.replace(directory / WEIGHTS_FILE)
+
+
+def write_model_dir(model: LoadedModel, directory: Path) -> None:
+    """Write a model held in memory (a learned one) as a model directory the engine can load."""
+    from collections import Counter
+
+    directory.mkdir(parents=True, exist_ok=True)
+    model.spec.save(directory)
+    model.tokenizer.save(directory / TOKENIZER_FILE)
+    save_weights(model.weights, model.spec, directory)
+    if model.calibration is not None:
+        model.calibration.save(directory)
+    if model.pattern_counts is not None:
+        save_patterns(directory, Counter(model.pattern_counts))
 
 
 def load_model_dir(directory: str | Path | None = None) -> LoadedModel:

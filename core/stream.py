@@ -26,6 +26,7 @@ from .types import LogLine, ScoredLine, SessionEnd
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .learning import Learning, LearnStatus
 
 #: Most lines one engine call scores (and a reader hands over at once). Bigger batches fill
 #: the model's batches better; smaller ones bound the latency of one step.
@@ -137,30 +138,65 @@ class LineSource:
 
 @dataclass
 class StreamStep:
-    """What one turn of :func:`run_stream` produced (either list may be empty)."""
+    """What one turn of :func:`run_stream` produced (any list may be empty)."""
 
     lines: list[ScoredLine] = field(default_factory=list)
+    """Final lines, in input order: each line of the input comes out here exactly once."""
     ends: list[SessionEnd] = field(default_factory=list)
     """Verdicts on sessions that ended (idle, or the input is over), in the order they ended."""
+    pending: list[ScoredLine] = field(default_factory=list)
+    """Lines shown before they are final (while the log is being learned); each comes again,
+    final, in a later step's ``lines`` (same ``n``)."""
     backlog: int = 0
     """Lines read but not scored yet."""
+    learning: LearnStatus | None = None
+    """Where learning stands, while the stream has a learning phase."""
     finished: bool = False
     """The input is over: the last step of a stream that ended by itself."""
 
 
 def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None = None,
                halt: threading.Event | None = None, clock: Callable[[], float] = time.monotonic,
-               batch_lines: int = BATCH_LINES) -> Iterator[StreamStep]:
+               batch_lines: int = BATCH_LINES, learning: Learning | None = None) -> Iterator[StreamStep]:
     """Score a started source until its input ends, it fails, or ``halt`` is set.
 
     Yields a step per batch scored, and an empty step each time the input is quiet for
-    :data:`POLL_SECONDS`, so a caller can flush output while nothing arrives. When the input
-    ends by itself, every open session ends too and a last step with ``finished`` set follows.
+    :data:`POLL_SECONDS`, so a caller can flush output while nothing arrives. With ``learning``,
+    lines are held back (``pending``) until it is done, then come out final and in order. When
+    the input ends by itself, every open session ends too and a last step with ``finished`` set
+    follows.
     """
     last_idle_check = clock()
+    eof = failed = False
     while halt is None or not halt.is_set():
-        batch = source.take(timeout=POLL_SECONDS, max_lines=batch_lines)
+        batch = [] if eof else source.take(timeout=POLL_SECONDS, max_lines=batch_lines)
         if batch is None:
+            eof, batch = True, []
+        elif not batch and not source.alive and source.error is not None:
+            eof = failed = True  # the reader failed: what came is all that will come
+        if learning is not None and learning.active:
+            step = StreamStep(pending=learning.feed(batch) if batch else [], learning=learning.status)
+            handover = learning.poll(eof, quiet=not batch)
+            if handover is None:
+                if eof:
+                    learning.wait(POLL_SECONDS)
+                step.backlog = max(0, source.queued)
+                yield step
+                continue
+            step.lines = handover.scored
+            step.learning = learning.status
+            if writer is not None:
+                writer.write(step.lines)
+            yield step
+            for start in range(0, len(handover.to_score), batch_lines):  # the held lines, final now
+                final = engine.score_batch(handover.to_score[start:start + batch_lines])
+                if writer is not None:
+                    writer.write(final)
+                yield StreamStep(lines=final, backlog=max(0, source.queued), learning=learning.status)
+            continue
+        if failed:
+            return
+        if eof:
             engine.close_all()
             ends = engine.take_ended()
             if writer is not None:
@@ -178,8 +214,8 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
             writer.write(step.ends)
         step.backlog = max(0, source.queued)
         yield step
-        if not batch and not source.alive and source.error is not None:
-            return  # the reader failed: no end of input will come
+    if learning is not None:
+        learning.stop()
 
 
 def score_lines(engine: Engine, lines: Iterable[LogLine], batch_lines: int = BATCH_LINES) -> Iterator[ScoredLine]:

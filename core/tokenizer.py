@@ -100,6 +100,14 @@ class LogTokenizer:
             out.append((enc.ids[: max_tokens - 1] + [self.eol_id], [*pieces, "⏎"]))
         return out
 
+    def vocab(self) -> dict[str, int]:
+        """Token string (byte-level alphabet) -> id, markers included."""
+        return dict(self._tok.get_vocab(with_added_tokens=True))
+
+    def encode_text(self, text: str) -> list[int]:
+        """Ids of a piece of text, no EOL, no markers (for moving embeddings between tokenizers)."""
+        return list(self._tok.encode(text, add_special_tokens=False).ids)
+
     def pieces(self, masked: str, *, max_tokens: int) -> list[str]:
         """Readable text of each token of one line, as :meth:`encode_lines` splits it."""
         return self.encode_with_pieces([masked], max_tokens=max_tokens)[0][1]

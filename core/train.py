@@ -74,6 +74,9 @@ class Progress:
     tokens_per_s: float
     val_loss: float | None = None
     phase: str = "train"
+    steps_done: int = 0
+    """Optimiser steps so far, and how many are planned (for an ETA across epochs)."""
+    steps_total: int = 0
 
 
 @dataclass
@@ -212,6 +215,114 @@ def _mean_loss(model: GPT2LMHeadModel, windows: Windows, batches: list[list[int]
     return total / max(count, 1)
 
 
+@dataclass
+class Schedule:
+    """How long and how fast one fit runs (``logwatch train``'s options, or the learning budget)."""
+
+    epochs: int
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    patience: int = 2
+    """Stop when the held-out loss has not improved for this many epochs."""
+    dropout: float = 0.1
+    max_steps: int | None = None
+    """Stop after this many optimiser steps (the cosine schedule is sized to it)."""
+    max_seconds: float | None = None
+    """Stop once this much wall time has passed (after the step running then); the best state is kept."""
+
+
+@dataclass
+class Fitted:
+    best_state: dict[str, torch.Tensor]
+    best_val: float
+    epochs_run: int
+    steps: int
+    tokens: int
+    """Real (unpadded) tokens trained on."""
+    stopped_early: bool = False
+    """The time limit or a stop request ended it before its planned steps."""
+
+
+def fit(model: GPT2LMHeadModel, train_windows: Windows, val_windows: Windows, *, pad_id: int, schedule: Schedule,
+        device: torch.device, rng: random.Random, on_progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None) -> Fitted:
+    """AdamW with warm-up and cosine decay to 0.1x; held-out loss each epoch; the best state kept."""
+    started = time.time()
+    model.config.resid_pdrop = model.config.embd_pdrop = model.config.attn_pdrop = schedule.dropout
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = schedule.dropout
+    model.to(device)  # type: ignore[arg-type]  # transformers' stub types .to() for models only
+    model.train()
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": schedule.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=schedule.lr)
+    steps_per_epoch = math.ceil(len(train_windows) / schedule.batch_size)
+    total_steps = steps_per_epoch * schedule.epochs
+    if schedule.max_steps is not None:
+        total_steps = min(total_steps, schedule.max_steps)
+
+    def lr_at(step: int) -> float:
+        if step < schedule.warmup_steps:
+            return schedule.lr * (step + 1) / schedule.warmup_steps
+        progress = (step - schedule.warmup_steps) / max(1, total_steps - schedule.warmup_steps)
+        return schedule.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+    def out_of_time() -> bool:
+        return (schedule.max_seconds is not None and time.time() - started > schedule.max_seconds) or \
+            (should_stop is not None and should_stop())
+
+    val_batches = _batches(val_windows, schedule.batch_size, random.Random(0))
+    best_val, best_state, bad_epochs, step, epochs_run, tokens, early = float("inf"), None, 0, 0, 0, 0, False
+    epochs = math.ceil(total_steps / max(1, steps_per_epoch))
+    for epoch in range(1, epochs + 1):
+        epochs_run = epoch
+        tokens_seen, epoch_start = 0, time.time()
+        loss = torch.zeros(())
+        for batch_no, batch in enumerate(_batches(train_windows, schedule.batch_size, rng), 1):
+            if step >= total_steps or out_of_time():
+                early = step < total_steps
+                break
+            for group in optimiser.param_groups:
+                group["lr"] = lr_at(step)
+            ids, labels, mask = _tensors(train_windows, batch, pad_id, device)
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]  # [B, T-1, V]
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1), ignore_index=IGNORE)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            step += 1
+            tokens_seen += int(mask.sum())
+            if on_progress:
+                on_progress(Progress(epoch, epochs, batch_no, steps_per_epoch, loss.item(),
+                                     tokens_seen / max(1e-9, time.time() - epoch_start), steps_done=step,
+                                     steps_total=total_steps))
+        tokens += tokens_seen
+        val = _mean_loss(model, val_windows, val_batches, pad_id, device)
+        if on_progress:
+            on_progress(Progress(epoch, epochs, steps_per_epoch, steps_per_epoch, loss.item(),
+                                 tokens_seen / max(1e-9, time.time() - epoch_start), val, "epoch", steps_done=step,
+                                 steps_total=total_steps))
+        if val < best_val - 1e-4 or best_state is None:
+            best_val, bad_epochs = val, 0
+            best_state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+            if bad_epochs >= schedule.patience:
+                break
+        if step >= total_steps or early:
+            break
+    assert best_state is not None  # at least one epoch always runs
+    if not math.isfinite(best_val):
+        raise ValueError("training diverged (the held-out loss is not a number): try a lower --lr")
+    return Fitted(best_state, best_val, epochs_run, step, tokens, early)
+
+
 def train_model(lines: Iterable[tuple[str, str]], out_dir: str | Path, config: TrainConfig | None = None,
                 on_progress: Callable[[Progress], None] | None = None) -> TrainResult:
     """Train tokenizer + model on (source, text) lines of normal logs and write ``out_dir``."""
@@ -241,58 +352,12 @@ def train_model(lines: Iterable[tuple[str, str]], out_dir: str | Path, config: T
 
     device = pick_device(config.device)
     model = hf_model(spec)
-    model.config.resid_pdrop = model.config.embd_pdrop = model.config.attn_pdrop = config.dropout
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = config.dropout
-    model.to(device)  # type: ignore[arg-type]  # transformers' stub types .to() for models only
-    model.train()
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
-    steps_per_epoch = math.ceil(len(train_windows) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-
-    def lr_at(step: int) -> float:
-        if step < config.warmup_steps:
-            return config.lr * (step + 1) / config.warmup_steps
-        progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
-        return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-    val_batches = _batches(val_windows, config.batch_size, random.Random(0))
-    best_val, best_state, bad_epochs, step, epochs_run = float("inf"), None, 0, 0, 0
-    for epoch in range(1, config.epochs + 1):
-        epochs_run = epoch
-        tokens_seen, epoch_start = 0, time.time()
-        for batch_no, batch in enumerate(_batches(train_windows, config.batch_size, rng), 1):
-            for group in optimiser.param_groups:
-                group["lr"] = lr_at(step)
-            ids, labels, mask = _tensors(train_windows, batch, tokenizer.pad_id, device)
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]  # [B, T-1, V]
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1), ignore_index=IGNORE)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimiser.step()
-            step += 1
-            tokens_seen += int(mask.sum())
-            if on_progress:
-                on_progress(Progress(epoch, config.epochs, batch_no, steps_per_epoch, loss.item(),
-                                     tokens_seen / max(1e-9, time.time() - epoch_start)))
-        val = _mean_loss(model, val_windows, val_batches, tokenizer.pad_id, device)
-        if on_progress:
-            on_progress(Progress(epoch, config.epochs, steps_per_epoch, steps_per_epoch, loss.item(),
-                                 tokens_seen / max(1e-9, time.time() - epoch_start), val, "epoch"))
-        if val < best_val - 1e-4:
-            best_val, bad_epochs = val, 0
-            best_state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
-        else:
-            bad_epochs += 1
-            if bad_epochs >= config.patience:
-                break
-    assert best_state is not None
+    schedule = Schedule(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                        weight_decay=config.weight_decay, warmup_steps=config.warmup_steps, patience=config.patience,
+                        dropout=config.dropout)
+    fitted = fit(model, train_windows, val_windows, pad_id=tokenizer.pad_id, schedule=schedule, device=device, rng=rng,
+                 on_progress=on_progress)
+    best_val, best_state, epochs_run = fitted.best_val, fitted.best_state, fitted.epochs_run
     spec.save(out)
     save_weights(best_state, spec, out, half=config.half_weights)
     seconds = time.time() - started

@@ -136,9 +136,11 @@ class LogwatchApp(App[int]):
     # -- pipeline messages ---------------------------------------------------------------
     def on_lines_scored(self, message: LinesScored) -> None:
         self.status = message.status
-        changes = self.state.add_lines(message.lines)
+        changes = self.state.add_lines(message.lines, message.pending)
         if changes.shown:
             self.log_view.add_lines(changes.shown)
+        if changes.updated:
+            self.log_view.invalidate()
         self.spark_stream.data = list(self.state.stream_losses)
         if changes.alerts:
             self._raise_banner(changes.alerts[-1])

@@ -48,6 +48,13 @@ known_normal_option = click.option(
     "--known-normal", metavar="FILE", default=None,
     help="Lines marked normal (key m in the monitor) never alert. Default: "
     "$XDG_STATE_HOME/logwatch/known-normal.json (~/.local/state/...); 'none' ignores the marks.")
+learn_option = click.option("--learn", default="auto", show_default=True, metavar="auto|fresh|off|N",
+                            help="Learn the log being watched: auto learns it when the model does not know it (over "
+                            "5% of the first 1,000 lines surprising), from its first 5,000 lines; fresh does so even if "
+                            "a model was remembered for it; N learns from the first N lines whatever the model; off "
+                            "never learns. Learned models are kept (see `logwatch models`).")
+name_option = click.option("--name", metavar="NAME", default=None,
+                           help="Remember the learned model under this name (default: the log's file name).")
 session_option = click.option(
     "--session-regex", metavar="RE", default=None,
     help="Regex with one capture group giving a line's session key. Default: the rule the model was "
@@ -67,6 +74,7 @@ def main() -> None:
     logwatch train normal.log --out DIR    train tokenizer + model on normal logs
     logwatch eval --model DIR --labels labels.csv test.log
     logwatch marks                    list the lines marked normal (key m in the monitor)
+    logwatch models                   list the models learned from logs (--learn)
 
     Run `logwatch COMMAND --help` for each command's options.
     """
@@ -88,13 +96,15 @@ def main() -> None:
               help="Also judge each session when it ends (idle 15 min, or the input is over) with the model's session "
               "check (train --session-check): a session that stops early alerts at its last line. Sessions with long "
               "pauses are judged in parts and mostly flagged (docs/EVALUATION.md §1).")
+@learn_option
+@name_option
 def watch(path: str | None, replay: str | None, record: str | None, speed: float, theme: str,
           model_dir: str | None, device: str, precision: str, session_regex: str | None,
-          known_normal: str | None, session_ends: bool) -> None:
+          known_normal: str | None, session_ends: bool, learn: str, name: str | None) -> None:
     """Open the live monitor on PATH, on standard input (-), or on a recording (--replay)."""
     commands.run_watch(path=path, replay=replay, record=record, speed=speed, theme=theme,
                        model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
-                       known_normal=known_normal, session_ends=session_ends)
+                       known_normal=known_normal, session_ends=session_ends, learn=learn, name=name)
 
 
 @main.command()
@@ -116,9 +126,11 @@ def watch(path: str | None, replay: str | None, record: str | None, speed: float
               "56% of normal blocks at 900 s idle, docs/EVALUATION.md); best on inputs that end.")
 @click.option("--idle-seconds", type=click.FloatRange(1.0, 7 * 86400.0), default=900.0, show_default=True,
               help="A session with no line for this long has ended.")
+@learn_option
+@name_option
 def score(path: str | None, model_dir: str | None, device: str, precision: str, session_regex: str | None, follow: bool,
           replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool, known_normal: str | None,
-          session_ends: bool, idle_seconds: float) -> None:
+          session_ends: bool, idle_seconds: float, learn: str, name: str | None) -> None:
     """Score PATH (or standard input) headless: one JSON object per line on stdout.
 
     Each object has n, ts, session, text, loss and alert. Exit status 0, or 1 with
@@ -126,7 +138,8 @@ def score(path: str | None, model_dir: str | None, device: str, precision: str, 
     """
     commands.run_score(path=path, model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
                        follow=follow, replay=replay, record=record, fail_on_alert=fail_on_alert, tokens=tokens,
-                       known_normal=known_normal, session_ends=session_ends, idle_seconds=idle_seconds)
+                       known_normal=known_normal, session_ends=session_ends, idle_seconds=idle_seconds,
+                       learn=learn, name=name)
 
 
 @main.command()
@@ -196,6 +209,16 @@ def eval_(files: tuple[str, ...], labels: str, model_dir: str | None, **options:
     from .evaluate import run_eval
 
     run_eval(files=files, labels=labels, model_dir=model_dir, **options)
+
+
+@main.command()
+@click.option("--remove", multiple=True, metavar="NAME", help="Remove the learned model NAME; repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model instead of a table.")
+def models(remove: tuple[str, ...], as_json: bool) -> None:
+    """List the models learned from logs (kept under $XDG_STATE_HOME/logwatch/models), or remove some."""
+    from .learning import run_models
+
+    run_models(remove=remove, as_json=as_json)
 
 
 @main.command()

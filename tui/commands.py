@@ -19,6 +19,7 @@ from .common import LogwatchError, check_input, load_engine, open_known_normal, 
 
 if TYPE_CHECKING:
     from logwatch.core.engine import Engine
+    from logwatch.core.learning import Learning
     from logwatch.core.record import RecordingWriter
     from logwatch.core.types import LogLine, ScoredLine, SessionEnd
 
@@ -77,7 +78,8 @@ def _open_recording(path: str | None, engine: Engine) -> RecordingWriter | None:
 # -- score -----------------------------------------------------------------------------
 def run_score(*, path: str | None, model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
               follow: bool, replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool,
-              known_normal: str | None = None, session_ends: bool = False, idle_seconds: float = 900.0) -> None:
+              known_normal: str | None = None, session_ends: bool = False, idle_seconds: float = 900.0,
+              learn: str = "auto", name: str | None = None) -> None:
     out = sys.stdout
     alerted = False
     if session_ends and replay is not None:
@@ -98,10 +100,17 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
         if replay is not None:
             emit_replay(replay, emit)
         else:
-            _score_stream(resolve_input(path), emit, follow=follow, record=record,
-                          engine=load_engine(model_dir, device, session_regex, precision=precision,
-                                             known_normal=open_known_normal(known_normal),
-                                             session_ends=session_ends, idle_seconds=idle_seconds))
+            from .learning import engine_for, learn_plan, learning_for
+
+            source = resolve_input(path)
+            plan = learn_plan(learn, name, source)
+            store = open_known_normal(known_normal)
+            engine, note = engine_for(model_dir, device, session_regex, learn=learn, plan=plan, precision=precision,
+                                      known_normal=store, session_ends=session_ends, idle_seconds=idle_seconds)
+            if note:
+                click.echo(f"logwatch: {note}", err=True)
+            _score_stream(source, emit, follow=follow, record=record, engine=engine,
+                          learning=learning_for(plan, engine, store))
     except KeyboardInterrupt:
         out.flush()
         raise SystemExit(130) from None
@@ -114,14 +123,19 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
         raise SystemExit(1)
 
 
-def _score_stream(source: str, emit: Any, *, engine: Engine, follow: bool, record: str | None) -> None:
+def _score_stream(source: str, emit: Any, *, engine: Engine, follow: bool, record: str | None,
+                  learning: Learning | None = None) -> None:
     """The stream driver with JSON rows as its output; the recording is closed however it ends."""
     from logwatch.core.stream import LineSource, run_stream
 
+    from .learning import StderrProgress
+
     writer = _open_recording(record, engine)
+    progress = StderrProgress()
     try:
         with LineSource(source, follow=follow) as lines:
-            for step in run_stream(engine, lines, writer=writer):
+            for step in run_stream(engine, lines, writer=writer, learning=learning):
+                progress.show(step.learning)
                 emit(step.lines)
                 emit(step.ends)
             if lines.error is not None:
@@ -247,9 +261,13 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
 # -- watch -----------------------------------------------------------------------------
 def run_watch(*, path: str | None, replay: str | None, record: str | None, speed: float, theme: str,
               model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
-              known_normal: str | None = None, session_ends: bool = False) -> None:
+              known_normal: str | None = None, session_ends: bool = False, learn: str = "auto",
+              name: str | None = None) -> None:
+    from .learning import learn_plan
+
     if replay is None and path is not None:
         check_input(path)
+    learn_plan(learn, name, path or "-")  # a bad --learn or --name is a usage error before the screen opens
     if replay is None and path is None and (sys.stdin is None or sys.stdin.isatty()):
         raise usage_error("no input: give a log file PATH, pipe lines in (tail -f x.log | logwatch), or --replay REC")
     store = open_known_normal(known_normal)
@@ -257,6 +275,6 @@ def run_watch(*, path: str | None, replay: str | None, record: str | None, speed
 
     code = run_tui(path=path, replay=replay, record=record, model_dir=model_dir, device=device, theme=theme,
                    session_regex=session_regex, speed=speed, precision=precision, known_normal=store,
-                   session_ends=session_ends)
+                   session_ends=session_ends, learn=learn, name=name)
     if code:
         raise SystemExit(code)

@@ -35,7 +35,8 @@ def _take_stdin_pipe() -> int | None:
 
 def run_tui(*, path: str | None, replay: str | None, record: str | None, model_dir: str | None, device: str,
             theme: str, session_regex: str | None, speed: float, precision: str = "auto",
-            known_normal: KnownNormal | None = None, session_ends: bool = False) -> int:
+            known_normal: KnownNormal | None = None, session_ends: bool = False, learn: str = "auto",
+            name: str | None = None) -> int:
     """Run the app until the user quits; returns the exit code."""
     if not os.isatty(sys.__stdout__.fileno() if sys.__stdout__ else 1):
         print(NO_TERMINAL, file=sys.stderr)
@@ -54,6 +55,7 @@ def run_tui(*, path: str | None, replay: str | None, record: str | None, model_d
     from .app import LogwatchApp
 
     config = PipelineConfig(path=path, fd=fd, replay=replay, record=record, model_dir=model_dir, device=device,
+                            learn=learn, name=name,
                             precision=precision, session_regex=session_regex, speed=speed, known_normal=known_normal,
                             session_ends=session_ends)
     app = LogwatchApp(config, theme=theme)

@@ -27,15 +27,22 @@ class Status:
     """Replay speed factor; None when live."""
     note: str = ""
     """One-line explanation: why the model is missing, why input ended, warnings."""
+    learning: str = ""
+    """Where learning the log stands ("learning this log: 3,210/5,000 lines"), or what it did."""
 
 
 class LinesScored(Message):
-    """A batch of scored lines (everything since the last batch, every ~75 ms)."""
+    """A batch of scored lines (everything since the last batch, every ~75 ms).
 
-    def __init__(self, lines: list[ScoredLine], status: Status) -> None:
+    ``pending`` lines are shown before they are final (the log is being learned); each comes
+    again in a later batch's ``lines``, with the same ``n``.
+    """
+
+    def __init__(self, lines: list[ScoredLine], status: Status, pending: list[ScoredLine] | None = None) -> None:
         super().__init__()
         self.lines = lines
         self.status = status
+        self.pending = pending or []
 
 
 class SessionsEnded(Message):

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -25,6 +25,7 @@ from .messages import LinesScored, SessionsEnded, Status, StatusChanged
 
 if TYPE_CHECKING:
     from logwatch.core.engine import Engine
+    from logwatch.core.learning import LearnPlan
     from logwatch.core.record import RecordingWriter
     from logwatch.core.stream import LineSource
 
@@ -55,6 +56,10 @@ class PipelineConfig:
     """Judge each session with the model's session check when it ends (idle, or the input ends)."""
     idle_seconds: float = 900.0
     """A session with no line for this long has ended (and its memory is freed)."""
+    learn: str = "off"
+    """``--learn``: auto, fresh, off or a number of lines (the command line's default is auto)."""
+    name: str | None = None
+    """``--name``: what a learned model is remembered as (default: the log's file name)."""
 
 
 class Pipeline:
@@ -121,45 +126,70 @@ class Pipeline:
     def _live(self) -> None:
         from logwatch.core.stream import LineSource, run_stream
 
+        from .learning import learn_plan, learning_for
+
         cfg = self.config
-        engine, state, note = self._load_engine()
-        self._set(state=state, note=note, model=engine.model_name, device=engine.device, threshold=engine.threshold)
-        writer = self._open_writer(engine.model_name, engine.threshold, engine.session_check is not None)
         source: str | int = cfg.fd if cfg.fd is not None else (cfg.path or "-")
+        plan = learn_plan(cfg.learn, cfg.name, cfg.path or "-")
+        engine, state, note = self._load_engine(plan)
+        self._set(state=state, note=note, model=engine.model_name, device=engine.device, threshold=engine.threshold)
+        learning = learning_for(plan, engine, cfg.known_normal)
+        writer = self._open_writer(engine.model_name, engine.threshold, engine.session_check is not None)
         lines = LineSource(source, follow=cfg.follow and cfg.fd is None, on_error=self._note)
         self._source = lines
         pending: list[ScoredLine] = []
+        provisional: list[ScoredLine] = []
         last_post = self.clock()
+        told = ""
         try:
             lines.start()
             for step in run_stream(engine, lines, writer=writer, halt=self._halt, clock=self.clock,
-                                   batch_lines=cfg.max_batch_lines):
+                                   batch_lines=cfg.max_batch_lines, learning=learning):
                 pending.extend(step.lines)
+                provisional.extend(step.pending)
+                if step.learning is not None and step.learning.text() != told:
+                    told = step.learning.text()
+                    if step.learning.phase in ("probing", "collecting", "training"):
+                        self._set(learning=told)
+                    else:  # done: what it did stays as the note (nothing when the model knew the log)
+                        said = told if step.learning.phase in ("learned", "failed") else ""
+                        self._set(learning="", note=said or note, model=engine.model_name,
+                                  threshold=engine.threshold)
                 now = self.clock()
-                if pending and (now - last_post >= cfg.flush_seconds or step.backlog == 0 or step.finished):
-                    self._post_lines(pending, now, len(engine.sessions))
-                    pending, last_post = [], now
+                if (pending or provisional) and (now - last_post >= cfg.flush_seconds or step.backlog == 0
+                                                 or step.finished):
+                    self._post_lines(pending, now, len(engine.sessions), provisional)
+                    pending, provisional, last_post = [], [], now
                 if step.ends:
                     self.post(SessionsEnded(step.ends))
                 if step.finished:
                     closed = "input closed: no more lines will arrive"
                     self._set(state="input ended", note=f"{note}; {closed}" if note else closed, queued=0)
-            if pending:
-                self._post_lines(pending, self.clock(), len(engine.sessions))
+            if pending or provisional:
+                self._post_lines(pending, self.clock(), len(engine.sessions), provisional)
         finally:
+            if learning is not None:
+                learning.stop()
             lines.stop()
             if writer is not None:
                 writer.close()
 
-    def _load_engine(self) -> tuple[Engine, str, str]:
+    def _load_engine(self, plan: LearnPlan) -> tuple[Engine, str, str]:
         """The engine (loaded here, off the UI thread), the state to show and a note; unscored if no model."""
         from logwatch.core.engine import Engine, EngineError
 
+        from .learning import starting_model
+
         cfg = self.config
+        options: dict[str, Any] = {"device": cfg.device, "session_regex": cfg.session_regex,
+                                   "precision": cfg.precision, "threads": max(1, (os.cpu_count() or 2) - 1),
+                                   "known_normal": cfg.known_normal, "idle_seconds": cfg.idle_seconds}
         try:
-            engine = Engine.load(cfg.model_dir, device=cfg.device, session_regex=cfg.session_regex,
-                                 precision=cfg.precision, threads=max(1, (os.cpu_count() or 2) - 1),
-                                 known_normal=cfg.known_normal, idle_seconds=cfg.idle_seconds)
+            remembered, note = starting_model(cfg.model_dir, cfg.learn, plan)
+            if remembered is not None:
+                engine = Engine(loaded=remembered, **options)
+            else:
+                engine = Engine.load(cfg.model_dir, **options)
         except EngineError as exc:
             engine = Engine.unscored(session_regex=cfg.session_regex if _valid_regex(cfg.session_regex) else None)
             return engine, "unscored", f"model not loaded: {exc}"
@@ -168,12 +198,13 @@ class Pipeline:
                 engine.enable_session_ends()
             except EngineError as exc:
                 return engine, "scoring", f"session ends not judged: {exc}"
-        return engine, "scoring", ""
+        return engine, "scoring", note
 
     def _note(self, message: str) -> None:
         self._set(note=message)
 
-    def _post_lines(self, lines: list[ScoredLine], now: float, sessions: int) -> None:
+    def _post_lines(self, lines: list[ScoredLine], now: float, sessions: int,
+                    pending: list[ScoredLine] | None = None) -> None:
         self._rate_window.append((now, len(lines)))
         while len(self._rate_window) > 2 and now - self._rate_window[0][0] > 5.0:
             self._rate_window.pop(0)
@@ -184,7 +215,7 @@ class Pipeline:
                                   lines_per_s=counted / span if span > 0 else 0.0,
                                   queued=self._source.queued if self._source is not None else 0)
             status = self.status
-        self.post(LinesScored(lines, status))
+        self.post(LinesScored(lines, status, pending))
 
     def _open_writer(self, model: str | None, threshold: float | None, ends: bool) -> RecordingWriter | None:
         if self.config.record is None:

@@ -98,7 +98,10 @@ def message_part(line: ScoredLine) -> str:
 
 
 def short_session(session: str) -> str:
-    """Sessions are long UUIDs; eight characters are enough to tell them apart on screen."""
+    """Sessions are long UUIDs; eight characters are enough to tell them apart on screen. A
+    source's unkeyed lines are named after its file name, never its whole path."""
+    if session.startswith("<unkeyed:") and session.endswith(">"):
+        return "~" + (session[9:-1].replace("\\", "/").rsplit("/", 1)[-1] or "-")[:12]
     if session.startswith("req-"):
         return session[:12]
     if len(session) == 36 and session.count("-") == 4:

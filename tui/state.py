@@ -63,6 +63,8 @@ class Changes:
 
     shown: list[ScoredLine] = field(default_factory=list)
     """New lines that belong in the current view, in order."""
+    updated: bool = False
+    """Lines already shown (pending) became final in place: the view must be drawn again."""
     alerts: list[NewAlert] = field(default_factory=list)
     """Sessions that alerted in this batch, oldest first (the banner names the last)."""
 
@@ -84,22 +86,42 @@ class MonitorState:
         """The pane shown: :data:`ALL` or a session key."""
         self.focused: str | None = None
         """The session whose sparkline is drawn."""
+        self.pending: dict[int, ScoredLine] = {}
+        """Lines shown before they are final (the log is being learned), by line number."""
         self.line_filter: LineFilter | None = None
         self.search: re.Pattern[str] | None = None
         self.sessions_changed = False
         self.alerts_changed = False
 
     # -- what arrives ---------------------------------------------------------------------
-    def add_lines(self, lines: Iterable[ScoredLine]) -> Changes:
-        """File a batch of scored lines; a session's first alerting line becomes its alert."""
+    def add_lines(self, lines: Iterable[ScoredLine], pending: Iterable[ScoredLine] = ()) -> Changes:
+        """File a batch: final lines (a session's first alerting line becomes its alert), and
+        pending ones, shown until their final version (same ``n``) takes their place."""
         changes = Changes()
         first_keyed: str | None = None
-        for line in lines:
-            if first_keyed is None and not line.session.startswith("<unkeyed"):
-                first_keyed = line.session
+        for line in pending:
+            self.pending[line.n] = line
             self.all_lines.append(line)
             view = self._session(line.session)
             view.lines.append(line)
+            if line.alert and not view.alerted:  # an error line while the log is being learned
+                self._alert(view, line)
+                changes.alerts.append(NewAlert(line))
+            if self.view in (ALL, line.session):
+                changes.shown.append(line)
+        for final in lines:
+            line = final
+            shown_before = self.pending.pop(final.n, None)
+            if shown_before is not None:  # it was on screen already: it becomes final in place
+                line = shown_before
+                line.loss, line.alert, line.why, line.tokens = final.loss, final.alert, final.why, final.tokens
+                changes.updated = True
+            if first_keyed is None and not line.session.startswith("<unkeyed"):
+                first_keyed = line.session
+            view = self._session(line.session)
+            if shown_before is None:
+                self.all_lines.append(line)
+                view.lines.append(line)
             view.count += 1
             view.last_n = line.n
             if line.loss is not None:
@@ -111,7 +133,7 @@ class MonitorState:
                 # lines of the session stay marked in the view (a/A visit them).
                 self._alert(view, line)
                 changes.alerts.append(NewAlert(line))
-            if self.view in (ALL, line.session):
+            if shown_before is None and self.view in (ALL, line.session):
                 changes.shown.append(line)
         self.sessions_changed = True
         if self.focused is None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ..parse import parse_line
 from ..sessions import SessionKeyer
 from .instance import Instance
 from .sim import INCIDENT_KINDS, GeneratedLog, Incident, Sim
@@ -79,17 +80,18 @@ def _periodic_tasks(sim: Sim, end: float, noise: float) -> None:
 
 def generate_log(*, seed: int = 0, n_instances: int = 100, incidents: Sequence[str] = (),
                  start: str = "2017-05-16 00:00:00", noise: float = 1.0,
-                 host: str = "cp-1.slowvm1.tcloud-pg0.utah.cloudlab.us") -> GeneratedLog:
+                 host: str = "cp-1.slowvm1.tcloud-pg0.utah.cloudlab.us", dialect: str = "loghub") -> GeneratedLog:
     """Generate a nova log: ``n_instances`` VM lifecycles, host noise, and the given incidents.
 
-    Deterministic for a given seed. Incidents are placed on instances spread evenly through
-    the log (never the first few, so a monitor has seen normal traffic before them).
+    Deterministic for a given seed; ``dialect`` chooses the vocabulary (:data:`sim.DIALECTS`).
+    Incidents are placed on instances spread evenly through the log (never the first few, so a
+    monitor has seen normal traffic before them).
     """
     unknown = [k for k in incidents if k not in INCIDENT_KINDS]
     if unknown:
         raise ValueError(f"unknown incident kind(s) {unknown}; known: {', '.join(INCIDENT_KINDS)}")
     rng = random.Random(seed)
-    sim = Sim(rng, datetime.strptime(start, "%Y-%m-%d %H:%M:%S"), host)
+    sim = Sim(rng, datetime.strptime(start, "%Y-%m-%d %H:%M:%S"), host, dialect)
     placed = {int((i + 1) * n_instances / (len(incidents) + 1)): kind for i, kind in enumerate(incidents)}
     t = 1.0
     for i in range(n_instances):
@@ -113,7 +115,7 @@ def _finish(sim: Sim) -> GeneratedLog:
             continue
         sessions[key] = "Anomaly"
         if (event.anomaly, key) not in found:
-            ts = " ".join(event.line.split(" ", 3)[1:3])
+            ts = parse_line(event.line).ts or ""
             found[(event.anomaly, key)] = Incident(event.anomaly, key, len(lines), ts)
     return GeneratedLog(lines, sessions, sorted(found.values(), key=lambda i: i.first_line))
 

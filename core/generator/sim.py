@@ -16,6 +16,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 #: Failures that can be injected; each is one instance's lifecycle gone wrong.
+#: Vocabularies the generator can write in. "loghub" is the bundled samples' (Loghub's OpenStack
+#: files); "other" is the same traffic as another deployment of a later release would log it:
+#: no log-file prefix, other host, paths, client addresses, Python and API versions, a renamed
+#: request logger and an extra field in its lines. A model trained on one has never seen the other.
+DIALECTS: dict[str, dict[str, str]] = {
+    "loghub": {},
+    "other": {
+        "": "no-file-prefix",
+        "cp-1.slowvm1.tcloud-pg0.utah.cloudlab.us": "compute-07.dc2.example.net",
+        "/var/lib/nova/instances": "/srv/nova/instances",
+        "python2.7/dist-packages": "python3.10/site-packages",
+        "nova.osapi_compute.wsgi.server": "nova.api.openstack.requestlog",
+        "10.11.10.1": "192.168.40.12",
+        " /v2/": " /v2.1/",
+        " HTTP/1.1\" status:": " HTTP/1.1\" microversion: 2.79 status:",
+        "Lifecycle Event)": "Lifecycle Event, power_state)",
+    },
+}
+
 INCIDENT_KINDS: tuple[str, ...] = (
     "spawn_timeout", "volume_attach", "auth_error", "vif_plugging", "disk_full", "unexpected_shutdown",
 )
@@ -72,7 +91,10 @@ class Event:
 class Sim:
     """Accumulates timestamped lines; rendering and ordering happen at the end."""
 
-    def __init__(self, rng: random.Random, start: datetime, host: str) -> None:
+    def __init__(self, rng: random.Random, start: datetime, host: str, dialect: str = "loghub") -> None:
+        if dialect not in DIALECTS:
+            raise ValueError(f"unknown dialect {dialect!r}; known: {', '.join(DIALECTS)}")
+        self.dialect = DIALECTS[dialect]
         self.rng = rng
         self.start = start
         self.host = host
@@ -111,6 +133,11 @@ class Sim:
         stamp = (self.start + timedelta(seconds=t)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         self.seq += 1
         line = f"{name} {stamp} {pid} {level} {component} {ctx} {message}"
+        if self.dialect:  # another deployment and release: same events, other words
+            line = line.split(" ", 1)[1] if self.dialect.get("", "") == "no-file-prefix" else line
+            for old, new in self.dialect.items():
+                if old:
+                    line = line.replace(old, new)
         heapq.heappush(self.events, Event(t, self.seq, line, anomaly, session_hint))
 
     def api(self, t: float, method: str, path: str, status: int, req: str | None = None,

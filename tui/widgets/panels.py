@@ -42,6 +42,8 @@ def banner_text(line: ScoredLine, threshold: float | None, count: int, ended: Se
 
 def status_text(status: Status, *, alerts: int, follow: bool, new_lines: int, view: str) -> Text:
     parts = [f"model {status.model}", status.device, status.state]
+    if status.learning:
+        parts.append(safe_text(status.learning, 120))
     if status.speed is not None:
         parts.append(f"speed ×{status.speed:g}")
     parts += [f"{status.lines:,} lines", f"{status.lines_per_s:,.0f} lines/s", f"queue {status.queued:,}",

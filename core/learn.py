@@ -1,0 +1,288 @@
+"""Learn the log being watched: adapt a model to it in about a minute, without learning the incident.
+
+The recipe (measured on real logs, docs/EVALUATION.md §6):
+
+1. **What to learn from.** The window's lines, keyed into sessions as the model keys them, minus
+   the lines that may be the incident: error-level lines and tracebacks whose pattern is rare in
+   the window (under ``rare_error_share`` of its lines), and rare warnings that began partway
+   through it, with their sessions when those are short. A pattern that is routine in the
+   window (BGL's FATAL interrupts) is this log's normal and stays; lines the operator marked
+   normal always stay.
+2. **Tokenizer.** A new byte-level BPE on the window's masked lines (real nova lines then cost
+   about 11 tokens instead of 15; HDFS lines 6.5 instead of 46), with the base model's
+   embeddings transferred: a new token that is an old one keeps its row, any other gets the
+   mean of the old rows of the old tokenizer's pieces of its text (fast vocabulary transfer).
+   The transformer body and position embeddings are the base model's.
+3. **Budget in tokens, not epochs:** at most ``token_budget`` training tokens and
+   ``max_seconds`` of wall time, the cosine schedule sized to it.
+4. **Threshold** on the held-out part of the window: the larger of the 99.9th percentile of
+   held-out line losses (a line budget, which one long or unkeyed session cannot skew) and the
+   1% session budget with long sessions counted per 64 lines.
+
+The result is a model in memory (:class:`~logwatch.core.model.LoadedModel`); :mod:`.memory`
+saves it so the next run on the same log starts from it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from .alerts import WARNING_LEVELS, is_error_level
+from .calibrate import Calibration, calibrate, kth_largest
+from .known_normal import KnownNormal
+from .masking import MASK_VERSION, masked_line
+from .model import LoadedModel, expected_shapes, hf_model, pick_device
+from .parse import parse_line
+from .spec import ModelSpec
+from .tokenizer import LogTokenizer
+from .train import (
+    LONG_SESSION_LINES,
+    Progress,
+    Schedule,
+    build_windows,
+    chunk_long_sessions,
+    fit,
+    group_sessions,
+    split_sessions,
+)
+
+#: What a learning window holds by default: enough for a nova host's routine (0.4% of later
+#: lines unseen after 5,000 on Loghub's OpenStack samples), small enough to learn in a minute.
+WINDOW_LINES = 5_000
+
+
+class LearnError(ValueError):
+    """The window cannot be learned from; the message says why (the model stays as it was)."""
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """How a log is learned; every default was measured (docs/EVALUATION.md §6)."""
+
+    token_budget: int = 150_000
+    """Training tokens at most: about 45 s on two free laptop cores."""
+    tokens_per_line: int = 40
+    """...and at most this many per usable line, so a short window is not trained for a minute."""
+    max_seconds: float = 45.0
+    """Wall time of the training itself at most (a busy machine gets fewer steps, not a longer wait)."""
+    lr: float = 1e-3
+    batch_size: int = 32
+    min_steps: int = 150
+    """A window giving fewer steps per epoch than this trains with half-size batches (HDFS: 338 windows)."""
+    warmup_steps: int = 20
+    max_epochs: int = 12
+    holdout: float = 0.15
+    vocab_size: int = 2048
+    start_stride: int = 4
+    """Long sessions also open a short sample every this many lines (:func:`chunk_long_sessions`)."""
+    rare_error_share: float = 0.005
+    """An error-level pattern under this share of the window's lines may be the incident: left out."""
+    rare_warnings: bool = True
+    """Treat rare WARNING patterns that first appear after ``late_share`` of the window like rare
+    errors (an incident's storm of warnings is not learned; a periodic task's warning is)."""
+    late_share: float = 0.25
+    line_quantile: float = 0.999
+    max_fpr: float = 0.01
+    min_lines: int = 200
+    """Fewer usable lines than this: nothing is learned."""
+    max_distinct_share: float = 0.9
+    """A window whose lines almost never repeat (random or binary data) is not learned."""
+    max_error_share: float = 0.6
+    """...nor one mostly made of error lines (BGL, whose FATAL lines are routine, has 44%)."""
+    seed: int = 0
+
+
+@dataclass
+class Learned:
+    """A model adapted to a log, and what was done to get it."""
+
+    model: LoadedModel
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+def usable_sessions(texts: Sequence[tuple[str, str]], rule: str, config: LearnConfig,
+                    known_normal: KnownNormal | None = None) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """The window's sessions without what may be the incident; and counts of what was left out."""
+    patterns = [masked_line(parse_line(text)) for _, text in texts]
+    counts = Counter(patterns)
+    rare = max(1.0, config.rare_error_share * len(texts))
+    late = len(texts) * config.late_share
+    suspect: set[str] = set()
+    seen: set[str] = set()
+    for i, ((_, text), pattern) in enumerate(zip(texts, patterns)):
+        first = pattern not in seen
+        seen.add(pattern)
+        if not first or counts[pattern] > rare or (known_normal is not None and pattern in known_normal):
+            continue
+        parsed = parse_line(text)
+        # A rare error is left out wherever it starts; a rare warning only if it started partway
+        # through (an incident's storm), not if it was there from the start (a periodic task's).
+        warning = config.rare_warnings and parsed.level is not None and parsed.level in WARNING_LEVELS and i >= late
+        if warning or is_error_level(parsed.level, parsed.message):
+            suspect.add(pattern)
+    sessions = group_sessions(texts, rule)
+    kept: dict[str, list[str]] = {}
+    dropped_lines = dropped_sessions = 0
+    for key, lines in sessions.items():
+        bad = [masked_line(parse_line(t)) in suspect for t in lines]
+        if not any(bad):
+            kept[key] = lines
+        elif len(lines) <= LONG_SESSION_LINES and not key.startswith("<unkeyed:"):
+            # a short session with an error: the whole story may be the incident (a source's
+            # unkeyed lines are no story, only the suspect lines go)
+            dropped_sessions += 1
+            dropped_lines += len(lines)
+        else:
+            kept[key] = [t for t, b in zip(lines, bad) if not b]
+            dropped_lines += sum(bad)
+    return kept, {"lines_left_out": dropped_lines, "sessions_left_out": dropped_sessions,
+                  "error_patterns_left_out": len(suspect)}
+
+
+def _error_line(text: str) -> bool:
+    parsed = parse_line(text)
+    return is_error_level(parsed.level, parsed.message)
+
+
+def transfer_embeddings(base: LoadedModel, tokenizer: LogTokenizer) -> torch.Tensor:
+    """Embedding rows for ``tokenizer``'s vocabulary, built from the base model's (fast vocabulary transfer)."""
+    old_tok = base.tokenizer
+    old_wte = base.weights["transformer.wte.weight"]  # [V_old, E]
+    old_vocab = old_tok.vocab()
+    new_vocab = tokenizer.vocab()
+    rows = torch.empty((tokenizer.vocab_size, old_wte.shape[1]), dtype=old_wte.dtype)
+    mean = old_wte.mean(dim=0)
+    for piece, new_id in new_vocab.items():
+        old_id = old_vocab.get(piece)
+        if old_id is not None:
+            rows[new_id] = old_wte[old_id]
+            continue
+        ids = old_tok.encode_text(tokenizer.decode([new_id]))
+        rows[new_id] = old_wte[ids].mean(dim=0) if ids else mean
+    return rows
+
+
+def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnConfig | None = None,
+          known_normal: KnownNormal | None = None, label: str | None = None,
+          on_progress: Callable[[Progress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> Learned:
+    """Adapt ``base`` to the (source, text) lines of a learning window; LearnError if it cannot be done."""
+    config = config or LearnConfig()
+    started = time.time()
+    rule = base.spec.session_rule
+    kept, left_out = usable_sessions(texts, rule, config, known_normal)
+    usable = sum(map(len, kept.values()))
+    if usable < config.min_lines:
+        what = "after leaving out error-level lines" if left_out["lines_left_out"] else "in all"
+        raise LearnError(f"too few lines to learn from: {usable} usable {what} (at least {config.min_lines})")
+    errors = sum(1 for lines in kept.values() for t in lines if _error_line(t))
+    if errors > config.max_error_share * usable:
+        raise LearnError(f"{errors / usable:.0%} of the usable lines are errors: learning them would learn an "
+                         "incident as normal")
+    masked_all = [masked_line(parse_line(t)) for lines in kept.values() for t in lines]
+    distinct = len(set(masked_all)) / len(masked_all)
+    if distinct > config.max_distinct_share:
+        raise LearnError(f"the lines hardly repeat ({distinct:.0%} of them are distinct even with ids masked): "
+                         "nothing to learn as normal (binary or random data?)")
+    train_raw, held_raw = split_sessions(kept, config.holdout)
+    if not held_raw:  # one or a few streams (unkeyed logs): the tail of each is held out instead
+        train_raw, held_raw = {}, {}
+        for key, lines in kept.items():
+            cut = len(lines) - max(1, round(len(lines) * config.holdout)) if len(lines) > 1 else len(lines)
+            train_raw[key], held_raw[key] = lines[:cut], lines[cut:]
+        held_raw = {k: v for k, v in held_raw.items() if v}
+    if not held_raw or not any(train_raw.values()):
+        raise LearnError("no lines left to set the threshold on")
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    tokenizer = LogTokenizer.train((masked_line(parse_line(t)) for ls in train_raw.values() for t in ls),
+                                   vocab_size=config.vocab_size)
+    spec = replace(base.spec, vocab_size=tokenizer.vocab_size, mask_version=MASK_VERSION)
+    weights = dict(base.weights)
+    weights["transformer.wte.weight"] = transfer_embeddings(base, tokenizer)
+    model = hf_model(spec, weights)
+
+    def encode(raw: dict[str, list[str]]) -> list[list[list[int]]]:
+        return [tokenizer.encode_lines([masked_line(parse_line(t)) for t in ls], max_tokens=spec.max_line_tokens)
+                for ls in raw.values()]
+
+    train_windows = build_windows(encode(chunk_long_sessions(train_raw, start_stride=config.start_stride)), spec,
+                                  tokenizer.bos_id, tokenizer.cont_id)
+    val_windows = build_windows(encode(held_raw), spec, tokenizer.bos_id, tokenizer.cont_id)
+    batch = config.batch_size if len(train_windows) / config.batch_size >= config.min_steps else config.batch_size // 2
+    epoch_tokens = max(1, sum(len(ids) for ids, _ in train_windows))
+    budget = min(config.token_budget, config.tokens_per_line * usable)
+    steps_per_epoch = math.ceil(len(train_windows) / batch)
+    epochs = max(1, min(config.max_epochs, math.ceil(budget / epoch_tokens)))
+    max_steps = max(1, min(epochs * steps_per_epoch, round(budget / epoch_tokens * steps_per_epoch)))
+    schedule = Schedule(epochs=epochs, batch_size=batch, lr=config.lr, warmup_steps=config.warmup_steps,
+                        patience=config.max_epochs, max_steps=max_steps, max_seconds=config.max_seconds)
+    fitted = fit(model, train_windows, val_windows, pad_id=tokenizer.pad_id, schedule=schedule,
+                 device=pick_device("auto"), rng=rng, on_progress=on_progress, should_stop=should_stop)
+    trained_weights = {name: fitted.best_state[name].float() for name in expected_shapes(spec)}
+    learned = LoadedModel(base.directory, spec, tokenizer, trained_weights, None, Counter(masked_all), label)
+    calibration = calibrate_learned(learned, held_raw, config)
+    learned.calibration = calibration
+    summary: dict[str, object] = {
+        "base_model": base.name, "window_lines": len(texts), "usable_lines": usable, **left_out,
+        "train_sessions": len(train_raw), "held_out_sessions": len(held_raw),
+        "tokens_per_line": {"base": round(_tokens_per_line(base.tokenizer, masked_all, spec), 2),
+                            "learned": round(_tokens_per_line(tokenizer, masked_all, spec), 2)},
+        "vocab_size": tokenizer.vocab_size, "steps": fitted.steps, "epochs_run": fitted.epochs_run,
+        "tokens": fitted.tokens, "stopped_early": fitted.stopped_early,
+        "held_out_loss": round(fitted.best_val, 4), "line_threshold": calibration.line_threshold,
+        "seconds": round(time.time() - started, 1), "config": asdict(config),
+    }
+    return Learned(learned, summary)
+
+
+def calibrate_learned(model: LoadedModel, held: dict[str, list[str]], config: LearnConfig) -> Calibration:
+    """The larger of a line budget (a quantile of held-out line losses) and the session budget
+    over held-out sessions cut into 64-line pieces."""
+    from .alerts import AlertRule
+    from .build import session_lines
+    from .engine import Engine
+    from .stream import score_lines
+
+    engine = Engine(loaded=model, device="cpu")
+    engine.rule = AlertRule.off()
+    per_session: dict[str, list[float]] = {}
+    for line in score_lines(engine, session_lines(held)):
+        if line.loss is not None:
+            per_session.setdefault(line.session, []).append(line.loss)
+    chunks = {f"{key}#{i}": losses[i:i + LONG_SESSION_LINES]
+              for key, losses in per_session.items() for i in range(0, len(losses), LONG_SESSION_LINES)}
+    session_rule = calibrate(chunks, max_fpr=config.max_fpr)
+    losses = sorted(x for v in per_session.values() for x in v)
+    line_q = losses[min(len(losses) - 1, max(0, math.ceil(config.line_quantile * len(losses)) - 1))]
+    threshold = max(session_rule.line_threshold, math.ceil(line_q * 1e6) / 1e6)
+    flagged = sum(1 for v in chunks.values() if kth_largest(v, 1) > threshold)
+    return Calibration(line_threshold=threshold, min_lines=1, method="learned", max_fpr=config.max_fpr,
+                       normal_sessions=len(chunks), flagged_sessions=flagged,
+                       details={"held_out_lines": len(losses), "line_quantile": config.line_quantile,
+                                "line_quantile_threshold": round(line_q, 6),
+                                "session_budget_threshold": session_rule.line_threshold,
+                                "note": "at most the held-out maximum" if len(losses) < 1 / (1 - config.line_quantile)
+                                else ""})
+
+
+def _tokens_per_line(tokenizer: LogTokenizer, masked: Sequence[str], spec: ModelSpec, sample: int = 2000) -> float:
+    lines = list(masked[:sample])
+    if not lines:
+        return 0.0
+    return sum(len(ids) for ids in tokenizer.encode_lines(lines, max_tokens=spec.max_line_tokens)) / len(lines)
+
+
+def learned_dir_name(source: str) -> str:
+    """A model directory name for a log: its file name, made safe (stdin is "stdin")."""
+    base = "stdin" if source in ("-", "") else Path(source).name
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).strip("._") or "log"
+    return safe[:64]

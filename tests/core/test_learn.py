@@ -1,0 +1,99 @@
+"""Learning a log: what is learned from, the tokenizer transfer, the threshold, and what is refused."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from logwatch.core.engine import Engine
+from logwatch.core.generator import generate_log
+from logwatch.core.known_normal import KnownNormal
+from logwatch.core.learn import LearnConfig, LearnError, learn, learned_dir_name, transfer_embeddings, usable_sessions
+from logwatch.core.model import load_model_dir
+from logwatch.core.stream import score_lines
+from logwatch.core.tokenizer import LogTokenizer
+from logwatch.core.types import LogLine
+
+#: A few seconds of training: enough to check the recipe, not its quality (the benchmarks do that).
+QUICK = LearnConfig(token_budget=6_000, max_seconds=30, min_lines=100)
+INSTANCE = "[instance: 1b2c3d4e-0000-4000-8000-{:012d}]"
+
+
+def _other_log(seed: int = 31, instances: int = 25, incidents: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    log = generate_log(seed=seed, n_instances=instances, incidents=incidents, dialect="other")
+    return [("other.log", t) for t in log.lines]
+
+
+def test_rare_errors_and_late_rare_warnings_are_left_out_but_routine_ones_stay() -> None:
+    texts = []
+    for i in range(400):
+        texts.append(("x", f"INFO nova.compute.manager {INSTANCE.format(i)} Claim successful"))
+        if i % 10 == 0:
+            texts.append(("x", "ERROR nova.virt.libvirt routine probe failure"))  # 40 of 440: this log's normal
+        if i % 40 == 0:
+            texts.append(("x", "WARNING nova.imagecache Unknown base file"))  # rare, but there from the start
+    texts.insert(300, ("x", f"ERROR nova.compute.manager {INSTANCE.format(7)} Instance failed to spawn"))
+    texts.insert(350, ("x", "WARNING nova.resource_tracker Host has insufficient disk"))  # rare and late
+    kept, left = usable_sessions(texts, "builtin", LearnConfig())
+    lines = [t for ls in kept.values() for t in ls]
+    assert not any("failed to spawn" in t for t in lines)
+    assert not any(t.endswith("Claim successful") and INSTANCE.format(7) in t for t in lines)  # its session too
+    assert not any("insufficient disk" in t for t in lines)
+    assert sum("routine probe failure" in t for t in lines) == 40 and any("Unknown base file" in t for t in lines)
+    assert left == {"lines_left_out": 3, "sessions_left_out": 1, "error_patterns_left_out": 2}
+    marked = KnownNormal.from_lines([f"ERROR nova.compute.manager {INSTANCE.format(99)} Instance failed to spawn"])
+    kept, _ = usable_sessions(texts, "builtin", LearnConfig(), marked)  # marked normal by the operator: learned
+    assert any("failed to spawn" in t for ls in kept.values() for t in ls)
+
+
+def test_embeddings_move_to_a_new_tokenizer(tiny_model_dir: Path) -> None:
+    base = load_model_dir(tiny_model_dir)
+    masked = [f"INFO nova.api.openstack.requestlog GET /v2.1/servers/detail microversion <NUM> {w}"
+              for w in ("alpha", "beta", "gamma") for _ in range(20)]
+    new = LogTokenizer.train(masked, vocab_size=400)
+    rows = transfer_embeddings(base, new)
+    assert rows.shape == (new.vocab_size, base.weights["transformer.wte.weight"].shape[1])
+    old_vocab, old_wte = base.tokenizer.vocab(), base.weights["transformer.wte.weight"]
+    shared = [piece for piece in new.vocab() if piece in old_vocab]
+    assert shared and all(torch.equal(rows[new.vocab()[p]], old_wte[old_vocab[p]]) for p in shared)
+    novel = next(p for p in new.vocab() if p not in old_vocab)
+    pieces = base.tokenizer.encode_text(new.decode([new.vocab()[novel]]))
+    assert torch.allclose(rows[new.vocab()[novel]], old_wte[pieces].mean(dim=0))
+
+
+def test_learning_a_log_the_model_never_saw(tiny_model_dir: Path) -> None:
+    base = load_model_dir(tiny_model_dir)
+    window = _other_log()
+    learned = learn(base, window, config=QUICK, label="learned: t")
+    model = learned.model
+    assert model.calibration is not None and model.calibration.method == "learned"
+    assert model.tokenizer.vocab_size != base.tokenizer.vocab_size and model.name == "learned: t"
+    assert model.pattern_counts is not None and len(model.pattern_counts) > 10
+    summary = learned.summary
+    assert summary["usable_lines"] == len(window) and summary["tokens"] > 0 and summary["steps"] > 0
+    assert summary["tokens_per_line"]["learned"] < summary["tokens_per_line"]["base"]  # the new words fit
+    # the threshold is at least the held-out line quantile: few normal lines of the log go over it
+    engine = Engine(loaded=model, device="cpu")
+    scored = list(score_lines(engine, [LogLine(n=i, text=t, source=s, arrival=0.0) for i, (s, t) in enumerate(window, 1)]))
+    over = sum(engine.rule.surprising(x.loss) for x in scored)
+    assert over / len(scored) < 0.02
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([("x", f"INFO a b {i}") for i in range(20)], "too few lines"),
+    ([("x", f"ERROR nova.x {INSTANCE.format(i)} boom {random.Random(i).random()}") for i in range(300)], "are errors"),
+    ([("x", "".join(random.Random(i).choices("qwxzjkvbnm", k=30))) for i in range(400)], "hardly repeat"),
+])
+def test_a_window_that_cannot_be_learned_says_why(tiny_model_dir: Path, lines: list[tuple[str, str]],
+                                                   message: str) -> None:
+    with pytest.raises(LearnError, match=message):
+        learn(load_model_dir(tiny_model_dir), lines, config=QUICK)
+
+
+def test_learned_models_are_named_after_the_log() -> None:
+    assert learned_dir_name("/var/log/nova/nova-compute.log") == "nova-compute.log"
+    assert learned_dir_name("-") == "stdin" and learned_dir_name("/tmp/[a b]/x y.log") == "x_y.log"
+    assert learned_dir_name("/tmp/..") == "log"

@@ -1,0 +1,70 @@
+"""The stream's learning phase: probe, hold back, learn in a child process, hand over final lines."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from logwatch.core.engine import Engine
+from logwatch.core.generator import generate_log
+from logwatch.core.learn import LearnConfig
+from logwatch.core.learning import Learning, LearnPlan
+from logwatch.core.stream import LineSource, StreamStep, run_stream
+
+QUICK = LearnConfig(token_budget=6_000, max_seconds=30, min_lines=100)
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
+
+
+def _run(engine: Engine, path: Path, plan: LearnPlan) -> tuple[list[StreamStep], Learning]:
+    learning = Learning(plan, engine)
+    with LineSource(str(path)) as source:
+        steps = list(run_stream(engine, source, learning=learning, batch_lines=200))
+    return steps, learning
+
+
+def test_a_log_the_model_does_not_know_is_learned_and_every_line_comes_out_once(tiny_model_dir: Path,
+                                                                                tmp_path: Path) -> None:
+    log = generate_log(seed=41, n_instances=20, incidents=("disk_full",), dialect="other")
+    path = tmp_path / "other.log"
+    path.write_text("\n".join(log.lines) + "\n")
+    engine = Engine.load(tiny_model_dir, device="cpu")
+    before = engine.tokenizer
+    steps, learning = _run(engine, path, LearnPlan(probe_lines=300, config=QUICK))
+    final = [x for s in steps for x in s.lines]
+    assert [x.n for x in final] == list(range(1, len(log.lines) + 1))  # once each, in order
+    assert [x.text for x in final] == log.lines
+    pending = [x.n for s in steps for x in s.pending]
+    assert pending and set(pending) <= {x.n for x in final}  # shown first, final later
+    phases = [s.learning.phase for s in steps if s.learning is not None]
+    assert phases[0] == "probing" and "training" in phases and phases[-1] == "learned", phases
+    assert learning.learned is not None and engine.tokenizer is not before  # the engine switched models
+    assert all(x.loss is not None for x in final) and steps[-1].finished
+    incident = log.incidents[0]
+    assert any(x.alert for x in final if x.session == incident.session)
+
+
+def test_the_bundled_model_knows_the_bundled_logs_so_nothing_is_learned(tmp_path: Path) -> None:
+    path = SAMPLES / "incident_host_trouble.log"
+    plain = Engine.load(None, device="cpu")
+    with LineSource(str(path)) as source:
+        expected = [(x.n, round(x.loss or 0, 4), x.alert) for s in run_stream(plain, source, batch_lines=200)
+                    for x in s.lines]
+    steps, learning = _run(Engine.load(None, device="cpu"), path, LearnPlan())
+    assert learning.status.phase == "known" and learning.learned is None
+    assert [(x.n, round(x.loss or 0, 4), x.alert) for s in steps for x in s.lines] == expected  # as without learning
+
+
+def test_a_window_that_cannot_be_learned_keeps_the_model_and_says_why(tiny_model_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "errors.log"
+    path.write_text("".join(f"ERROR nova.x [instance: 1b2c3d4e-0000-4000-8000-{i:012d}] boom\n" for i in range(400)))
+    engine = Engine.load(tiny_model_dir, device="cpu")
+    tokenizer = engine.tokenizer
+    steps, learning = _run(engine, path, LearnPlan(mode="always", config=QUICK))
+    assert learning.status.phase == "failed" and "errors" in learning.status.note
+    assert engine.tokenizer is tokenizer and len([x for s in steps for x in s.lines]) == 400
+
+
+def test_learning_off_or_without_a_model_is_no_phase_at_all(tiny_model_dir: Path) -> None:
+    assert not Learning(LearnPlan(mode="off"), Engine.load(tiny_model_dir, device="cpu")).active
+    assert not Learning(LearnPlan(), Engine.unscored()).active
+    assert dataclasses.replace(LearnPlan(), window_lines=300).window_lines == 300

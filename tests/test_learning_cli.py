@@ -1,0 +1,67 @@
+"""``--learn`` on the command line, remembering what was learned, and ``logwatch models``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from logwatch.core.generator import generate_log
+
+
+def _logwatch(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, "XDG_STATE_HOME": str(env_home)}
+    return subprocess.run([sys.executable, "-m", "logwatch.tui.cli", *args], capture_output=True, text=True,
+                          timeout=600, env=env, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def other_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    log = generate_log(seed=43, n_instances=25, incidents=("volume_attach",), dialect="other")
+    path = tmp_path_factory.mktemp("other") / "compute.log"
+    path.write_text("\n".join(log.lines) + "\n")
+    return path, log
+
+
+def test_score_learns_remembers_and_reuses_a_log_it_did_not_know(other_log, tmp_path: Path) -> None:
+    path, log = other_log
+    first = _logwatch("score", str(path), env_home=tmp_path)  # --learn auto: the bundled model does not know it
+    assert first.returncode == 0, first.stderr
+    rows = [json.loads(x) for x in first.stdout.splitlines()]
+    assert [r["n"] for r in rows] == list(range(1, len(log.lines) + 1))  # the contract holds while learning
+    assert "learned this log" in first.stderr and "remembered as" in first.stderr
+    listed = [json.loads(x) for x in _logwatch("models", "--json", env_home=tmp_path).stdout.splitlines()]
+    assert [m["name"] for m in listed] == ["compute.log"] and listed[0]["source"] == str(path)
+    again = _logwatch("score", str(path), env_home=tmp_path)
+    assert again.returncode == 0 and "using the model learned for 'compute.log'" in again.stderr
+    assert "nothing to learn" in again.stderr
+    table = _logwatch("models", env_home=tmp_path)
+    assert "compute.log" in table.stdout and "1 learned model" in table.stdout
+    removed = _logwatch("models", "--remove", "compute.log", env_home=tmp_path)
+    assert removed.returncode == 0 and _logwatch("models", "--json", env_home=tmp_path).stdout == ""
+    missing = _logwatch("models", "--remove", "compute.log", env_home=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.startswith("logwatch: no learned model")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--learn", "sometimes"), "--learn must be"),
+    (("--learn", "10"), "between 200"),
+    (("--name", "../escape"), "model name"),
+])
+def test_bad_learning_options_are_usage_errors(other_log, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    path, _ = other_log
+    result = _logwatch("score", str(path), *args, env_home=tmp_path)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_learn_off_scores_with_the_model_as_it_is(other_log, tmp_path: Path) -> None:
+    path, log = other_log
+    result = _logwatch("score", str(path), "--learn", "off", env_home=tmp_path)
+    assert result.returncode == 0 and "learn" not in result.stderr
+    assert len(result.stdout.splitlines()) == len(log.lines)
+    assert not (tmp_path / "logwatch" / "models").exists()

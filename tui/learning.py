@@ -1,0 +1,159 @@
+"""``--learn`` and ``--name`` for the commands that read logs, ``logwatch models``, and learning's
+progress on stderr.
+
+Which model a run starts from: ``--model DIR`` if given; else the model remembered for this log
+(``--name``, or the log's file name) if there is one, unless ``--learn fresh``; else the bundled
+model. Then, with ``--learn auto`` (the default), the stream learns the log if the model does not
+know it (:mod:`logwatch.core.learning`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from .common import UsageError, usage_error
+
+if TYPE_CHECKING:
+    from logwatch.core.engine import Engine
+    from logwatch.core.known_normal import KnownNormal
+    from logwatch.core.learn import Learned
+    from logwatch.core.learning import Learning, LearnPlan, LearnStatus
+    from logwatch.core.model import LoadedModel
+
+def learn_plan(option: str, name: str | None, source: str) -> LearnPlan:
+    """The plan ``--learn`` and ``--name`` ask for; a usage error for nonsense."""
+    from logwatch.core.learn import learned_dir_name
+    from logwatch.core.learning import LearnPlan
+    from logwatch.core.memory import valid_name
+
+    value = option.strip().lower()
+    window: int | None = None
+    if value.isdigit():
+        window = int(value)
+        if not 200 <= window <= 1_000_000:
+            raise usage_error("--learn N: N lines to learn from, between 200 and 1,000,000")
+        mode = "always"
+    elif value in ("auto", "off"):
+        mode = value
+    elif value == "fresh":
+        mode = "always"
+    else:
+        raise usage_error(f"--learn must be auto, fresh, off or a number of lines, not {option!r}")
+    try:
+        remembered = valid_name(name) if name is not None else learned_dir_name(source)
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    plan = LearnPlan(mode=mode, name=remembered, source=source)
+    if window is not None:
+        from dataclasses import replace
+
+        plan = replace(plan, window_lines=window)
+    return plan
+
+
+def starting_model(model_dir: str | None, option: str, plan: LearnPlan) -> tuple[LoadedModel | None, str]:
+    """The remembered model to start from (None: ``--model`` or the bundled one), and a note."""
+    if model_dir is not None or option.strip().lower() in ("fresh", "off") or option.strip().isdigit():
+        return None, ""
+    from logwatch.core import memory
+    from logwatch.core.spec import ModelDirError
+
+    if plan.name is None or memory.find(plan.name) is None:
+        return None, ""
+    try:
+        model = memory.load(plan.name)
+    except ModelDirError as exc:
+        return None, f"the model remembered as {plan.name!r} cannot be read ({exc}); starting from the bundled one"
+    return model, f"using the model learned for {plan.name!r} earlier (`logwatch models`; --learn fresh starts over)"
+
+
+def engine_for(model_dir: str | None, device: str, session_regex: str | None, *, learn: str, plan: LearnPlan,
+               **kwargs: Any) -> tuple[Engine, str]:
+    """The engine a learning run starts with, and a note on which model it is."""
+    from logwatch.core.engine import Engine, EngineError
+
+    from .common import load_engine
+
+    model, note = starting_model(model_dir, learn, plan)
+    if model is None:
+        return load_engine(model_dir, device, session_regex, **kwargs), note
+    try:
+        return Engine(loaded=model, device=device, session_regex=session_regex, **kwargs), note
+    except EngineError as exc:
+        raise usage_error(str(exc)) from None
+
+
+def learning_for(plan: LearnPlan, engine: Engine, known_normal: KnownNormal | None,
+                 on_note: Any = None) -> Learning | None:
+    """The stream's learning phase (None with --learn off); learned models are remembered."""
+    from logwatch.core import memory
+    from logwatch.core.learning import Learning
+
+    if plan.mode == "off":
+        return None
+
+    def remember(learned: Learned) -> str | None:
+        if plan.name is None:
+            return None
+        try:
+            path = memory.save(learned, plan.name, source=plan.source)
+        except (OSError, ValueError) as exc:
+            return f"not remembered: {exc}"
+        learned.model.directory = path  # a later relearn starts from the saved files
+        return f"remembered as {path}"
+
+    return Learning(plan, engine, known_normal=known_normal, on_learned=remember)
+
+
+class StderrProgress:
+    """Learning's phases as ``logwatch:`` lines on stderr (the JSON rows on stdout stay clean)."""
+
+    def __init__(self) -> None:
+        self._last = ""
+
+    def show(self, status: LearnStatus | None) -> None:
+        if status is None:
+            return
+        text = status.text() if status.phase != "training" else "learning this log: training"
+        if text and text != self._last and status.phase != "probing":
+            self._last = text
+            print(f"logwatch: {text}", file=sys.stderr, flush=True)
+
+
+# -- logwatch models --------------------------------------------------------------------------------
+def run_models(*, remove: tuple[str, ...], as_json: bool) -> None:
+    """``logwatch models``: the learned models, newest first; ``--remove NAME`` deletes some."""
+    from logwatch.core import memory
+
+    for name in remove:
+        try:
+            path = memory.remove(name)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"removed {path}", file=sys.stderr)
+    rows = [{"name": m.name, "learned": m.when, "source": m.learned.get("source"),
+             "lines": m.learned.get("usable_lines"), "threshold": m.learned.get("line_threshold"),
+             "path": str(m.path)} for m in sorted(memory.listing(), key=lambda m: m.when, reverse=True)]
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from .render import safe_text
+
+    table = Table(title=Text(f"{len(rows)} learned model(s) in {safe_text(str(memory.models_dir()))}"),
+                  title_justify="left")
+    for column in ("name", "learned (UTC)", "from", "lines", "threshold"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(safe_text(str(row[k] if row[k] is not None else "-"), 200))
+                        for k in ("name", "learned", "source", "lines", "threshold")))
+    console = Console(highlight=False)
+    console.print(table)
+    if not rows:
+        console.print(Text("none yet: logwatch learns a log it does not know the first time it watches it"))
