@@ -94,6 +94,10 @@ def run(args: argparse.Namespace) -> dict:
         train_s, cal_s = {b: blocks[b] for b in train}, {b: blocks[b] for b in cal}
         report = evaluate_split(model, test_log, {b: labels[b] for b in test}, train_s, cal_s,
                                 {b: blocks[b] for b in test}, max_fpr=args.max_fpr, feedback=args.feedback)
+        if getattr(args, "rules", False):
+            from experiment import rule_table
+
+            report["rules"] = rule_table(model, test_log, {b: labels[b] for b in test})
         report["live_check"] = [live_check(model, test_log, {b: labels[b] for b in test}, idle)
                                 for idle in getattr(args, "live_idle", None) or ()]
         report["every_anomalous_block"] = evaluate_split(
@@ -115,9 +119,8 @@ def live_check(model: Path, test_log: Path, labels: dict[str, bool], idle: float
     it counts as flagged if any of its verdicts alerted."""
     from logwatch.core.engine import Engine
     from logwatch.core.eval.metrics import decision_metrics
-    from logwatch.core.eval.traces import timestamp_seconds
     from logwatch.core.ingest import read_lines
-    from logwatch.core.parse import parse_line
+    from logwatch.core.parse import parse_line, timestamp_seconds
     from logwatch.core.types import LogLine
 
     engine = Engine.load(model, device="cpu", session_ends=True, idle_seconds=idle)
@@ -179,6 +182,8 @@ def main() -> None:
                         help="also judge blocks as the live monitor would, after S seconds of log time idle (repeatable)")
     parser.add_argument("--feedback", type=int, action="append", default=[], metavar="N",
                         help="also report the rule after an operator marks the first N false alarms (repeatable)")
+    parser.add_argument("--rules", action="store_true",
+                        help="also report every alert signal alone and combined (benchmarks/experiment.py RULES)")
     args = parser.parse_args()
     report = run(args)
     if args.json:
@@ -186,6 +191,10 @@ def main() -> None:
         return
     print(json.dumps(report["split"]))
     print_table("HDFS chronological split, test blocks", report)
+    if report.get("rules"):
+        from experiment import print_rules
+
+        print_rules("alert rules, same model and test blocks", report["rules"])
     for live in report.get("live_check") or []:
         print(f"session check judged live, idle {live['idle_seconds']:g} s: P {live['precision']:.3f} "
               f"R {live['recall']:.3f} F1 {live['f1']:.3f} FPR {live['fpr']:.4f} "

@@ -58,6 +58,45 @@ def evaluate_split(model: Path, test_log: Path, labels: Mapping[str, bool], trai
     return report
 
 
+#: The alert rules each experiment reports side by side: every signal alone, and combinations
+#: (name, signals, margin for lines of known patterns).
+RULES: tuple[tuple[str, tuple[str, ...], float], ...] = (
+    ("surprise only", ("surprise",), 1.0),
+    ("severity only", ("severity",), 1.0),
+    ("novelty only", ("novelty",), 1.0),
+    ("session check only", ("session",), 1.0),
+    ("all signals", ("surprise", "severity", "novelty", "session"), 1.0),
+    ("all signals, known patterns x1.5", ("surprise", "severity", "novelty", "session"), 1.5),
+    ("all signals, known patterns x2", ("surprise", "severity", "novelty", "session"), 2.0),
+    ("all signals, known patterns x3", ("surprise", "severity", "novelty", "session"), 3.0),
+    ("all line signals, known x1.5", ("surprise", "severity", "novelty"), 1.5),
+)
+
+
+def rule_table(model: Path, test_log: Path, labels: Mapping[str, bool]) -> dict[str, dict[str, Any]]:
+    """``logwatch eval`` on the test log once per alert rule of :data:`RULES` (same model, same split)."""
+    from logwatch.core.engine import Engine
+    from logwatch.core.eval.evaluate import evaluate_files
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, signals, margin in RULES:
+        engine = Engine.load(model, device="cpu", signals=signals, known_margin=margin)
+        report = evaluate_files(engine, [str(test_log)], labels, baselines=False)
+        out[name] = {k: report.get(k) for k in ("precision", "recall", "f1", "fpr", "tp", "fp", "fn", "auroc")}
+        out["any ERROR line"] = {k: report["any_error_line"].get(k) for k in ("precision", "recall", "f1", "fpr",
+                                                                               "tp", "fp", "fn")}
+    return out
+
+
+def print_rules(title: str, rules: Mapping[str, Mapping[str, Any]]) -> None:
+    print(f"\n{title}")
+    print(f"{'alert rule':40} {'prec':>6} {'rec':>6} {'F1':>6} {'FPR':>6} {'TP':>5} {'FP':>5}")
+    for name, m in rules.items():
+        cells = [f"{m[k]:6.3f}" if isinstance(m.get(k), (int, float)) else f"{'-':>6}"
+                 for k in ("precision", "recall", "f1", "fpr")]
+        print(f"{name:40} " + " ".join(cells) + f" {m.get('tp', '-'):>5} {m.get('fp', '-'):>5}")
+
+
 def print_table(title: str, report: dict[str, Any], extra: Sequence[tuple[str, float]] = ()) -> None:
     """One row per detector: the combined rule, its parts, the baselines, flag-everything."""
     rows: list[tuple[str, dict[str, Any]]] = [("logwatch (line rule OR session check)", report)]

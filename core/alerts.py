@@ -15,10 +15,13 @@ A *pattern* is the masked line (``LEVEL component message`` with volatile fields
 typed placeholders, :mod:`.masking`): the unit the operator marks normal, the session check
 counts, and alerts are grouped by. Lines marked normal (:mod:`.known_normal`) never alert.
 
-Grouping: alerts of one pattern fold into an :class:`AlertGroup`. A group *opens* with its first
-alert, *comes back* when it alerts again after being quiet, and *jumps* when its rate rises well
-above its own average; each is an :class:`AlertEvent`, which is what an operator (the banner) or
-a pager (``logwatch score --alerts``) is told about, instead of every line of a storm.
+Grouping: alerts fold into :class:`AlertGroup` s. An alert joins the group its session already
+alerted in (a failing instance's error, traceback and cleanup lines are one story), else the
+group of its pattern (the same error in many sessions is one problem), else it opens a new one.
+A group *opens* with its first alert, *comes back* when it alerts again after being quiet, and
+*jumps* when its rate rises well above what was last told; each is an :class:`AlertEvent`,
+which is what an operator (the banner) or a pager (``logwatch score --alerts``) is told about,
+instead of every line of a storm.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from __future__ import annotations
 import re
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 #: Every signal the rule knows, in the order reasons are given.
 SIGNALS: tuple[str, ...] = ("surprise", "severity", "novelty", "session")
+#: How much more a line of a known pattern must surprise (docs/EVALUATION.md §7 measured it).
+DEFAULT_KNOWN_MARGIN = 1.0
 #: Levels that count as errors (BGL writes SEVERE and FAILURE).
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL", "SEVERE", "FAILURE"})
 WARNING_LEVELS = ERROR_LEVELS | {"WARNING", "WARN"}
@@ -62,6 +67,9 @@ class AlertRule:
     normal_patterns: frozenset[str] | None = None
     """Patterns seen in the model's normal data; None when the model does not know them (older
     model directories): novelty is then off and every error-level line counts as unknown."""
+    known_margin: float = DEFAULT_KNOWN_MARGIN
+    """A line whose pattern is known normal surprises only above ``threshold * known_margin``
+    (1.0: the same threshold for every line)."""
 
     def __post_init__(self) -> None:
         unknown = set(self.signals) - set(SIGNALS)
@@ -77,7 +85,7 @@ class AlertRule:
         return bool(self.signals)
 
     def with_signals(self, signals: Iterable[str]) -> AlertRule:
-        return AlertRule(self.threshold, self.min_lines, frozenset(signals), self.normal_patterns)
+        return replace(self, signals=frozenset(signals))
 
     def surprising(self, loss: float | None) -> bool:
         """Over the threshold (whether or not the surprise signal may alert)."""
@@ -87,10 +95,12 @@ class AlertRule:
                 surprising_in_session: int) -> tuple[str, ...]:
         """Why this line alerts (empty: it does not). ``surprising_in_session`` counts this line."""
         reasons: list[str] = []
-        surprise = "surprise" in self.signals and self.surprising(loss) and surprising_in_session >= self.min_lines
-        if surprise:
-            reasons.append(f"surprise {loss:.2f} > {self.threshold:.2f}")
         known = self.normal_patterns is not None and pattern in self.normal_patterns
+        bar = (self.threshold or 0.0) * (self.known_margin if known else 1.0)
+        surprise = "surprise" in self.signals and self.surprising(loss) and surprising_in_session >= self.min_lines \
+            and loss is not None and loss > bar
+        if surprise:
+            reasons.append(f"surprise {loss:.2f} > {bar:.2f}")
         if "severity" in self.signals and not known and is_error_level(level, message):
             reasons.append("error-level")
         if "novelty" in self.signals and self.normal_patterns is not None and not known \
@@ -111,6 +121,7 @@ class AlertGroup:
     key: int
     """1-based number of the group, in the order groups opened."""
     pattern: str
+    """The pattern of the alert that opened it (later alerts of other patterns may join)."""
     why: tuple[str, ...]
     """Reasons of the alert that opened the group."""
     first_n: int
@@ -173,28 +184,46 @@ class AlertGroups:
         self.rate_window = rate_window
         self.rate_jump = rate_jump
         self.min_burst = min_burst
-        self.groups: OrderedDict[str, AlertGroup] = OrderedDict()
-        """Groups by pattern, least recently alerted first."""
+        self.groups: OrderedDict[int, AlertGroup] = OrderedDict()
+        """Groups by number, least recently alerted first."""
+        self._by_pattern: OrderedDict[str, int] = OrderedDict()
+        self._by_session: OrderedDict[str, int] = OrderedDict()
         self.opened = 0
+
+    def group_of(self, pattern: str, session: str) -> AlertGroup | None:
+        """The group an alert of this pattern in this session would join (None: it would open one)."""
+        key = self._by_session.get(session)
+        if key is None:
+            key = self._by_pattern.get(pattern)
+        return self.groups.get(key) if key is not None else None
+
+    @staticmethod
+    def _remember(index: OrderedDict[str, int], name: str, key: int) -> None:
+        index[name] = key
+        index.move_to_end(name)
+        while len(index) > MAX_GROUPS * 4:
+            index.popitem(last=False)
 
     def add(self, pattern: str, *, n: int, ts: str | None, time: float, session: str,
             why: tuple[str, ...]) -> AlertEvent | None:
         """File one alerting line; the event it causes, if any."""
-        group = self.groups.get(pattern)
+        group = self.group_of(pattern, session)
         kind: str | None = None
         if group is None:
             self.opened += 1
             group = AlertGroup(self.opened, pattern, why, n, ts, time)
-            self.groups[pattern] = group
+            self.groups[group.key] = group
             if len(self.groups) > MAX_GROUPS:
                 self.groups.popitem(last=False)
             kind = "open"
         else:
-            self.groups.move_to_end(pattern)
+            self.groups.move_to_end(group.key)
             if time - group.last_time > self.quiet_seconds:
                 kind = "back"
                 group.recent.clear()
                 group.last_event_rate = 0.0
+        self._remember(self._by_pattern, pattern, group.key)
+        self._remember(self._by_session, session, group.key)
         group.count += 1
         group.last_n, group.last_ts, group.last_time = n, ts, time
         if session not in group._seen:
@@ -211,8 +240,10 @@ class AlertGroups:
             # A jump: this window holds rate_jump times what the group last told about, and at
             # least min_burst alerts. After each event the bar moves up, so a growing storm is
             # told about a few times (10, 50, 250 a minute), never once per line.
+            # Sustained: a traceback's ten lines in one second are one event, not a jump.
             rate = len(recent)
-            if rate >= self.min_burst and rate >= self.rate_jump * max(group.last_event_rate, 1.0):
+            sustained = recent[-1] - recent[0] >= self.rate_window / 4
+            if sustained and rate >= self.min_burst and rate >= self.rate_jump * max(group.last_event_rate, 1.0):
                 kind = "rate"
         if kind is None:
             return None

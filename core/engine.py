@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .alerts import SIGNALS, AlertRule, session_reason
+from .alerts import DEFAULT_KNOWN_MARGIN, SIGNALS, AlertRule, session_reason
 from .calibrate import Calibration
 from .known_normal import KnownNormal
 from .masking import MASK_VERSION, masked_line
@@ -38,6 +38,7 @@ class Engine:
 
     def __init__(self, *, loaded: LoadedModel | None = None, device: str = "auto", session_regex: str | None = None,
                  threshold: float | None = None, min_lines: int | None = None, signals: Sequence[str] = SIGNALS,
+                 known_margin: float = DEFAULT_KNOWN_MARGIN,
                  idle_seconds: float = 900.0, max_sessions: int = 20_000, cache_slots: int = 256,
                  max_batch: int = 32, memo_entries: int = 200_000, precision: str = "auto",
                  threads: int | None = None, known_normal: KnownNormal | None = None,
@@ -61,13 +62,13 @@ class Engine:
         self._options: dict[str, Any] = {"device": device, "precision": precision, "threads": threads,
                                          "max_batch": max_batch, "cache_slots": cache_slots,
                                          "memo_entries": memo_entries}
-        self._overrides = (threshold, min_lines, tuple(signals))
+        self._overrides = (threshold, min_lines, tuple(signals), known_margin)
         self.rule = AlertRule.off()
         """The alert decision (:mod:`.alerts`): signals, threshold, the model's normal patterns."""
         if loaded is not None:
             self.use_model(loaded)
         else:
-            self.rule = AlertRule(threshold, min_lines or 1, frozenset(signals))
+            self.rule = AlertRule(threshold, min_lines or 1, frozenset(signals), known_margin=known_margin)
         self.lines_scored = 0
         self.session_check: SessionCheck | None = None
         """When set, every session that ends (idle, or :meth:`close_all`) gets a :class:`SessionEnd`."""
@@ -109,11 +110,11 @@ class Engine:
         self.device = torch_device.type
         self.model_name = loaded.name
         self.calibration = loaded.calibration
-        threshold, min_lines, signals = self._overrides
+        threshold, min_lines, signals, margin = self._overrides
         if threshold is None and self.calibration is not None:
             threshold = self.calibration.line_threshold
         self.rule = AlertRule(threshold, min_lines or (self.calibration.min_lines if self.calibration else 1),
-                              frozenset(signals), loaded.patterns)
+                              frozenset(signals), loaded.patterns, margin)
 
     @property
     def threshold(self) -> float | None:

@@ -20,12 +20,14 @@ File: JSON, ``{"format": "logwatch-known-normal", "version": 1, "lines": [{"text
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,9 @@ from .masking import mask_line
 
 FORMAT = "logwatch-known-normal"
 VERSION = 1
+#: The version written when the file holds snoozes: an older logwatch, which would read a snooze
+#: as a mark for ever, refuses the file instead.
+SNOOZE_VERSION = 2
 FILENAME = "known-normal.json"
 #: ``--known-normal none`` turns the feature off for one run.
 OFF = "none"
@@ -62,8 +67,17 @@ class Mark:
     marked: str = ""
     """UTC time of the mark, ISO 8601 (informational)."""
 
+    until: str = ""
+    """A snooze (key z) ends at this UTC time, ISO 8601; empty for a mark (for ever)."""
+
     def to_dict(self) -> dict[str, str]:
-        return {"text": self.text, "session": self.session, "marked": self.marked}
+        out = {"text": self.text, "session": self.session, "marked": self.marked}
+        if self.until:
+            out["until"] = self.until
+        return out
+
+    def active(self, now: datetime) -> bool:
+        return not self.until or _parse_time(self.until) > now
 
 
 @dataclass
@@ -73,6 +87,8 @@ class KnownNormal:
     path: Path | None = None
     marks: list[Mark] = field(default_factory=list)
     _patterns: frozenset[str] = field(default=frozenset(), init=False, repr=False)
+    _next_expiry: float = field(default=math.inf, init=False, repr=False)
+    """When the first snooze still running ends (epoch seconds): then the patterns are recomputed."""
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     _stamp: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
     """(mtime_ns, size) of the file as last read or written: :meth:`refresh` reloads when it changes."""
@@ -82,8 +98,12 @@ class KnownNormal:
 
     def _set_marks(self, marks: list[Mark]) -> None:
         """Replace the marks and their patterns together (callers hold the lock once running)."""
+        now = _now()
         self.marks = marks
-        self._patterns = frozenset(mask_line(m.text) for m in marks)  # a new set: readers never see it change
+        live = [m for m in marks if m.active(now)]
+        self._patterns = frozenset(mask_line(m.text) for m in live)  # a new set: readers never see it change
+        ends = [_parse_time(m.until).timestamp() for m in live if m.until]
+        self._next_expiry = min(ends) if ends else math.inf
 
     # -- reading -----------------------------------------------------------------------------
     @classmethod
@@ -125,7 +145,10 @@ class KnownNormal:
         return cls(marks=[Mark(_clip(t)) for t in lines])
 
     def __contains__(self, masked: object) -> bool:
-        """Is this *masked* line a pattern the operator marked normal?"""
+        """Is this *masked* line a pattern the operator marked normal (or snoozed, until then)?"""
+        if time.time() >= self._next_expiry:  # a snooze just ended: its pattern alerts again
+            with self._lock:
+                self._set_marks(self.marks)
         return masked in self._patterns
 
     def __len__(self) -> int:
@@ -140,19 +163,39 @@ class KnownNormal:
         return mask_line(raw) in self._patterns
 
     # -- marking -----------------------------------------------------------------------------
-    def mark(self, text: str, session: str = "") -> bool:
-        """Mark a raw line's pattern normal; False (and nothing stored) if it already was."""
+    def mark(self, text: str, session: str = "", *, seconds: float | None = None) -> bool:
+        """Mark a raw line's pattern normal (for ``seconds`` only: a snooze); False (and nothing
+        stored) if it already was. A mark for ever replaces a snooze of the same pattern."""
         text = _clip(text)
         pattern = mask_line(text)
         with self._lock:
-            if pattern in self._patterns:
+            now = _now()
+            same = [m for m in self.marks if mask_line(m.text) == pattern and m.active(now)]
+            if any(not m.until for m in same) or (same and seconds is not None):
                 return False
             if len(self.marks) >= MAX_ENTRIES:
                 raise KnownNormalError(f"the known-normal file already holds {MAX_ENTRIES} marks")
-            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            self.marks.append(Mark(text, session, stamp))
-            self._patterns = self._patterns | {pattern}  # a new set: readers never see it change
+            until = "" if seconds is None else (now + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+            kept = [m for m in self.marks if m not in same and m.active(now)]  # drops snoozes that ended
+            self._set_marks([*kept, Mark(text, session, now.isoformat(timespec="seconds"), until)])
         return True
+
+    def unsnooze(self, text: str) -> bool:
+        """End the snoozes of this raw line's pattern now; False if there was none."""
+        pattern = mask_line(text)
+        with self._lock:
+            kept = [m for m in self.marks if not (m.until and mask_line(m.text) == pattern)]
+            if len(kept) == len(self.marks):
+                return False
+            self._set_marks(kept)
+        return True
+
+    def snoozed_until(self, raw: str) -> str | None:
+        """When the snooze of this raw line's pattern ends (None: not snoozed)."""
+        pattern = mask_line(raw)
+        now = _now()
+        ends = [m.until for m in self.marks if m.until and m.active(now) and mask_line(m.text) == pattern]
+        return max(ends) if ends else None
 
     def unmark(self, text: str) -> bool:
         """Forget every mark whose pattern equals this raw line's; False if none did."""
@@ -180,7 +223,8 @@ class KnownNormal:
         if self.path is None:
             return
         with self._lock:
-            data = {"format": FORMAT, "version": VERSION, "lines": [m.to_dict() for m in self.marks]}
+            version = SNOOZE_VERSION if any(m.until for m in self.marks) else VERSION
+            data = {"format": FORMAT, "version": version, "lines": [m.to_dict() for m in self.marks]}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".known-normal-", dir=self.path.parent)
@@ -215,7 +259,7 @@ def _clip(text: str) -> str:
 def _marks_from(data: Any, path: Path) -> list[Mark]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise KnownNormalError(f"{path} is not a logwatch known-normal file")
-    if not isinstance(data.get("version"), int) or data["version"] > VERSION:
+    if not isinstance(data.get("version"), int) or data["version"] > SNOOZE_VERSION:
         raise KnownNormalError(f"{path} was written by a newer logwatch (version {data.get('version')!r})")
     lines = data.get("lines", [])
     if not isinstance(lines, list):
@@ -226,5 +270,25 @@ def _marks_from(data: Any, path: Path) -> list[Mark]:
     for i, item in enumerate(lines):
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             raise KnownNormalError(f"{path}: mark {i} needs a 'text' string")
-        marks.append(Mark(_clip(item["text"]), str(item.get("session", "")), str(item.get("marked", ""))))
+        until = str(item.get("until", "") or "")
+        if until and _parse_time(until) == _NEVER:
+            raise KnownNormalError(f"{path}: mark {i} has an unreadable 'until' time {until[:40]!r}")
+        marks.append(Mark(_clip(item["text"]), str(item.get("session", "")), str(item.get("marked", "")), until))
     return marks
+
+
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _now() -> datetime:
+    """The time marks and snoozes are judged at (one clock: ``time.time``)."""
+    return datetime.fromtimestamp(time.time(), timezone.utc)
+
+
+def _parse_time(text: str) -> datetime:
+    """An ISO 8601 time (UTC when it says no zone); the distant past when it cannot be read."""
+    try:
+        when = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return _NEVER
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)

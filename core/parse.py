@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 
 from .types import ParsedLine
 
@@ -119,3 +120,25 @@ def parse_line(text: str) -> ParsedLine:
             return ParsedLine(match["ts"], None, None, text[match.start("level") :].lstrip("["), "generic")
         return ParsedLine(match["ts"], level, None, match["message"], "generic")
     return ParsedLine(None, None, None, text, "raw")
+
+
+_TS_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S",
+               "%y%m%d %H%M%S", "%Y-%m-%d-%H.%M.%S.%f", "%Y-%m-%d %H:%M:%S,%f")
+
+
+def timestamp_seconds(ts: str | None) -> float | None:
+    """Seconds (naive, as written) for the timestamp shapes logwatch parses; None if unknown.
+
+    Only differences between two such values are used (lead time, alert rates), so the time zone
+    does not matter as long as both sides come from the same log. Syslog's year-less stamps and
+    anything else unknown give None (the caller falls back on arrival time).
+    """
+    if not ts:
+        return None
+    text = " ".join(ts.split())
+    for fmt in _TS_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).timestamp()
+        except ValueError:
+            continue
+    return None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from logwatch.core.eval.traces import timestamp_seconds
+from logwatch.core.parse import timestamp_seconds
 from logwatch.tui.cli import main
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"

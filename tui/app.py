@@ -19,7 +19,7 @@ from textual.widgets import Input, OptionList, Sparkline, Static
 from logwatch.core.known_normal import KnownNormalError
 from logwatch.themes import CSS_PATH, DEFAULT_THEME, THEMES
 
-from .marks import mark_session, toggle_line
+from .marks import mark_session, toggle_line, toggle_snooze
 from .messages import LinesScored, SessionsEnded, StatusChanged
 from .pipeline import Pipeline, PipelineConfig
 from .render import FilterError, Palette, parse_filter, safe_text, search_pattern, short_session
@@ -50,6 +50,7 @@ class LogwatchApp(App[int]):
         Binding("s", "toggle_all", "All/session"),
         Binding("m", "mark_normal(False)", "Mark normal"),
         Binding("M", "mark_normal(True)", "Mark session normal", show=False),
+        Binding("z", "snooze", "Snooze"),
         Binding("escape", "close", "Close", show=False),
         Binding("space", "pause", "Pause replay", show=False),
         Binding("full_stop", "step", "Step replay", show=False),
@@ -159,7 +160,7 @@ class LogwatchApp(App[int]):
         self._show_status()
 
     def _raise_banner(self, alert: NewAlert) -> None:
-        self.banner.show(banner_text(alert.line, self.status.threshold, self.state.alert_count, alert.ended))
+        self.banner.show(banner_text(alert.line, alert.event, self.state.groups.opened, alert.ended))
 
     def _draw_focus(self) -> None:
         """The session sparkline follows the focused session (the newest alert, or the one selected)."""
@@ -189,7 +190,7 @@ class LogwatchApp(App[int]):
         if event.option_list is self.session_list:
             self.show_view(option_id)
         elif event.option_list is self.alert_list:
-            self.jump_to_line(int(option_id))
+            self.show_group(int(option_id))
 
     def show_view(self, key: str) -> None:
         """Switch the log view to one session's lines, or to all lines."""
@@ -198,6 +199,17 @@ class LogwatchApp(App[int]):
             return
         self.log_view.replace_lines(lines)
         self._draw_focus()
+        self._show_status()
+
+    def show_group(self, key: int) -> None:
+        """The log view shows one alert group's lines (its occurrences); s or a session goes back."""
+        lines = self.state.group_lines(key)
+        if not lines:
+            return
+        self.state.view = f"#{key}"
+        self.log_view.replace_lines(lines)
+        self.log_view.move_to(0)
+        self._focus_selected()
         self._show_status()
 
     def jump_to_line(self, n: int) -> None:
@@ -214,10 +226,15 @@ class LogwatchApp(App[int]):
             self._draw_focus()
 
     def action_alert(self, direction: int) -> None:
-        if self.log_view.find(lambda x: x.alert, forward=direction > 0):
+        """a / A: the next (previous) alert line of another group than the selected line's."""
+        groups = self.state.line_group
+        here = self.log_view.selected
+        current = groups.get(here.n) if here is not None else None
+        if self.log_view.find(lambda x: x.alert and (current is None or groups.get(x.n) != current),
+                              forward=direction > 0):
             self._focus_selected()
         else:
-            self.notify("no alert in this view", timeout=2)
+            self.notify("no other alert group in this view", timeout=2)
         self._show_status()
 
     def action_match(self, direction: int) -> None:
@@ -285,6 +302,21 @@ class LogwatchApp(App[int]):
                                        replaying=replaying)
             else:
                 message = toggle_line(store, line, replaying=replaying)
+            store.save()
+        except KnownNormalError as exc:
+            self.notify(str(exc), severity="error", timeout=6, markup=False)
+            return
+        self.notify(f"{message} ({store.path})", timeout=4, markup=False)
+
+    def action_snooze(self) -> None:
+        """z: no alert from the selected line's pattern for an hour (z again: end the snooze)."""
+        store = self.pipeline.config.known_normal
+        line = self.log_view.selected
+        if store is None or line is None:
+            self.notify("snoozing is off (--known-normal none)" if store is None else "select a line first", timeout=3)
+            return
+        try:
+            message = toggle_snooze(store, line, replaying=self.pipeline.config.replay is not None)
             store.save()
         except KnownNormalError as exc:
             self.notify(str(exc), severity="error", timeout=6, markup=False)

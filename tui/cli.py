@@ -128,9 +128,13 @@ def watch(path: str | None, replay: str | None, record: str | None, speed: float
               help="A session with no line for this long has ended.")
 @learn_option
 @name_option
+@click.option("--alerts", "alerts_only", is_flag=True,
+              help="Print only alert events, one JSON object each: a group of alerts opened, came back after a quiet "
+              "spell, or its rate jumped ({\"alert\": open|back|rate, group, pattern, count, sessions, first_n, "
+              "first_ts, n, ts, why}): what an alert router or a pager consumes.")
 def score(path: str | None, model_dir: str | None, device: str, precision: str, session_regex: str | None, follow: bool,
           replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool, known_normal: str | None,
-          session_ends: bool, idle_seconds: float, learn: str, name: str | None) -> None:
+          session_ends: bool, idle_seconds: float, learn: str, name: str | None, alerts_only: bool) -> None:
     """Score PATH (or standard input) headless: one JSON object per line on stdout.
 
     Each object has n, ts, session, text, loss and alert. Exit status 0, or 1 with
@@ -139,7 +143,7 @@ def score(path: str | None, model_dir: str | None, device: str, precision: str, 
     commands.run_score(path=path, model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
                        follow=follow, replay=replay, record=record, fail_on_alert=fail_on_alert, tokens=tokens,
                        known_normal=known_normal, session_ends=session_ends, idle_seconds=idle_seconds,
-                       learn=learn, name=name)
+                       learn=learn, name=name, alerts_only=alerts_only)
 
 
 @main.command()
@@ -204,6 +208,10 @@ def calibrate(files: tuple[str, ...], model_dir: str | None, **options: Any) -> 
 @click.option("--feedback-scope", type=click.Choice(["line", "session"]), default="line", show_default=True,
               help="line: each review marks the line that alerted, when it alerts (key m); session: marks every "
               "line of the session over the threshold, once the session is over (key M).")
+@click.option("--signals", default="all", show_default=True, metavar="LIST",
+              help="Which alert signals decide: all, or a comma-separated list of surprise, severity, novelty, session.")
+@click.option("--known-margin", type=float, default=None, metavar="X",
+              help="A line of a known pattern surprises only above X times the threshold (default: the product's).")
 def eval_(files: tuple[str, ...], labels: str, model_dir: str | None, **options: Any) -> None:
     """Session-level precision, recall, F1, FPR, AUROC and AUPRC on labelled FILES."""
     from .evaluate import run_eval

@@ -18,6 +18,7 @@ import click
 from .common import LogwatchError, check_input, load_engine, open_known_normal, resolve_input, usage_error
 
 if TYPE_CHECKING:
+    from logwatch.core.alerts import AlertEvent
     from logwatch.core.engine import Engine
     from logwatch.core.learning import Learning
     from logwatch.core.record import RecordingWriter
@@ -40,7 +41,8 @@ def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: boo
             raise usage_error(str(exc)) from None
         print(f"removed {len(dropped)} mark(s); {len(store.marks)} left in {store.path}", file=sys.stderr)
     rows: list[dict[str, str | int]] = [
-        {"n": i, "marked": m.marked, "session": m.session, "pattern": mask_line(m.text), "text": m.text}
+        {"n": i, "marked": m.marked, "until": m.until or "", "session": m.session, "pattern": mask_line(m.text),
+         "text": m.text}
         for i, m in enumerate(store.marks, 1)]
     if as_json:
         for row in rows:
@@ -53,14 +55,15 @@ def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: boo
     from .render import safe_text, short_session
 
     # Text cells, never markup: a marked line is untrusted and may hold "[bold]" or escapes.
-    table = Table(title=Text(f"{len(rows)} line pattern(s) marked normal ({safe_text(str(store.path))})"),
+    table = Table(title=Text(f"{len(rows)} line pattern(s) marked normal or snoozed ({safe_text(str(store.path))})"),
                   title_justify="left")
-    for column in ("#", "marked (UTC)", "session", "pattern"):
+    for column in ("#", "marked (UTC)", "snoozed until", "session", "pattern"):
         table.add_column(column, overflow="fold", no_wrap=column != "pattern")
     for row in rows:
         marked, session, pattern = str(row["marked"]), str(row["session"]), str(row["pattern"])
-        table.add_row(*(Text(cell) for cell in (str(row["n"]), marked[:19], safe_text(short_session(session), 24),
-                                                 safe_text(pattern, 300))))
+        until = safe_text(str(row["until"])[:19], 19) or "for ever"
+        table.add_row(*(Text(cell) for cell in (str(row["n"]), safe_text(marked[:19], 19), until,
+                                                 safe_text(short_session(session), 24), safe_text(pattern, 300))))
     Console(highlight=False).print(table)
 
 
@@ -79,21 +82,49 @@ def _open_recording(path: str | None, engine: Engine) -> RecordingWriter | None:
 def run_score(*, path: str | None, model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
               follow: bool, replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool,
               known_normal: str | None = None, session_ends: bool = False, idle_seconds: float = 900.0,
-              learn: str = "auto", name: str | None = None) -> None:
+              learn: str = "auto", name: str | None = None, alerts_only: bool = False) -> None:
+    from logwatch.core.alerts import AlertGroups
+    from logwatch.core.masking import mask_line
+    from logwatch.core.parse import timestamp_seconds
+    from logwatch.core.types import SessionEnd
+
     out = sys.stdout
     alerted = False
     if session_ends and replay is not None:
         raise usage_error("--session-ends judges sessions while scoring; a --replay only prints what was recorded")
+    groups = AlertGroups()
+    last_text: dict[str, tuple[str, str | None, float]] = {}  # session -> its last line (for verdicts)
 
     def emit(lines: list[ScoredLine] | list[SessionEnd]) -> None:
         nonlocal alerted
         for scored in lines:
+            alerted = alerted or scored.alert
+            if alerts_only:
+                event = _group_event(scored)
+                if event is not None:
+                    out.write(json.dumps(event.to_json_dict(), ensure_ascii=False) + "\n")
+                continue
             obj = scored.to_json_dict()
             if tokens and hasattr(scored, "tokens"):
                 obj["tokens"] = [[piece, round(loss, 3)] for piece, loss in scored.tokens]
-            alerted = alerted or scored.alert
             out.write(json.dumps(obj, ensure_ascii=False) + "\n")
         out.flush()
+
+    def _group_event(scored: ScoredLine | SessionEnd) -> AlertEvent | None:
+        """``--alerts``: what an alert router is told (a group opened, came back or jumped)."""
+        if isinstance(scored, SessionEnd):
+            if not scored.alert or scored.session not in last_text:
+                return None
+            text, ts, when = last_text[scored.session]
+            return groups.add(mask_line(text), n=scored.n, ts=ts, time=when, session=scored.session, why=scored.why)
+        when = timestamp_seconds(scored.ts) or scored.arrival
+        last_text[scored.session] = (scored.text, scored.ts, when)
+        if len(last_text) > 50_000:
+            last_text.pop(next(iter(last_text)))
+        if not scored.alert:
+            return None
+        return groups.add(mask_line(scored.text), n=scored.n, ts=scored.ts, time=when, session=scored.session,
+                          why=scored.why)
 
     _exit_on_sigterm()
     try:

@@ -22,6 +22,7 @@ _ROWS = (
     ("", "logwatch"),
     ("line_rule", "  line rule only"),
     ("session_check", "  session check only"),
+    ("any_error_line", "any ERROR line"),
     ("unseen_template", "unseen template"),
     ("count_vector_knn", "count-vector kNN"),
     ("flag_all", "flag everything"),
@@ -30,7 +31,8 @@ _ROWS = (
 
 def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, device: str, session_regex: str | None,
              as_json: bool, threshold: float | None, min_lines: int | None, baseline: bool,
-             known_normal: str | None = None, feedback: tuple[int, ...] = (), feedback_scope: str = "line") -> None:
+             known_normal: str | None = None, feedback: tuple[int, ...] = (), feedback_scope: str = "line",
+             signals: str = "all", known_margin: float | None = None) -> None:
     from logwatch.core.eval.evaluate import evaluate_files
     from logwatch.core.eval.metrics import read_labels
     from logwatch.core.eval.traces import EvalError, check_files
@@ -54,8 +56,16 @@ def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, devi
     except EvalError as exc:
         raise usage_error(str(exc)) from None
     store = open_known_normal(known_normal)
+    from logwatch.core.alerts import DEFAULT_KNOWN_MARGIN, SIGNALS
+
+    chosen = SIGNALS if signals.strip() == "all" else tuple(s.strip() for s in signals.split(",") if s.strip())
+    if not chosen or set(chosen) - set(SIGNALS):
+        raise usage_error(f"--signals: a comma-separated list of {', '.join(SIGNALS)}, or all")
+    margin = DEFAULT_KNOWN_MARGIN if known_margin is None else known_margin
+    if not (math.isfinite(margin) and margin >= 1.0):
+        raise usage_error("--known-margin must be a number of at least 1")
     engine = load_engine(model_dir, device, session_regex, threshold=threshold, min_lines=min_lines,
-                         known_normal=store)
+                         known_normal=store, signals=chosen, known_margin=margin)
     try:
         report = evaluate_files(engine, files, truth, baselines=baseline, feedback=feedback,
                                 feedback_scopes=(feedback_scope,))
@@ -83,7 +93,8 @@ def render(report: dict[str, Any], console: Console) -> None:
     for column in ("detector", "prec", "rec", "F1", "FPR", "AUROC", "AUPRC", "TP", "FP", "TN", "FN"):
         table.add_column(column, justify="left" if column == "detector" else "right", no_wrap=True)
     sources = {"": report, "line_rule": report.get("line_rule"), "session_check": report.get("session_check"),
-               "flag_all": report.get("flag_all"), **(report.get("baselines") or {})}
+               "flag_all": report.get("flag_all"), "any_error_line": report.get("any_error_line"),
+               **(report.get("baselines") or {})}
     rows = [(label, sources.get(key)) for key, label in _ROWS]
     for i, run in enumerate(report.get("feedback") or [], start=1):
         rows.insert(i, (f"  {run['reviews']} reviewed", run))

@@ -33,5 +33,21 @@ def mark_session(store: KnownNormal, line: ScoredLine, session_lines: Iterable[S
             f"line(s) marked normal{_later(replaying)}; {len(store)} pattern(s) marked")
 
 
+#: How long key z snoozes an alert's pattern.
+SNOOZE_SECONDS = 3600.0
+
+
+def toggle_snooze(store: KnownNormal, line: ScoredLine, *, seconds: float = SNOOZE_SECONDS,
+                  replaying: bool = False) -> str:
+    """Snooze the line's pattern (no alert from it for a while), or end its snooze if it has one."""
+    if store.unsnooze(line.text):
+        return "snooze ended: lines like this can alert again"
+    if store.matches(line.text):
+        return "lines like this are marked normal already (m unmarks them)"
+    store.mark(line.text, line.session, seconds=seconds)
+    until = (store.snoozed_until(line.text) or "")[11:16]
+    return f"snoozed until {until} UTC: lines like this will not alert until then{_later(replaying)} (z again ends it)"
+
+
 def _later(replaying: bool) -> str:
     return " (this replay still shows what was recorded)" if replaying else ""

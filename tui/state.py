@@ -12,6 +12,9 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from logwatch.core.alerts import AlertEvent, AlertGroup, AlertGroups
+from logwatch.core.masking import mask_line
+from logwatch.core.parse import timestamp_seconds
 from logwatch.core.types import ScoredLine, SessionEnd
 
 from .render import LineFilter
@@ -51,10 +54,12 @@ class SessionView:
 
 @dataclass(frozen=True)
 class NewAlert:
-    """A session that just alerted: the line to show, and the session check's verdict if it was one."""
+    """Something to tell the operator: an alert group opened, came back or jumped (the banner)."""
 
     line: ScoredLine
+    event: AlertEvent
     ended: SessionEnd | None = None
+    """The session check's verdict, when that is what alerted."""
 
 
 @dataclass
@@ -66,7 +71,7 @@ class Changes:
     updated: bool = False
     """Lines already shown (pending) became final in place: the view must be drawn again."""
     alerts: list[NewAlert] = field(default_factory=list)
-    """Sessions that alerted in this batch, oldest first (the banner names the last)."""
+    """Alert events of this batch, oldest first (the banner shows the last)."""
 
 
 class MonitorState:
@@ -78,10 +83,12 @@ class MonitorState:
         """Sessions in least-recently-active order."""
         self.all_lines: deque[ScoredLine] = deque(maxlen=self.limits.all_lines)
         self.stream_losses: deque[float] = deque(maxlen=self.limits.spark_points)
-        self.alerts: deque[ScoredLine] = deque(maxlen=self.limits.alerts)
-        """The line where each alerted session crossed the rule, oldest first."""
+        self.groups = AlertGroups()
+        """Alerts folded into groups (a session's story, a pattern across sessions): the alert list."""
+        self.line_group: OrderedDict[int, int] = OrderedDict()
+        """Line number -> its alert group, for the alert lines still kept."""
         self.alert_count = 0
-        """Sessions alerted since the start (the list keeps only the newest ``limits.alerts``)."""
+        """Sessions alerted since the start."""
         self.view = ALL
         """The pane shown: :data:`ALL` or a session key."""
         self.focused: str | None = None
@@ -104,9 +111,8 @@ class MonitorState:
             self.all_lines.append(line)
             view = self._session(line.session)
             view.lines.append(line)
-            if line.alert and not view.alerted:  # an error line while the log is being learned
-                self._alert(view, line)
-                changes.alerts.append(NewAlert(line))
+            if line.alert:  # an error line while the log is being learned
+                self._alert(view, line, changes)
             if self.view in (ALL, line.session):
                 changes.shown.append(line)
         for final in lines:
@@ -128,11 +134,8 @@ class MonitorState:
                 view.losses.append(line.loss)
                 view.max_loss = max(view.max_loss, line.loss)
                 self.stream_losses.append(line.loss)
-            if line.alert and not view.alerted:
-                # One alert per session: the line that crossed the rule. Later over-threshold
-                # lines of the session stay marked in the view (a/A visit them).
-                self._alert(view, line)
-                changes.alerts.append(NewAlert(line))
+            if line.alert and (shown_before is None or line.n not in self.line_group):
+                self._alert(view, line, changes)
             if shown_before is None and self.view in (ALL, line.session):
                 changes.shown.append(line)
         self.sessions_changed = True
@@ -142,25 +145,35 @@ class MonitorState:
             self.focused = changes.alerts[-1].line.session
         return changes
 
+    def _alert(self, view: SessionView, line: ScoredLine, changes: Changes, ended: SessionEnd | None = None) -> None:
+        """File an alerting line into its group; an event (open, back, rate jump) is news."""
+        if not view.alerted:
+            view.alerted = True
+            self.alert_count += 1
+        event = self.groups.add(mask_line(line.text), n=line.n, ts=line.ts,
+                                time=timestamp_seconds(line.ts) or line.arrival, session=line.session,
+                                why=ended.why if ended is not None else line.why)
+        group = self.groups.group_of(mask_line(line.text), line.session)
+        if group is not None:
+            self.line_group[line.n] = group.key
+            while len(self.line_group) > self.limits.all_lines:
+                self.line_group.popitem(last=False)
+        self.alerts_changed = True
+        if event is not None:
+            changes.alerts.append(NewAlert(line, event, ended))
+
     def add_ends(self, ends: Sequence[SessionEnd]) -> list[NewAlert]:
         """Session-check verdicts: a session that ended unlike any normal one alerts at its last line."""
-        new: list[NewAlert] = []
+        changes = Changes()
         for end in ends:
             view = self.sessions.get(end.session)
             if not end.alert or view is None or view.alerted or not view.lines:
                 continue
-            self._alert(view, view.lines[-1])
-            new.append(NewAlert(view.lines[-1], end))
-        if new:
+            self._alert(view, view.lines[-1], changes, end)
+        if changes.alerts:
             self.sessions_changed = True
-            self.focused = new[-1].line.session
-        return new
-
-    def _alert(self, view: SessionView, line: ScoredLine) -> None:
-        self.alert_count += 1
-        self.alerts.append(line)
-        view.alerted = True
-        self.alerts_changed = True
+            self.focused = changes.alerts[-1].line.session
+        return changes.alerts
 
     def _session(self, key: str) -> SessionView:
         view = self.sessions.get(key)
@@ -197,9 +210,13 @@ class MonitorState:
         """The session list: alerted sessions first, then the most recently active."""
         return sorted(self.sessions.values(), key=lambda v: (not v.alerted, -v.last_n))[:limit]
 
-    def alert_rows(self) -> list[ScoredLine]:
-        """The alert list, newest first."""
-        return list(reversed(self.alerts))
+    def alert_rows(self) -> list[AlertGroup]:
+        """The alert list: groups, the most recently alerted first (at most ``limits.alerts``)."""
+        return list(reversed(self.groups.groups.values()))[: self.limits.alerts]
+
+    def group_lines(self, key: int) -> list[ScoredLine]:
+        """The kept lines of one alert group (its occurrences), in order."""
+        return [line for line in self.all_lines if self.line_group.get(line.n) == key]
 
     def take_changes(self) -> tuple[bool, bool]:
         """(sessions changed, alerts changed) since the last call: what the sidebar must redraw."""

@@ -115,7 +115,10 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
     check_scores: dict[str, float] = {}
     if check is not None:
         check_scores = check.score_many({key: t.templates for key, t in traces.items()})
-    if check is not None and check.enabled:
+    signals = engine.rule.signals
+    line_signals = ", ".join(s for s in ("surprise", "severity", "novelty") if s in signals) or "none"
+    line_rule = f"line signals ({line_signals}; surprise: {k} line(s) with loss > {threshold:g})"
+    if check is not None and check.enabled and "session" in signals:
         combined_scores = {key: max(_ratio(line_scores[key], threshold), _ratio(check_scores[key], check.threshold))
                            for key in traces}
         check_flags = {key: check.flags(s) for key, s in check_scores.items()}
@@ -124,10 +127,10 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
             if hit and key not in first_alert:
                 first_alert[key] = traces[key].last_line
         report.update(metrics_dict(outcomes_for(combined_scores, flags, labels), threshold))
-        rule = f"{k} line(s) with loss > {threshold:g}, or session check > {check.threshold:.4g} at session close"
+        rule = f"{line_rule}, or session check > {check.threshold:.4g} at session close"
     else:
         report.update(metrics_dict(line_outcomes, threshold))
-        rule = f"{k} line(s) with loss > {threshold:g}"
+        rule = line_rule
     report["min_lines"] = k
     report["rule"] = rule
     report["session_check_threshold"] = None if check is None or not check.enabled else round(check.threshold, 6)
@@ -152,6 +155,9 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
                 feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope, line_rule=False)
                 for scope, n in runs]
     report["flag_all"] = metrics_dict(outcomes_for(dict.fromkeys(traces, 0.0), set(traces), labels), None)
+    report["any_error_line"] = metrics_dict(threshold_outcomes({k_: float(t.error_lines) for k_, t in traces.items()},
+                                                               0.0, labels), 0.0)
+    report["signals"] = sorted(signals)
     report["baselines"] = _baselines(check, traces, labels) if baselines else {}
     if baselines and check is None:
         report["baselines_note"] = ("the model stores no normal-session reference (calibration.json has no "

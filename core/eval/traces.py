@@ -14,12 +14,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..alerts import is_error_level
 from ..ingest import IngestError, open_source_check, read_lines
 from ..masking import mask_line
+from ..parse import timestamp_seconds
 from ..stream import BATCH_LINES
 from ..types import LogLine
 
@@ -29,27 +30,6 @@ class EvalError(ValueError):
 
 
 # -- ground truth besides the labels ------------------------------------------------------------
-_TS_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S",
-               "%y%m%d %H%M%S", "%Y-%m-%d-%H.%M.%S.%f", "%Y-%m-%d %H:%M:%S,%f")
-
-
-def timestamp_seconds(ts: str | None) -> float | None:
-    """Seconds (naive, as written) for the timestamp shapes logwatch parses; None if unknown.
-
-    Only differences between two such values are used (lead time), so the time zone does not
-    matter as long as both sides come from the same log.
-    """
-    if not ts:
-        return None
-    text = " ".join(ts.split())
-    for fmt in _TS_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).timestamp()
-        except ValueError:
-            continue
-    return None
-
-
 def incidents_path(log: str | Path) -> Path | None:
     """``x.incidents.json`` (or ``x.log.incidents.json``) beside log ``x.log``, if present."""
     log = Path(log)
@@ -108,8 +88,10 @@ class SessionTrace:
     templates: Counter[str] = field(default_factory=Counter)
     """Masked line -> count: the session's count vector (for the session check and baselines)."""
     surprising: list[tuple[int, str]] = field(default_factory=list)
-    """(global line number, masked text) of each line whose loss is over the line threshold,
-    marked normal or not: what a simulated operator reviews (:mod:`.feedback`)."""
+    """(global line number, masked text) of each line that alerts or whose loss is over the line
+    threshold, marked normal or not: what a simulated operator reviews (:mod:`.feedback`)."""
+    error_lines: int = 0
+    """Lines at ERROR level or above (or tracebacks): the "any ERROR line" baseline."""
 
 
 @dataclass
@@ -162,7 +144,9 @@ def score_sessions(engine: Any, files: Sequence[str], keep: Container[str] | Non
                 trace.losses.append(line.loss)
             if line.alert and trace.first_alert is None:
                 trace.first_alert = (global_n, when)
-            over = line.loss is not None and line.loss > threshold
+            if is_error_level(line.level, line.text):
+                trace.error_lines += 1
+            over = line.alert or (line.loss is not None and line.loss > threshold)
             masked = mask_line(line.text) if templates or over else ""
             if templates:
                 trace.templates[masked] += 1

@@ -57,19 +57,40 @@ def test_error_levels_of_other_formats() -> None:
 def test_a_storm_is_one_group_told_about_at_open_on_rate_jumps_and_when_it_comes_back() -> None:
     groups = AlertGroups(quiet_seconds=600, rate_window=60, rate_jump=5, min_burst=10)
     events = []
-    for i in range(300):  # 300 alerts of one pattern in 30 s, across 50 sessions
-        event = groups.add("ERROR disk full", n=i + 1, ts=None, time=1000 + i * 0.1, session=f"s{i % 50}",
+    # one pattern across 50 sessions: a minute at 1 a second, then a minute at 10 a second
+    times = [1000.0 + i for i in range(60)] + [1060.0 + k * 0.1 for k in range(600)]
+    for i, time in enumerate(times):
+        event = groups.add("ERROR disk full", n=i + 1, ts=None, time=time, session=f"s{i % 50}",
                            why=("error-level",))
         if event is not None:
             events.append(event)
-    # told at the first, then as the minute's count passes 10, 50 and 250: four events, not 300 banners
-    assert [(e.kind, e.n) for e in events] == [("open", 1), ("rate", 10), ("rate", 50), ("rate", 250)]
-    group = groups.groups["ERROR disk full"]
-    assert group.count == 300 and group.session_count == 50 and len(group.sessions) == 20
-    assert (group.first_n, group.last_n) == (1, 300)
-    other = groups.add("WARNING other", n=301, ts=None, time=1031, session="x", why=("new-pattern",))
+    # told at the first line; once the rate has held for a quarter of the window (16 a minute);
+    # then each time the minute's count is five times the last told (80, 400): four events, not 660
+    assert [(e.kind, e.n) for e in events] == [("open", 1), ("rate", 16), ("rate", 83), ("rate", 438)]
+    burst = AlertGroups(rate_window=60, min_burst=10)
+    told = [burst.add("ERROR Traceback", n=i, ts=None, time=5.0 + i * 0.05, session="vm", why=("error-level",))
+            for i in range(1, 21)]  # a traceback's twenty lines in one second: news once
+    assert [e.kind for e in told if e is not None] == ["open"]
+    group = groups.groups[1]
+    assert group.count == 660 and group.session_count == 50 and len(group.sessions) == 20
+    assert (group.first_n, group.last_n) == (1, 660)
+    other = groups.add("WARNING other", n=661, ts=None, time=1121, session="x", why=("new-pattern",))
     assert other is not None and other.kind == "open" and other.group.key == 2
-    assert groups.add("ERROR disk full", n=302, ts=None, time=1100, session="s1", why=()) is None  # still busy
-    back = groups.add("ERROR disk full", n=303, ts=None, time=2000, session="s1", why=("error-level",))
+    assert groups.add("ERROR disk full", n=662, ts=None, time=1300, session="s1", why=()) is None  # still busy
+    back = groups.add("ERROR disk full", n=663, ts=None, time=2000, session="s1", why=("error-level",))
     assert back is not None and back.kind == "back"
-    assert back.to_json_dict()["alert"] == "back" and back.to_json_dict()["count"] == 302
+    assert back.to_json_dict()["alert"] == "back" and back.to_json_dict()["count"] == 662
+
+
+def test_a_sessions_story_is_one_group_and_its_pattern_elsewhere_joins_it() -> None:
+    groups = AlertGroups()
+    opened = [groups.add(p, n=n, ts=None, time=float(n), session=s, why=("error-level",))
+              for n, (p, s) in enumerate([("ERROR spawn failed", "vm1"), ("ERROR Traceback", "vm1"),
+                                          ("INFO Terminating instance", "vm1"),  # cleanup: the same story
+                                          ("ERROR spawn failed", "vm2"),  # the same failure elsewhere
+                                          ("WARNING disk low", "host"),  # another problem
+                                          ("INFO Terminating instance", "vm3")], 1)]
+    assert [e.kind if e else None for e in opened] == ["open", None, None, None, "open", None]
+    assert groups.group_of("INFO Terminating instance", "vm3") is groups.groups[1]
+    assert groups.groups[1].count == 5 and groups.groups[1].sessions == ["vm1", "vm2", "vm3"]
+    assert groups.groups[2].sessions == ["host"]

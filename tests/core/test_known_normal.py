@@ -113,3 +113,28 @@ def test_marks_saved_by_another_process_reach_a_running_engine(tmp_path: Path, h
     # A file broken later keeps the marks already read instead of failing the scorer.
     path.write_text("{broken")
     assert not running.refresh() and len(running) == len(monitor)
+
+
+def test_a_snooze_silences_a_pattern_until_it_ends_and_is_kept_apart_from_marks(tmp_path: Path, monkeypatch) -> None:
+    import json
+    import time as clock
+
+    from logwatch.core.known_normal import KnownNormal
+    from logwatch.core.masking import mask_line
+
+    store = KnownNormal.open(tmp_path / "known.json")
+    line = "WARNING nova.compute.manager [instance: 1b2c3d4e-0000-4000-8000-000000000001] disk is slow"
+    other = line.replace("0001]", "0002]")  # the same pattern in another instance
+    assert store.mark(line, "a", seconds=60)
+    assert mask_line(other) in store and store.snoozed_until(other)
+    assert not store.mark(other, seconds=60)  # already snoozed
+    store.save()
+    data = json.loads((tmp_path / "known.json").read_text())
+    assert data["version"] == 2 and data["lines"][0]["until"]  # an older logwatch refuses it, never keeps it
+    again = KnownNormal.open(tmp_path / "known.json")
+    assert mask_line(other) in again
+    real = clock.time
+    monkeypatch.setattr("logwatch.core.known_normal.time.time", lambda: real() + 120)  # the hour passed
+    assert mask_line(other) not in again  # the snooze ended by itself
+    assert store.unsnooze(other) and not store.snoozed_until(line)
+    assert store.mark(line) and not store.mark(line, seconds=60)  # a mark for ever is not snoozed over

@@ -9,10 +9,10 @@ from pathlib import Path
 from textual.widgets import OptionList
 
 from logwatch.core.generator import GeneratedLog
+from logwatch.core.masking import mask_line
 from logwatch.core.replay import read_recording
 from logwatch.tui.app import LogwatchApp
 from logwatch.tui.pipeline import PipelineConfig
-from logwatch.tui.render import short_session
 from logwatch.tui.state import ALL
 from logwatch.tui.widgets.log_view import LogView
 
@@ -37,12 +37,16 @@ async def test_live_scoring_alert_detail_filter_and_replay(tiny_model_dir: Path,
         assert len(log.rows) == len(incident_log.lines)
         assert incident.session in _alerted(app)
         banner = app.query_one("#banner")
-        assert banner.has_class("-shown")  # names the newest session to cross the threshold
-        newest = app.state.alerts[-1]
-        assert short_session(newest.session) in str(banner.render()) and f"{newest.loss:.2f}" in str(banner.render())
+        assert banner.has_class("-shown")  # tells the newest alert group: its number and why
+        newest = max(app.state.groups.groups.values(), key=lambda g: g.key)
+        assert f"#{newest.key}" in str(banner.render()) and "why: " in str(banner.render())
         alert_list = app.query_one("#alerts", OptionList)
         listed = [str(alert_list.get_option_at_index(i).prompt) for i in range(alert_list.option_count)]
-        assert any(short_session(incident.session) in row for row in listed)
+        assert len(listed) == len(app.state.groups.groups)  # one row per group, not per line
+        incident_group = app.state.groups.group_of(mask_line(incident_log.lines[incident.first_line - 1]),
+                                                   incident.session)
+        assert incident_group is not None and incident_group.first_n <= incident.first_line
+        assert any(row.startswith(f"#{incident_group.key} ") for row in listed)
         # Jump to an alert, open its details.
         await pilot.press("home", "a")
         assert log.selected is not None and log.selected.alert
@@ -287,7 +291,8 @@ async def test_session_ends_alert_a_session_that_stopped_early_and_replay_the_sa
         await wait_end(app, pilot)
         await pilot.pause()
         assert victim in _alerted(app)
-        assert any(a.session == victim and a.n == app.state.sessions[victim].last_n for a in app.state.alerts)
+        last = app.state.sessions[victim].last_n
+        assert any(victim in g.sessions and g.last_n == last for g in app.state.groups.groups.values())
         live = _alerted(app)
         assert "SESSION ENDED" in str(app.query_one("#banner").render())  # verdicts come last, at the input's end
         await pilot.press("q")

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
+from logwatch.core.alerts import AlertGroups
 from logwatch.core.types import ScoredLine
 from logwatch.tui.messages import Status
 from logwatch.tui.render import (
@@ -116,8 +117,14 @@ def test_tokens_are_ranked_and_coloured() -> None:
 def test_panels_name_the_session_and_the_reason() -> None:
     alert = line("ERROR nova.virt.block_device Driver failed", session="a3e1fdcf-9137-4f03-97ce-842215e59799",
                  loss=7.5, alert=True, ts="2017-05-16 00:08:58.760", tokens=(("Driver", 6.0),))
-    banner = banner_text(alert, 2.0, 3).plain
-    assert "a3e1fdcf" in banner and "7.50 > 2.00" in banner and "00:08:58" in banner
+    alert.why = ("surprise 7.50 > 2.00", "error-level")
+    groups = AlertGroups()
+    event = groups.add("ERROR nova.virt.block_device Driver failed", n=alert.n, ts=alert.ts, time=0.0,
+                       session=alert.session, why=alert.why)
+    assert event is not None
+    banner = banner_text(alert, event, 3).plain
+    assert "a3e1fdcf" in banner and "why: surprise 7.50 > 2.00, error-level" in banner and "00:08:58" in banner
+    assert "#1" in banner and "3 alert groups" in banner
     detail = rendered(detail_renderable(alert, 2.0, Palette()))
     assert "a3e1fdcf-9137-4f03-97ce-842215e59799" in detail and "threshold 2.000" in detail and "Driver" in detail
     assert "marked" not in detail and "never alert" in rendered(detail_renderable(alert, 2.0, Palette(), marked=True))

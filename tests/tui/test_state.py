@@ -7,7 +7,8 @@ from logwatch.tui.state import ALL, AppLimits, MonitorState
 
 
 def _line(n: int, session: str, loss: float = 0.1, alert: bool = False) -> ScoredLine:
-    return ScoredLine(n=n, source="x.log", arrival=float(n), text=f"line {n}", session=session, loss=loss, alert=alert)
+    return ScoredLine(n=n, source="x.log", arrival=float(n), text=f"{session} line {n}", session=session, loss=loss,
+                      alert=alert)
 
 
 def test_lines_are_filed_per_session_and_shown_in_the_current_view() -> None:
@@ -28,8 +29,10 @@ def test_a_session_alerts_once_at_the_line_that_crossed_the_rule() -> None:
     state = MonitorState()
     changes = state.add_lines([_line(1, "a"), _line(2, "a", 9.0, alert=True), _line(3, "a", 9.5, alert=True),
                                _line(4, "b", 8.0, alert=True)])
-    assert [a.line.n for a in changes.alerts] == [2, 4]
-    assert state.alert_count == 2 and [x.n for x in state.alert_rows()] == [4, 2]  # newest first
+    assert [(a.line.n, a.event.kind) for a in changes.alerts] == [(2, "open"), (4, "open")]  # two groups opened
+    assert state.alert_count == 2 and [g.key for g in state.alert_rows()] == [2, 1]  # newest first
+    assert [g.count for g in state.alert_rows()] == [1, 2]  # a's two alert lines are one group
+    assert [x.n for x in state.group_lines(1)] == [2, 3]
     assert state.focused == "b"  # the newest alert's session
     assert [v.key for v in state.session_rows()][:2] == ["b", "a"]  # alerted first, most recent first
     assert state.take_changes() == (True, True)
@@ -50,7 +53,7 @@ def test_session_check_verdicts_alert_a_session_at_its_last_line() -> None:
     ends = [SessionEnd("a", 2, 2, 0.7, 0.5, True), SessionEnd("b", 3, 1, 0.9, 0.5, True),
             SessionEnd("gone", 9, 1, 0.9, 0.5, True), SessionEnd("a", 2, 2, 0.1, 0.5, False)]
     new = state.add_ends(ends)
-    assert [(a.line.n, a.ended) for a in new] == [(2, ends[0])]  # b had alerted already, "gone" is unknown
+    assert [(a.line.n, a.ended, a.event.kind) for a in new] == [(2, ends[0], "open")]  # b had alerted; "gone" unknown
     assert state.alert_count == 2 and state.sessions["a"].alerted
 
 
@@ -63,4 +66,4 @@ def test_memory_stays_bounded_and_alerted_sessions_are_kept_longest() -> None:
     assert len(state.all_lines) == 50 and len(state.stream_losses) == 4
     assert len(state.sessions) <= 10 and "alarm" in state.sessions
     assert all(len(v.lines) <= 5 for v in state.sessions.values())
-    assert len(state.alerts) == 3 and state.alert_count == 6
+    assert len(state.alert_rows()) == 3 and state.alert_count == 6

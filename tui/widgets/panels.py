@@ -14,29 +14,35 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from logwatch.core.alerts import AlertEvent
 from logwatch.core.types import ScoredLine, SessionEnd
 
 from ..messages import Status
 from ..render import Palette, safe_text, short_session, token_text, top_tokens
 
+#: What each kind of alert event is called on the banner.
+EVENT_TITLES = {"open": " ▲ ALERT ", "back": " ▲ BACK AGAIN ", "rate": " ▲ RATE UP "}
 
-def banner_text(line: ScoredLine, threshold: float | None, count: int, ended: SessionEnd | None = None) -> Text:
-    """Which session alerted, when, and why: its loss against the threshold and the line, or,
-    for a session-check verdict (``ended``), how far its mix of lines was from any normal one."""
-    when = line.ts or f"line {line.n}"
-    loss = f"{line.loss:.2f}" if line.loss is not None else "?"
-    limit = f"{threshold:.2f}" if threshold is not None else "?"
+
+def banner_text(line: ScoredLine, event: AlertEvent, groups: int, ended: SessionEnd | None = None) -> Text:
+    """What is new (a group opened, came back, or alerts faster), when, where, why, and the line."""
+    group = event.group
     text = Text()
-    text.append(" ▲ ALERT " if ended is None else " ▲ SESSION ENDED ", "bold reverse")
-    text.append(f" {safe_text(when, 40)}  session {safe_text(short_session(line.session), 40)}  ", "bold")
-    if ended is None:
-        text.append(f"loss {loss} > {limit}  ")
-    else:
-        text.append(f"its {ended.lines} lines are unlike any normal session "
-                    f"(check {ended.score:.3f} > {ended.threshold:.3f}); last line: ")
+    text.append(EVENT_TITLES.get(event.kind, " ▲ ALERT ") if ended is None else " ▲ SESSION ENDED ", "bold reverse")
+    text.append(f" #{group.key}  {safe_text(line.ts or f'line {line.n}', 40)}  "
+                f"session {safe_text(short_session(line.session), 40)}  ", "bold")
+    if event.kind == "rate":
+        text.append(f"{len(group.recent)} alerts in the last minute · ")
+    if group.count > 1:
+        text.append(f"{group.count} lines in {group.session_count} session(s) · ")
+    why = event.why or line.why
+    if ended is not None:
+        text.append(f"its {ended.lines} lines are unlike any normal session · ")
+    if why:
+        text.append("why: " + safe_text(", ".join(why), 120) + "  ")
     text.append(safe_text(line.text[-160:], 160), "italic")
-    if count > 1:
-        text.append(f"   ({count} sessions alerted · a/A jump between alert lines)", "dim")
+    if groups > 1:
+        text.append(f"   ({groups} alert groups · a/A jump between groups)", "dim")
     return text
 
 
@@ -68,6 +74,8 @@ def detail_renderable(line: ScoredLine, threshold: float | None, palette: Palett
     loss = "not scored" if line.loss is None else f"{line.loss:.3f}"
     rule = "" if threshold is None else f"  (threshold {threshold:.3f}{'; ALERT' if line.alert else ''})"
     head.add_row("loss", loss + rule)
+    if line.why:
+        head.add_row("why", safe_text(", ".join(line.why), 200))
     if marked:
         head.add_row("marked", "normal: lines like this never alert (m to unmark)")
     if line.tokens:
@@ -84,11 +92,12 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("up/down, pgup/pgdn, j/k", "move the cursor in the log (pauses follow)"),
     ("home / end", "top / resume following the newest line"),
     ("enter", "details of the selected line: loss, session, surprising tokens"),
-    ("a / A", "jump to the next / previous alert"),
+    ("a / A", "jump to the next / previous alert of another group"),
     ("/", "search (text, or /regex/), highlighted in the log"),
     ("n / N", "next / previous search match"),
     ("f", "filter: text  !text  /regex/  level:WARNING+  loss>2.5 (AND)"),
     ("m / M", "mark the line's pattern normal, never to alert again (m again: unmark) / M: all its session's alerts"),
+    ("z", "snooze the line's pattern: no alert from it for an hour (z again: end the snooze)"),
     ("s", "show all lines / back to the selected session"),
     ("escape", "close the detail panel, the banner or the input"),
     ("space  .  +  -", "replay: pause/resume, step one line, faster, slower"),

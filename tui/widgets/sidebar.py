@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
-from logwatch.core.types import ScoredLine
+from logwatch.core.alerts import AlertGroup
 
 from ..render import safe_text, short_session
 from ..state import ALL, SessionView
@@ -25,10 +25,33 @@ def session_row(view: SessionView) -> Text:
                 f"{view.max_loss:5.1f}")
 
 
-def alert_row(line: ScoredLine) -> Text:
-    """``time session loss`` for one alert."""
-    return Text(f"{safe_text((line.ts or '')[-12:], 12)} {safe_text(short_session(line.session), 13)} "
-                f"{line.loss or 0:4.1f}")
+#: Characters of a sidebar row (the sidebar is 34 cells wide, less its border and padding).
+ROW_WIDTH = 30
+
+
+def pattern_summary(pattern: str) -> str:
+    """The part of a pattern worth reading in a narrow row: its message, without level, logger and
+    the bracketed request and instance context."""
+    rest = pattern
+    while True:
+        cut = rest.find("] ")
+        if cut < 0 or cut > 80:
+            break
+        rest = rest[cut + 2 :]
+    if rest is pattern:  # no context brackets: drop "LEVEL component"
+        parts = pattern.split(" ", 2)
+        rest = parts[2] if len(parts) == 3 and parts[0].isupper() else pattern
+    return rest
+
+
+def _fit(text: str, width: int = ROW_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def alert_row(group: AlertGroup) -> Text:
+    """Two lines per alert group: ``#key count× sessions last-time``, then what it is."""
+    head = f"#{group.key} {group.count}× {group.session_count}s {safe_text((group.last_ts or '')[-12:-4], 8)}"
+    return Text(_fit(head) + "\n  " + _fit(safe_text(pattern_summary(group.pattern), 200), ROW_WIDTH - 2))
 
 
 class SessionList(OptionList):
@@ -47,7 +70,11 @@ class SessionList(OptionList):
 
 
 class AlertList(OptionList):
-    """Alerts to jump to; each option's id is the alerting line's number."""
+    """Alert groups, the most recently alerted first; each option's id is the group's number."""
 
-    def show(self, alerts: Sequence[ScoredLine]) -> None:
-        self.set_options([Option(alert_row(a), id=str(a.n)) for a in alerts])
+    def show(self, groups: Sequence[AlertGroup]) -> None:
+        highlighted = self.highlighted_option.id if self.highlighted_option else None
+        self.set_options([Option(alert_row(g), id=str(g.key)) for g in groups])
+        if highlighted is not None:
+            with contextlib.suppress(OptionDoesNotExist):
+                self.highlighted = self.get_option_index(highlighted)
