@@ -49,18 +49,30 @@ def session_lines(sessions: Sessions) -> list[LogLine]:
 
 
 def calibrate_engine(engine: Engine, lines: Iterable[LogLine], *, method: str = "max-fpr", max_fpr: float = 0.01,
-                     min_lines: int = 1, details: dict[str, object] | None = None) -> Calibration:
+                     min_lines: int = 1, details: dict[str, object] | None = None,
+                     session_check: SessionCheck | None = None) -> Calibration:
     """The alert rule for ``engine``'s model from normal lines it never trained on.
 
-    Everything of the model's current calibration that this does not recompute (its session
-    check) is kept.
+    The session check (``session_check``, else the model's own) is kept, and the sessions it
+    flags count against the same false-alarm budget: ``max_fpr`` bounds the alerts of both.
     """
     engine.rule = AlertRule.off()  # score without alerting: the threshold is what is being set
-    result = calibrate(session_losses(score_lines(engine, lines)), method=method, max_fpr=max_fpr,
-                       min_lines=min_lines, details=details)
+    scored = list(score_lines(engine, lines))
     previous = engine.calibration
-    if previous is not None and previous.session_check is not None:
-        result = replace(result, session_check=previous.session_check)
+    stored = session_check.to_dict() if session_check is not None else (
+        previous.session_check if previous is not None else None)
+    check = session_check if session_check is not None else (
+        SessionCheck.from_dict(stored) if stored is not None else None)
+    flagged: set[str] = set()
+    if check is not None and check.enabled:
+        masked: dict[str, list[str]] = {}
+        for line in scored:
+            masked.setdefault(line.session, []).append(mask_line(line.text))
+        flagged = {key for key, score in check.score_many(masked).items() if check.flags(score)}
+    result = calibrate(session_losses(scored), method=method, max_fpr=max_fpr, min_lines=min_lines,
+                       details=details, flagged_elsewhere=flagged)
+    if stored is not None:
+        result = replace(result, session_check=stored)
     return result
 
 
@@ -86,20 +98,21 @@ def build_model_dir(lines: Sequence[tuple[str, str]], out_dir: str | Path, confi
     engine = Engine.load(out, device=config.device)
     details: dict[str, object] = {"calibrated_on": "given normal sessions" if calibrate_on is not None
                                   else "held-out training sessions"}
-    calibration = calibrate_engine(engine, session_lines(held), max_fpr=max_fpr, min_lines=min_lines,
-                                   details=details)
     notes: list[str] = []
     warnings: list[str] = []
+    check: SessionCheck | None = None
     if session_check:
         reference = group_sessions(lines, config.session_rule) if calibrate_on is not None else trained.train_sessions
         check = SessionCheck.fit_raw(reference, held, max_fpr=max_fpr)
         if check.storable():
-            calibration = replace(calibration, session_check=check.to_dict())
             notes.append(f"session check: {len(check.vectors):,} distinct normal sessions, "
                          f"threshold {check.threshold:.4g}")
         else:
             warnings.append(f"session check not stored: {len(check.templates):,} distinct masked lines and "
-                         f"{len(check.vectors):,} distinct sessions are too many for calibration.json")
+                            f"{len(check.vectors):,} distinct sessions are too many for calibration.json")
+            check = None
+    calibration = calibrate_engine(engine, session_lines(held), max_fpr=max_fpr, min_lines=min_lines,
+                                   details=details, session_check=check)
     calibration.save(out)
     save_patterns(out, normal_patterns(text for _, text in lines) +
                   normal_patterns(t for texts in (calibrate_on or {}).values() for t in texts))

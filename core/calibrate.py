@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -78,18 +78,29 @@ def threshold_for_fpr(normal_scores: Sequence[float], max_fpr: float) -> float:
     """
     if not 0 <= max_fpr < 1:
         raise ValueError(f"max_fpr must be in [0, 1), got {max_fpr}")
+    return threshold_for_count(normal_scores, math.floor(max_fpr * len(normal_scores) + 1e-9))
+
+
+def threshold_for_count(normal_scores: Sequence[float], allowed: int) -> float:
+    """Smallest threshold t that flags at most ``allowed`` of the normal scores (score > t)."""
     if any(math.isnan(s) for s in normal_scores):
         raise ValueError("a normal score is NaN")
     finite = sorted((s for s in normal_scores if s != -math.inf), reverse=True)
     if not finite:
         raise ValueError("no normal session long enough to calibrate on")
-    allowed = math.floor(max_fpr * len(normal_scores) + 1e-9)
-    return finite[min(allowed, len(finite) - 1)]
+    return finite[min(max(allowed, 0), len(finite) - 1)]
 
 
 def calibrate(session_losses: Mapping[str, Sequence[float]], *, method: str = "max-fpr",
-              max_fpr: float = 0.01, min_lines: int = 1, details: dict[str, object] | None = None) -> Calibration:
-    """Compute the alert rule from per-session line losses of normal logs."""
+              max_fpr: float = 0.01, min_lines: int = 1, details: dict[str, object] | None = None,
+              flagged_elsewhere: Collection[str] = ()) -> Calibration:
+    """Compute the alert rule from per-session line losses of normal logs.
+
+    ``flagged_elsewhere``: sessions another signal (the session check) already flags. The
+    budget is the decision's, not each signal's: those sessions count against ``max_fpr``, and
+    the line threshold is set so that the union of both stays within it, but never lower than
+    the line rule would be alone (an alert the check already raises costs nothing more).
+    """
     if method not in METHODS:
         raise ValueError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}")
     if not 0 <= max_fpr < 1:
@@ -103,11 +114,19 @@ def calibrate(session_losses: Mapping[str, Sequence[float]], *, method: str = "m
     scores = [kth_largest(losses, min_lines) for losses in sessions.values()]
     if method == "max-fpr":
         threshold = threshold_for_fpr(scores, max_fpr)
+        taken = set(flagged_elsewhere) & sessions.keys()
+        if taken:
+            left = math.floor(max_fpr * len(scores) + 1e-9) - len(taken)
+            rest = [kth_largest(losses, min_lines) for key, losses in sessions.items() if key not in taken]
+            if rest and any(r != -math.inf for r in rest):
+                threshold = max(threshold, threshold_for_count(rest, left))
     else:
         mean = statistics.fmean(all_losses)
         sd = statistics.pstdev(all_losses) if len(all_losses) > 1 else 0.0
         threshold = mean + 3 * sd
     flagged = sum(1 for s in scores if s > threshold)
+    united = len({key for key, losses in sessions.items() if kth_largest(losses, min_lines) > threshold}
+                 | (set(flagged_elsewhere) & sessions.keys()))
     figures: dict[str, object] = {
         "normal_lines": len(all_losses),
         "line_loss_mean": round(statistics.fmean(all_losses), 4),
@@ -116,6 +135,8 @@ def calibrate(session_losses: Mapping[str, Sequence[float]], *, method: str = "m
         "line_loss_max": round(max(all_losses), 4),
         "lines_over_threshold": sum(1 for x in all_losses if x > threshold),
     }
+    if flagged_elsewhere:
+        figures["flagged_with_session_check"] = united
     figures.update(details or {})
     # Rounded *up*: sessions sitting exactly on the threshold (a plateau of identical scores is
     # common in logs) must not tip over it because of rounding.

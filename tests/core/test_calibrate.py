@@ -94,3 +94,21 @@ def test_threshold_for_fpr_errors() -> None:
         threshold_for_fpr([], 0.1)
     with pytest.raises(ValueError, match="NaN"):
         threshold_for_fpr([1.0, math.nan], 0.1)
+
+
+@given(st.lists(st.floats(0, 20, allow_nan=False), min_size=20, max_size=200), st.floats(0.01, 0.3),
+       st.sets(st.integers(0, 199), max_size=30))
+def test_sessions_the_session_check_flags_count_against_the_same_budget(scores: list[float], max_fpr: float,
+                                                                        checked: set[int]) -> None:
+    sessions = {str(i): [s] for i, s in enumerate(scores)}
+    flagged_by_check = {str(i) for i in checked if i < len(scores)}
+    alone = calibrate(sessions, max_fpr=max_fpr)
+    joint = calibrate(sessions, max_fpr=max_fpr, flagged_elsewhere=flagged_by_check)
+    budget = math.floor(max_fpr * len(scores) + 1e-9)
+    by_line = {k for k, (s,) in sessions.items() if s > joint.line_threshold}
+    assert joint.line_threshold >= alone.line_threshold  # never more line alerts than the line rule alone
+    # the line rule adds only what the check left of the budget (nothing once the check used it up)
+    assert len(by_line - flagged_by_check) <= max(budget - len(flagged_by_check), 0)
+    if flagged_by_check:
+        assert len(by_line | flagged_by_check) <= joint.details["flagged_with_session_check"]
+        assert joint.details["flagged_with_session_check"] <= max(budget, len(flagged_by_check))
