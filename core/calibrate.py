@@ -52,10 +52,30 @@ class Calibration:
         known = {f.name for f in fields(cls)}
         try:
             calibration = cls(**{k: v for k, v in data.items() if k in known})
-            float(calibration.line_threshold)
-        except (TypeError, ValueError) as exc:
+        except TypeError as exc:
             raise ModelDirError(f"{path}: {exc}") from None
+        problem = calibration.problem()
+        if problem:
+            raise ModelDirError(f"{path}: {problem}")
         return calibration
+
+    def problem(self) -> str | None:
+        """What makes this calibration unusable (it came from a file), or None."""
+
+        def number(v: object) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        if not number(self.line_threshold):
+            return f"line_threshold must be a finite number, not {self.line_threshold!r}"
+        if not isinstance(self.min_lines, int) or isinstance(self.min_lines, bool) or not 1 <= self.min_lines <= 10_000:
+            return f"min_lines must be a whole number from 1 to 10000, not {self.min_lines!r}"
+        if self.max_fpr is not None and not (number(self.max_fpr) and 0 <= self.max_fpr < 1):
+            return f"max_fpr must be a number in [0, 1), not {self.max_fpr!r}"
+        if not isinstance(self.details, dict) or not isinstance(self.method, str):
+            return "details must be an object and method a string"
+        if self.session_check is not None and not isinstance(self.session_check, dict):
+            return "session_check must be an object"
+        return None
 
 
 METHODS = ("max-fpr", "mean+3sigma")

@@ -7,6 +7,7 @@ swapped between batches (:meth:`Engine.use_model`, when the log has been learned
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -70,6 +71,8 @@ class Engine:
         else:
             self.rule = AlertRule(threshold, min_lines or 1, frozenset(signals), known_margin=known_margin)
         self.lines_scored = 0
+        self.non_finite_lines = 0
+        """Lines whose loss came out NaN or infinite (broken weights); they get no loss."""
         self.session_check: SessionCheck | None = None
         """When set, every session that ends (idle, or :meth:`close_all`) gets a :class:`SessionEnd`."""
         self._ended: list[SessionEnd] = []
@@ -163,6 +166,13 @@ class Engine:
         """An engine without a model: lines are parsed and keyed, loss stays None."""
         return cls(loaded=None, session_regex=session_regex, **kwargs)
 
+    def problems(self) -> list[str]:
+        """What went wrong while scoring that the operator must be told (each stays listed)."""
+        out = [self.keyer.failure] if self.keyer.failure else []
+        if self.non_finite_lines:
+            out.append("the model gave NaN or infinite losses (broken weights?): those lines are shown unscored")
+        return out
+
     @property
     def scoring(self) -> bool:
         return self.scorer is not None
@@ -180,18 +190,24 @@ class Engine:
                                   session=session, ts=parsed.ts, level=parsed.level))
             masked.append(masked_line(parsed))
             messages.append(parsed.message)
-        if self.scorer is not None and self.tokenizer is not None and out:
+        # A blank line says nothing: it is shown, but neither scored nor part of any session's story.
+        worded = [i for i, scored in enumerate(out) if scored.text.strip()]
+        if self.scorer is not None and self.tokenizer is not None and worded:
             spec = self.scorer.spec
-            encoded = self.tokenizer.encode_with_pieces(masked, max_tokens=spec.max_line_tokens)
-            per_token = self.scorer.score([(s.session, ids) for s, (ids, _) in zip(out, encoded)])
-            for scored, (_, pieces), losses in zip(out, encoded, per_token):
-                scored.loss = sum(losses) / len(losses)
-                scored.tokens = tuple(zip(pieces, losses))  # rounded where printed or recorded
+            encoded = self.tokenizer.encode_with_pieces([masked[i] for i in worded], max_tokens=spec.max_line_tokens)
+            per_token = self.scorer.score([(out[i].session, ids) for i, (ids, _) in zip(worded, encoded)])
+            for i, (_, pieces), losses in zip(worded, encoded, per_token):
+                loss = sum(losses) / len(losses)
+                if not math.isfinite(loss):  # broken weights: no verdict rather than NaN everywhere downstream
+                    self.non_finite_lines += 1
+                    continue
+                out[i].loss = loss
+                out[i].tokens = tuple(zip(pieces, losses))  # rounded where printed or recorded
         known = self.known_normal
         if known is not None:
             known.refresh()  # marks made by another logwatch (the monitor) while this one runs
-        for scored, text, message in zip(out, masked, messages):
-            self._track(scored, text, message, known is not None and text in known)
+        for i in worded:
+            self._track(out[i], masked[i], messages[i], known is not None and masked[i] in known)
         self.lines_scored += len(out)
         return out
 

@@ -166,6 +166,7 @@ class KnownNormal:
     def mark(self, text: str, session: str = "", *, seconds: float | None = None) -> bool:
         """Mark a raw line's pattern normal (for ``seconds`` only: a snooze); False (and nothing
         stored) if it already was. A mark for ever replaces a snooze of the same pattern."""
+        self.refresh()  # change what is on disk now, not a stale copy (another logwatch may have edited it)
         text = _clip(text)
         pattern = mask_line(text)
         with self._lock:
@@ -182,6 +183,7 @@ class KnownNormal:
 
     def unsnooze(self, text: str) -> bool:
         """End the snoozes of this raw line's pattern now; False if there was none."""
+        self.refresh()  # change what is on disk now, not a stale copy (another logwatch may have edited it)
         pattern = mask_line(text)
         with self._lock:
             kept = [m for m in self.marks if not (m.until and mask_line(m.text) == pattern)]
@@ -199,6 +201,7 @@ class KnownNormal:
 
     def unmark(self, text: str) -> bool:
         """Forget every mark whose pattern equals this raw line's; False if none did."""
+        self.refresh()  # change what is on disk now, not a stale copy (another logwatch may have edited it)
         pattern = mask_line(text)
         with self._lock:
             kept = [m for m in self.marks if mask_line(m.text) != pattern]
@@ -209,6 +212,7 @@ class KnownNormal:
 
     def remove(self, numbers: Iterable[int]) -> list[Mark]:
         """Drop marks by their 1-based position in :attr:`marks`; returns what was dropped."""
+        self.refresh()  # change what is on disk now, not a stale copy (another logwatch may have edited it)
         wanted = set(numbers)
         with self._lock:
             bad = sorted(n for n in wanted if not 1 <= n <= len(self.marks))

@@ -15,12 +15,14 @@ import torch
 
 from .calibrate import Calibration
 from .spec import (
+    MAX_WEIGHTS_BYTES,
     SPEC_FILE,
     TOKENIZER_FILE,
     WEIGHTS_FILE,
     ModelDirError,
     ModelSpec,
     load_patterns,
+    model_file,
     save_patterns,
 )
 from .tokenizer import LogTokenizer, TokenizerError
@@ -197,6 +199,8 @@ def load_model_dir(directory: str | Path | None = None) -> LoadedModel:
     for needed in (SPEC_FILE, TOKENIZER_FILE):
         if not (path / needed).exists():
             raise ModelDirError(f"model directory {path} is missing {needed}")
+    model_file(path / TOKENIZER_FILE)
+    model_file(weights_path, limit=MAX_WEIGHTS_BYTES)
     spec = ModelSpec.load(path)
     try:
         tokenizer = LogTokenizer.load(path / TOKENIZER_FILE)

@@ -64,29 +64,48 @@ _JSON_MESSAGE_KEYS = ("message", "msg", "event", "log", "text")
 _KNOWN_LEVELS = {"TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL", "AUDIT"}
 
 
-def _first(obj: dict[str, object], keys: tuple[str, ...]) -> str | None:
+# A JSON field is as untrusted as the raw line, and more: its escapes can spell what raw bytes
+# decoded with errors="replace" never hold (lone surrogates, which no encoder accepts) and control
+# characters that the raw text shows escaped. Fields are cleaned here, once, for every consumer.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_LEVEL_WORD = re.compile(r"^[A-Za-z]{1,12}$")
+_HEADER_CHARS = 64  # a timestamp or logger name longer than this is not one
+
+
+def clean_field(value: str, limit: int | None = None) -> str:
+    """``value`` without control, bidi-override or surrogate characters (each becomes U+FFFD), cut to ``limit``."""
+    if limit is not None and len(value) > limit:
+        value = value[:limit]
+    return _UNSAFE.sub("\ufffd", value)
+
+
+def _first(obj: dict[str, object], keys: tuple[str, ...], limit: int | None = _HEADER_CHARS) -> str | None:
     for key in keys:
         value = obj.get(key)
         if value is not None and not isinstance(value, (dict, list)):
-            return str(value)
+            return clean_field(str(value), limit)
     return None
 
 
 def _parse_json(text: str) -> ParsedLine | None:
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting past the interpreter's limit
         return None
     if not isinstance(obj, dict):
         return None
     level = _first(obj, _JSON_LEVEL_KEYS)
-    message = _first(obj, _JSON_MESSAGE_KEYS)
+    message = _first(obj, _JSON_MESSAGE_KEYS, limit=None)
     if message is None:
         # Keep the structure visible but stable: keys sorted, volatile values masked later.
-        message = json.dumps(obj, sort_keys=True, ensure_ascii=False)
+        try:
+            message = clean_field(json.dumps(obj, sort_keys=True, ensure_ascii=False))
+        except (ValueError, TypeError, RecursionError):
+            message = clean_field(text)
     return ParsedLine(
         ts=_first(obj, _JSON_TS_KEYS),
-        level=level.upper() if level else None,
+        # A level is a word (INFO, warn, SEVERE); anything else in that field is not a level.
+        level=level.upper() if level and _LEVEL_WORD.match(level) else None,
         component=_first(obj, _JSON_COMPONENT_KEYS),
         message=message,
         fmt="json",

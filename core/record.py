@@ -52,27 +52,22 @@ always before the first record is returned.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from logwatch.core.jsonl import dumps
 from logwatch.core.types import ScoredLine, SessionEnd
 
 #: The newest version this logwatch reads (and writes, when session verdicts are recorded).
 RECORDING_VERSION = 2
 FORMAT_NAME = "logwatch-recording"
 
-
-
-# Characters JSON leaves raw but a terminal or an editor may act on: DEL, C1 controls (0x9b is a
-# CSI on some terminals), Unicode line/paragraph separators, bidi marks and overrides.
-_ESCAPES = {c: f"\\u{c:04x}" for c in
-            [0x7F, *range(0x80, 0xA0), 0x200E, 0x200F, *range(0x2028, 0x202F), *range(0x2066, 0x206A)]}
 
 
 class RecordingError(Exception):
@@ -93,13 +88,7 @@ class RecordingHeader:
 # -- writing ---------------------------------------------------------------------------------
 def _dumps(obj: dict[str, Any]) -> bytes:
     """One JSON line: readable UTF-8, terminal-safe, exact even for lone surrogates."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
-    if not text.isascii():
-        text = text.translate(_ESCAPES)  # non-ASCII can only occur inside JSON strings
-    try:
-        return text.encode("utf-8") + b"\n"
-    except UnicodeEncodeError:
-        return json.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=str).encode("ascii") + b"\n"
+    return dumps(obj, compact=True).encode("utf-8") + b"\n"
 
 
 def encode_record(line: ScoredLine | SessionEnd) -> bytes:
@@ -120,6 +109,40 @@ def encode_record(line: ScoredLine | SessionEnd) -> bytes:
         "tok": [[piece, round(float(loss), 3)] for piece, loss in line.tokens],
         "why": list(line.why),
     })
+
+
+class GuardedRecording:
+    """A recording whose failure (a full disk, a removed mount) ends the recording, not the stream.
+
+    The first OSError is told once through ``on_error`` (which may raise, as ``score`` does, to
+    stop there); later writes are dropped, and closing never raises.
+    """
+
+    def __init__(self, writer: RecordingWriter, on_error: Callable[[str], None]) -> None:
+        self.writer = writer
+        self.on_error = on_error
+        self.failed = False
+
+    def write(self, lines: Iterable[ScoredLine | SessionEnd]) -> None:
+        if self.failed:
+            return
+        try:
+            self.writer.write(lines)
+        except OSError as exc:
+            self._fail(exc)
+
+    def close(self) -> None:
+        try:
+            self.writer.close()
+        except OSError as exc:
+            if not self.failed:
+                self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        self.failed = True
+        with contextlib.suppress(OSError):  # what did not fit is lost either way; the file keeps whole records
+            self.writer.close()
+        self.on_error(f"recording stopped: cannot write {self.writer.path}: {exc.strerror or exc}")
 
 
 class RecordingWriter:

@@ -145,7 +145,8 @@ def _header(raw: bytes | None, path: Path) -> RecordingHeader:
 
 
 def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite number (json reads NaN and Infinity; a recording must not carry them)."""
+    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and math.isfinite(v))
 
 
 def decode_record(raw: bytes) -> ScoredLine | SessionEnd:

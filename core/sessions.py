@@ -7,10 +7,15 @@ model keys lines the way it was trained unless the operator overrides it.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
+
+import regex
+
+from .parse import clean_field
 
 BUILTIN_RULE = "builtin"
 
@@ -23,11 +28,26 @@ class SessionRuleError(ValueError):
     """A --session-regex that cannot be used; the message is shown to the user as is."""
 
 
-def compile_session_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a user regex once, checking it has exactly one capture group."""
+#: A user regex gets this long per line (the ``regex`` engine's timeout); past it the line is
+#: unkeyed. Real session regexes take microseconds: only catastrophic backtracking gets near it.
+REGEX_SECONDS = 0.05
+#: After this many lines past the time limit the regex is given up for the rest of the run.
+REGEX_STRIKES = 3
+#: A user regex sees at most this much of a line (a 10 MB line is not searched for its key).
+REGEX_TEXT_CHARS = 16_384
+
+
+def compile_session_regex(pattern: str) -> regex.Pattern[str]:
+    """Compile a user regex once, checking it has exactly one capture group.
+
+    It is compiled with the ``regex`` engine (Python's syntax) because that one can stop a search
+    that runs too long: a user regex must never hang the monitor.
+    """
+    if not pattern:
+        raise SessionRuleError("--session-regex is empty; give a pattern with one capture group, e.g. 'job=(\\w+)'")
     try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
+        compiled = regex.compile(pattern)
+    except (regex.error, OverflowError, RecursionError, ValueError) as exc:
         raise SessionRuleError(f"invalid --session-regex {pattern!r}: {exc}") from None
     if compiled.groups != 1:
         raise SessionRuleError(
@@ -36,23 +56,50 @@ def compile_session_regex(pattern: str) -> re.Pattern[str]:
     return compiled
 
 
+#: Longest session key kept: a capture longer than this is cut (keys are shown, stored and indexed).
+MAX_KEY_CHARS = 200
+
+
+@functools.lru_cache(maxsize=1024)
 def unkeyed_session(source: str) -> str:
-    """The catch-all session of one source, for lines that carry no key."""
-    return f"<unkeyed:{source}>"
+    """The catch-all session of one source, for lines that carry no key.
+
+    A file name is untrusted too (and on Linux may hold undecodable bytes as surrogates): it is
+    cleaned like any field, so a key can always be printed, encoded and drawn.
+    """
+    return f"<unkeyed:{clean_field(source, MAX_KEY_CHARS)}>"
 
 
 class SessionKeyer:
     """Maps a line's text to its session key under one rule."""
 
     def __init__(self, rule: str | None = None) -> None:
-        self.rule = rule or BUILTIN_RULE
+        self.rule = BUILTIN_RULE if rule is None else rule  # "" is a (refused) regex, not the default
         self._custom = None if self.rule == BUILTIN_RULE else compile_session_regex(self.rule)
+        self.strikes = 0
+        self._given_up = False
+        self.failure: str | None = None
+        """Why the user regex was given up (it ran past its time limit), or None."""
+
+    def _strike(self) -> None:
+        self.strikes += 1
+        if self.strikes >= REGEX_STRIKES:
+            self.failure = (f"--session-regex {self.rule!r} took over {REGEX_SECONDS * 1000:.0f} ms on "
+                            f"{self.strikes} lines (catastrophic backtracking?); given up, lines keep their "
+                            "unkeyed sessions")
+            self._given_up = True
 
     def key(self, text: str, source: str) -> str:
         if self._custom is not None:
-            match = self._custom.search(text)
+            if self._given_up:
+                return unkeyed_session(source)
+            try:
+                match = self._custom.search(text[:REGEX_TEXT_CHARS], timeout=REGEX_SECONDS)
+            except TimeoutError:
+                self._strike()
+                match = None
             if match and match.group(1):
-                return match.group(1)
+                return clean_field(match.group(1), MAX_KEY_CHARS)
             return unkeyed_session(source)
         # Instance first: a request that acts on a VM belongs to that VM's story.
         for pattern in (_INSTANCE, _BLOCK, _REQUEST):

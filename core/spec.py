@@ -32,6 +32,38 @@ class ModelDirError(ValueError):
     """A model directory that cannot be used; the message is shown to the user as is."""
 
 
+#: What a spec.json may ask for (far above LogGPT-Small, far below what would exhaust memory).
+_SIZE_BOUNDS = {"vocab_size": (8, 1_000_000), "n_layer": (1, 64), "n_head": (1, 64), "n_embd": (8, 8192),
+                "n_ctx": (8, 8192), "max_line_tokens": (2, 4096), "mask_version": (0, 1_000), "version": (0, 1_000)}
+#: Largest JSON file of a model directory read (patterns.json of 50,000 patterns is ~5 MB).
+MAX_JSON_BYTES = 64 * 1024 * 1024
+#: Largest model.safetensors read (LogGPT-Small is 15 MB in fp32).
+MAX_WEIGHTS_BYTES = 2 * 1024**3
+
+
+def model_file(path: Path, limit: int | None = MAX_JSON_BYTES) -> Path:
+    """``path`` if it is a regular file within ``limit`` bytes; else a ModelDirError saying why.
+
+    A FIFO or a device (/dev/zero) named like a model file would block or never end the read.
+    """
+    import os
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ModelDirError(f"model directory {path.parent} is missing {path.name}") from None
+    except OSError as exc:
+        raise ModelDirError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelDirError(f"{path} is not a regular file")
+    if limit is not None and st.st_size > limit:
+        raise ModelDirError(f"{path} is {st.st_size:,} bytes; a model's {path.name} is at most {limit:,}")
+    if not os.access(path, os.R_OK):
+        raise ModelDirError(f"cannot read {path}: permission denied")
+    return path
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Architecture and input conventions of one trained model (LogGPT-Small defaults)."""
@@ -53,6 +85,13 @@ class ModelSpec:
     version: int = MODEL_FORMAT_VERSION
 
     def __post_init__(self) -> None:
+        # spec.json is untrusted: every size is checked before anything is allocated from it.
+        for name, (low, high) in _SIZE_BOUNDS.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ModelDirError(f"spec.json: {name} must be a whole number from {low} to {high}, not {value!r}")
+        if not isinstance(self.session_rule, str) or not isinstance(self.format, str):
+            raise ModelDirError("spec.json: session_rule and format must be strings")
         if self.n_embd % self.n_head:
             raise ModelDirError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
         if not 2 <= self.max_line_tokens <= self.n_ctx // 2:
@@ -71,7 +110,10 @@ class ModelSpec:
         data = read_json(directory / SPEC_FILE)
         if data.get("format") != MODEL_FORMAT:
             raise ModelDirError(f"{directory / SPEC_FILE} is not a logwatch model spec")
-        if int(data.get("version", 0)) > MODEL_FORMAT_VERSION:
+        version = data.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ModelDirError(f"{directory / SPEC_FILE}: version must be a whole number, not {version!r}")
+        if version > MODEL_FORMAT_VERSION:
             raise ModelDirError(
                 f"{directory} was made by a newer logwatch (model format {data.get('version')}); "
                 f"this one reads up to {MODEL_FORMAT_VERSION}"
@@ -109,10 +151,13 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any]:
+    model_file(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelDirError(f"model directory {path.parent} is missing {path.name}") from None
+    except RecursionError:
+        raise ModelDirError(f"cannot read {path}: nested too deeply") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ModelDirError(f"cannot read {path}: {exc}") from None
     if not isinstance(data, dict):

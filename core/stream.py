@@ -14,6 +14,7 @@ batches an iterable through the same engine call.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -66,6 +67,9 @@ class LineSource:
         """Lines of a reader batch that did not fit the last take."""
         self.reader = LineReader(source, self._deliver, follow=follow, batch_lines=BATCH_LINES,
                                  on_error=self._failed, on_eof=lambda: self._deliver(None))
+        self.can_pause = not (isinstance(source, str) and source != "-" and not follow and os.path.isfile(source))
+        """Whether a lull in arrivals means something: a regular file read to its end (not
+        followed) only ever waits on the reader (a busy machine), never on the writer."""
 
     def start(self) -> LineSource:
         self.reader.start()
@@ -176,7 +180,7 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
             eof = failed = True  # the reader failed: what came is all that will come
         if learning is not None and learning.active:
             step = StreamStep(pending=learning.feed(batch) if batch else [], learning=learning.status)
-            handover = learning.poll(eof, quiet=not batch)
+            handover = learning.poll(eof, quiet=not batch and source.can_pause)
             if handover is None:
                 if eof:
                     learning.wait(POLL_SECONDS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -69,6 +70,7 @@ class LogwatchApp(App[int]):
         self.start_pipeline = start_pipeline
         self.status = self.pipeline.status
         """The pipeline's latest status (the pipeline owns it; every message carries a copy)."""
+        self._warned = ""
         self.state = MonitorState(limits)
         self.ask_mode = ""
         self._palette = Palette()
@@ -156,6 +158,9 @@ class LogwatchApp(App[int]):
 
     def on_status_changed(self, message: StatusChanged) -> None:
         self.status = message.status
+        if message.status.warning and message.status.warning != self._warned:
+            self._warned = message.status.warning
+            self.notify(message.status.warning, severity="error", timeout=10, markup=False)
         self.log_view.invalidate()
         self._show_status()
 
@@ -165,7 +170,7 @@ class LogwatchApp(App[int]):
     def _draw_focus(self) -> None:
         """The session sparkline follows the focused session (the newest alert, or the one selected)."""
         key = self.state.focused
-        self.spark_label.update(f"session {safe_text(short_session(key), 8)}" if key else "session -")
+        self.spark_label.update(Text(f"session {safe_text(short_session(key), 8)}" if key else "session -"))
         self.spark_session.data = self.state.focused_losses()
 
     def _show_status(self) -> None:

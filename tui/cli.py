@@ -18,6 +18,20 @@ from . import commands
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda", "mps"])
 
 
+class Finite(click.FloatRange):
+    """A FloatRange that also refuses nan and inf (a plain range lets nan through every bound)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 class DefaultGroup(click.Group):
     """A group that runs ``watch`` when the first argument is not a sub-command.
 
@@ -84,7 +98,8 @@ def main() -> None:
 @click.argument("path", required=False, metavar="[PATH|-]")
 @click.option("--replay", metavar="REC", default=None, help="Replay a recording (.lwrec, gzip too) instead of reading logs.")
 @click.option("--record", metavar="REC", default=None, help="Record everything seen (lines, sessions, losses) to this file.")
-@click.option("--speed", type=float, default=1.0, show_default=True, help="Replay speed factor; 0 = as fast as possible.")
+@click.option("--speed", type=Finite(0.0, 1e6), default=1.0, show_default=True,
+              help="Replay speed factor; 0 = as fast as possible.")
 @click.option("--theme", default="logwatch-dark", show_default=True,
               help="Colour theme: logwatch-dark, logwatch-light, logwatch-contrast.")
 @model_option
@@ -124,7 +139,7 @@ def watch(path: str | None, replay: str | None, record: str | None, speed: float
               "(train --session-check): one {\"session_end\", n, lines, check, threshold, alert} object each. "
               "Not written to --record. Sessions with long pauses are judged in parts and mostly flagged (HDFS: "
               "56% of normal blocks at 900 s idle, docs/EVALUATION.md); best on inputs that end.")
-@click.option("--idle-seconds", type=click.FloatRange(1.0, 7 * 86400.0), default=900.0, show_default=True,
+@click.option("--idle-seconds", type=Finite(1.0, 7 * 86400.0), default=900.0, show_default=True,
               help="A session with no line for this long has ended.")
 @learn_option
 @name_option
@@ -155,10 +170,10 @@ def score(path: str | None, model_dir: str | None, device: str, precision: str, 
 @click.option("--vocab-size", type=click.IntRange(300, 65536), default=4096, show_default=True,
               help="Largest tokenizer vocabulary.")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")
-@click.option("--holdout", type=click.FloatRange(0.0, 0.5), default=0.1, show_default=True,
+@click.option("--lr", type=Finite(0.0, 1.0, min_open=True), default=1e-3, show_default=True, help="Peak learning rate.")
+@click.option("--holdout", type=Finite(0.0, 0.5), default=0.1, show_default=True,
               help="Share of sessions kept out of training for early stopping and calibration.")
-@click.option("--max-fpr", type=click.FloatRange(0.0, 0.5), default=0.01, show_default=True,
+@click.option("--max-fpr", type=Finite(0.0, 0.5), default=0.01, show_default=True,
               help="Calibrate the alert threshold to flag at most this share of held-out normal sessions.")
 @click.option("--min-lines", type=click.IntRange(1, 100), default=1, show_default=True,
               help="A session alerts once this many of its lines are over the threshold.")
@@ -178,7 +193,7 @@ def train(files: tuple[str, ...], out_dir: str, **options: Any) -> None:
 @model_option
 @device_option
 @session_option
-@click.option("--max-fpr", type=click.FloatRange(0.0, 0.5), default=0.01, show_default=True,
+@click.option("--max-fpr", type=Finite(0.0, 0.5), default=0.01, show_default=True,
               help="Flag at most this share of the normal sessions in FILES.")
 @click.option("--min-lines", type=click.IntRange(1, 100), default=1, show_default=True,
               help="A session alerts once this many of its lines are over the threshold.")
@@ -197,7 +212,7 @@ def calibrate(files: tuple[str, ...], model_dir: str | None, **options: Any) -> 
 @device_option
 @session_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-@click.option("--threshold", type=float, default=None, help="Override the calibrated line threshold.")
+@click.option("--threshold", type=Finite(0.0), default=None, help="Override the calibrated line threshold.")
 @click.option("--min-lines", type=click.IntRange(1, 100), default=None, help="Override the calibrated k-lines rule.")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also report the unseen-template baseline and the flag-everything reference.")
@@ -210,7 +225,7 @@ def calibrate(files: tuple[str, ...], model_dir: str | None, **options: Any) -> 
               "line of the session over the threshold, once the session is over (key M).")
 @click.option("--signals", default="all", show_default=True, metavar="LIST",
               help="Which alert signals decide: all, or a comma-separated list of surprise, severity, novelty, session.")
-@click.option("--known-margin", type=float, default=None, metavar="X",
+@click.option("--known-margin", type=Finite(1.0, 100.0), default=None, metavar="X",
               help="A line of a known pattern surprises only above X times the threshold (default: the product's).")
 def eval_(files: tuple[str, ...], labels: str, model_dir: str | None, **options: Any) -> None:
     """Session-level precision, recall, F1, FPR, AUROC and AUPRC on labelled FILES."""

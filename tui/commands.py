@@ -15,13 +15,24 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .common import LogwatchError, check_input, load_engine, open_known_normal, resolve_input, usage_error
+from logwatch.core.jsonl import dumps
+
+from .common import (
+    LogwatchError,
+    check_input,
+    check_record_target,
+    check_replay_alone,
+    load_engine,
+    open_known_normal,
+    resolve_input,
+    usage_error,
+)
 
 if TYPE_CHECKING:
     from logwatch.core.alerts import AlertEvent
     from logwatch.core.engine import Engine
     from logwatch.core.learning import Learning
-    from logwatch.core.record import RecordingWriter
+    from logwatch.core.record import GuardedRecording
     from logwatch.core.types import LogLine, ScoredLine, SessionEnd
 
 
@@ -46,7 +57,7 @@ def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: boo
         for i, m in enumerate(store.marks, 1)]
     if as_json:
         for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sys.stdout.write(dumps(row) + "\n")
         return
     from rich.console import Console
     from rich.table import Table
@@ -67,13 +78,16 @@ def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: boo
     Console(highlight=False).print(table)
 
 
-def _open_recording(path: str | None, engine: Engine) -> RecordingWriter | None:
+def _open_recording(path: str | None, engine: Engine) -> GuardedRecording | None:
     if path is None:
         return None
-    from logwatch.core.record import RecordingWriter
+    from logwatch.core.record import GuardedRecording, RecordingWriter
+
+    def stop(message: str) -> None:  # score's output and its recording go together: stop at the first failure
+        raise LogwatchError(message)
 
     try:
-        return RecordingWriter(path, model=engine.model_name, threshold=engine.threshold)
+        return GuardedRecording(RecordingWriter(path, model=engine.model_name, threshold=engine.threshold), stop)
     except OSError as exc:
         raise usage_error(f"cannot write recording {path}: {exc.strerror or exc}") from None
 
@@ -89,9 +103,13 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
     from logwatch.core.types import SessionEnd
 
     out = sys.stdout
+    if out is None:
+        raise usage_error("standard output is closed: nowhere to write the scored lines")
     alerted = False
     if session_ends and replay is not None:
         raise usage_error("--session-ends judges sessions while scoring; a --replay only prints what was recorded")
+    check_replay_alone(replay, path=path, follow=follow)
+    check_record_target(record, path, replay)
     groups = AlertGroups()
     last_text: dict[str, tuple[str, str | None, float]] = {}  # session -> its last line (for verdicts)
 
@@ -102,12 +120,12 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
             if alerts_only:
                 event = _group_event(scored)
                 if event is not None:
-                    out.write(json.dumps(event.to_json_dict(), ensure_ascii=False) + "\n")
+                    out.write(dumps(event.to_json_dict()) + "\n")
                 continue
             obj = scored.to_json_dict()
             if tokens and hasattr(scored, "tokens"):
                 obj["tokens"] = [[piece, round(loss, 3)] for piece, loss in scored.tokens]
-            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            out.write(dumps(obj) + "\n")
         out.flush()
 
     def _group_event(scored: ScoredLine | SessionEnd) -> AlertEvent | None:
@@ -150,6 +168,13 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(0) from None
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        # The output itself failed (a full disk under `> scores.jsonl`): say so once, then stop.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise LogwatchError(f"cannot write the scored lines: {exc.strerror or exc}") from None
     if fail_on_alert and alerted:
         raise SystemExit(1)
 
@@ -165,10 +190,15 @@ def _score_stream(source: str, emit: Any, *, engine: Engine, follow: bool, recor
     progress = StderrProgress()
     try:
         with LineSource(source, follow=follow) as lines:
+            told: set[str] = set()
             for step in run_stream(engine, lines, writer=writer, learning=learning):
                 progress.show(step.learning)
                 emit(step.lines)
                 emit(step.ends)
+                for problem in engine.problems():
+                    if problem not in told:
+                        told.add(problem)
+                        click.echo(f"logwatch: warning: {problem}", err=True)
             if lines.error is not None:
                 raise LogwatchError(lines.error)
     finally:
@@ -298,6 +328,8 @@ def run_watch(*, path: str | None, replay: str | None, record: str | None, speed
 
     if replay is None and path is not None:
         check_input(path)
+    check_replay_alone(replay, path=path)
+    check_record_target(record, path, replay)
     learn_plan(learn, name, path or "-")  # a bad --learn or --name is a usage error before the screen opens
     if replay is None and path is None and (sys.stdin is None or sys.stdin.isatty()):
         raise usage_error("no input: give a log file PATH, pipe lines in (tail -f x.log | logwatch), or --replay REC")

@@ -45,12 +45,54 @@ def check_input(path: str) -> None:
         raise usage_error(str(exc)) from None
 
 
+def check_record_target(record: str | None, *inputs: str | None) -> None:
+    """A usage error when ``--record`` would overwrite what is being read (the log or a replay).
+
+    The recording is created truncated: written onto its own input it would destroy the log,
+    and in the monitor a followed recording would feed itself forever. Compared by inode, so a
+    symlink or another spelling of the same path is caught too.
+    """
+    import os
+
+    if record is None:
+        return
+    if record == "-":
+        raise usage_error("--record needs a file name (standard output carries the scored lines)")
+    for name in inputs:
+        if name is None or name == "-":
+            continue
+        try:
+            same = os.path.samefile(record, name)
+        except OSError:
+            same = os.path.abspath(record) == os.path.abspath(name)
+        if same:
+            raise usage_error(f"--record {click.format_filename(record)!s} is the input being read; "
+                              "record to another file")
+
+
+def check_replay_alone(replay: str | None, *, path: str | None, follow: bool = False) -> None:
+    """A usage error for options a replay would silently ignore, or a recording that cannot be read."""
+    if replay is None:
+        return
+    if path is not None:
+        raise usage_error(f"--replay plays a recording; it reads no log (drop {click.format_filename(path)!s})")
+    if follow:
+        raise usage_error("--replay plays a finished recording; --follow does not apply")
+    import os
+
+    if not os.path.isfile(replay) or not os.access(replay, os.R_OK):
+        why = "no such file" if not os.path.exists(replay) else "not a readable file"
+        raise usage_error(f"cannot read recording {click.format_filename(replay)!s}: {why}")
+
+
 def resolve_input(path: str | None) -> str:
     """PATH, or "-" for a piped stdin; a usage error when there is nothing to read."""
     if path is None:
         if sys.stdin is None or sys.stdin.isatty():
             raise usage_error("no input: give a log file PATH, or pipe lines in (… | logwatch score)")
         path = "-"
+    if path == "-" and sys.stdin is None:
+        raise usage_error("standard input is closed: give a log file PATH, or pipe lines in")
     check_input(path)
     return path
 

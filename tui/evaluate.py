@@ -5,7 +5,6 @@ renders the report as a table or as one JSON object.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from typing import Any
@@ -14,6 +13,8 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from logwatch.core.jsonl import dumps
 
 from .common import load_engine, open_known_normal, usage_error
 
@@ -72,7 +73,7 @@ def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, devi
     except EvalError as exc:
         raise usage_error(str(exc)) from None
     if as_json:
-        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        sys.stdout.write(dumps(report) + "\n")
     else:
         render(report, Console(highlight=False))
 

@@ -64,5 +64,6 @@ def run_tui(*, path: str | None, replay: str | None, record: str | None, model_d
     try:
         code = app.run()
     finally:
-        app.pipeline.stop()
-    return code or 0
+        app.pipeline.stop()  # whatever ended the app (a crash too), the pipeline's thread ends with it
+    # A crash in the UI leaves run() returning None: return_code then says 1, not success.
+    return code or app.return_code or 0

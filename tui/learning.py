@@ -9,9 +9,10 @@ know it (:mod:`logwatch.core.learning`).
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
+
+from logwatch.core.jsonl import dumps
 
 from .common import UsageError, usage_error
 
@@ -138,7 +139,7 @@ def run_models(*, remove: tuple[str, ...], as_json: bool) -> None:
              "path": str(m.path)} for m in sorted(memory.listing(), key=lambda m: m.when, reverse=True)]
     if as_json:
         for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sys.stdout.write(dumps(row) + "\n")
         return
     from rich.console import Console
     from rich.table import Table

@@ -29,6 +29,8 @@ class Status:
     """One-line explanation: why the model is missing, why input ended, warnings."""
     learning: str = ""
     """Where learning the log stands ("learning this log: 3,210/5,000 lines"), or what it did."""
+    warning: str = ""
+    """A failure the operator must see now, not only in the status line (the recording stopped)."""
 
 
 class LinesScored(Message):

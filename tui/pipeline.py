@@ -26,7 +26,7 @@ from .messages import LinesScored, SessionsEnded, Status, StatusChanged
 if TYPE_CHECKING:
     from logwatch.core.engine import Engine
     from logwatch.core.learning import LearnPlan
-    from logwatch.core.record import RecordingWriter
+    from logwatch.core.record import GuardedRecording
     from logwatch.core.stream import LineSource
 
 
@@ -141,12 +141,17 @@ class Pipeline:
         provisional: list[ScoredLine] = []
         last_post = self.clock()
         told = ""
+        warned: set[str] = set()
         try:
             lines.start()
             for step in run_stream(engine, lines, writer=writer, halt=self._halt, clock=self.clock,
                                    batch_lines=cfg.max_batch_lines, learning=learning):
                 pending.extend(step.lines)
                 provisional.extend(step.pending)
+                for problem in engine.problems():
+                    if problem not in warned:
+                        warned.add(problem)
+                        self._warn(problem)
                 if step.learning is not None and step.learning.text() != told:
                     told = step.learning.text()
                     if step.learning.phase in ("probing", "collecting", "training"):
@@ -203,6 +208,9 @@ class Pipeline:
     def _note(self, message: str) -> None:
         self._set(note=message)
 
+    def _warn(self, message: str) -> None:
+        self._set(note=message, warning=message)
+
     def _post_lines(self, lines: list[ScoredLine], now: float, sessions: int,
                     pending: list[ScoredLine] | None = None) -> None:
         self._rate_window.append((now, len(lines)))
@@ -217,15 +225,17 @@ class Pipeline:
             status = self.status
         self.post(LinesScored(lines, status, pending))
 
-    def _open_writer(self, model: str | None, threshold: float | None, ends: bool) -> RecordingWriter | None:
+    def _open_writer(self, model: str | None, threshold: float | None, ends: bool) -> GuardedRecording | None:
+        """The recording, if asked for; when it fails later (disk full) the monitor goes on without it."""
         if self.config.record is None:
             return None
-        from logwatch.core.record import RecordingWriter
+        from logwatch.core.record import GuardedRecording, RecordingWriter
 
         try:
-            return RecordingWriter(self.config.record, model=model, threshold=threshold, session_ends=ends)
+            return GuardedRecording(RecordingWriter(self.config.record, model=model, threshold=threshold,
+                                                    session_ends=ends), self._warn)
         except OSError as exc:
-            self._note(f"not recording: cannot write {self.config.record}: {exc.strerror or exc}")
+            self._warn(f"not recording: cannot write {self.config.record}: {exc.strerror or exc}")
             return None
 
     # -- replay ----------------------------------------------------------------------------
@@ -260,7 +270,7 @@ class Pipeline:
                     if pending:
                         self._post_lines(pending, self.clock(), len(sessions))
                         pending, last_post = [], self.clock()
-                    self.sleep(gap)
+                    self._sleep_unless_stopped(gap)
             previous = line.arrival
             sessions.add(line.session)
             pending.append(line)
@@ -272,6 +282,15 @@ class Pipeline:
             self._post_lines(pending, self.clock(), len(sessions))
         note = f"replay finished; {len(warnings)} damaged record(s) skipped" if warnings else "replay finished"
         self._set(state="input ended", note=note)
+
+    def _sleep_unless_stopped(self, seconds: float) -> None:
+        """Wait out a replay gap in short slices, so quitting never waits on a slow replay."""
+        end = self.clock() + seconds
+        while not self._halt.is_set() and not self._paused.is_set():
+            left = end - self.clock()
+            if left <= 0:
+                return
+            self.sleep(min(left, 0.05))
 
     def _paced(self, records: Iterator[ScoredLine | SessionEnd]) -> Iterator[ScoredLine | SessionEnd]:
         """Records, held back while paused (one at a time on step)."""

@@ -8,6 +8,7 @@ holding ``\\x1b]0;pwned\\x07`` or ``\\x1b[2J`` is shown as text and never reache
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,9 +44,9 @@ def loss_step(loss: float | None, threshold: float | None) -> int:
     Relative to the alert threshold so every model reads the same: below a quarter of it is
     routine, anything above it is the alarm colour.
     """
-    if loss is None:
+    if loss is None or not loss > 0:  # NaN, zero and below (a hostile recording) are routine colour
         return 0
-    t = threshold if threshold and threshold > 0 else 5.0
+    t = threshold if threshold and threshold > 0 and math.isfinite(threshold) else 5.0
     if loss > t:
         return RAMP_STEPS - 1
     return min(RAMP_STEPS - 2, int(loss / t * (RAMP_STEPS - 1)))
@@ -76,7 +77,7 @@ def line_text(line: ScoredLine, threshold: float | None, palette: Palette, *, sh
     if line.level:
         level_style = Style(color=palette.alert, bold=True) if line.level in ("ERROR", "CRITICAL", "FATAL") else \
             Style(color=palette.ramp[2]) if line.level in ("WARNING", "WARN") else Style(color=palette.muted)
-        text.append(f"{line.level[:5]:<5} ", level_style)
+        text.append(f"{safe_text(line.level[:5], 5):<5} ", level_style)
     if show_session:
         text.append(safe_text(short_session(line.session), 40) + " ", Style(color=palette.muted, italic=True))
     start = len(text)

@@ -146,8 +146,12 @@ def score_sessions(engine: Any, files: Sequence[str], keep: Container[str] | Non
                 trace.first_alert = (global_n, when)
             if is_error_level(line.level, line.text):
                 trace.error_lines += 1
-            over = line.alert or (line.loss is not None and line.loss > threshold)
-            masked = mask_line(line.text) if templates or over else ""
+            masked = mask_line(line.text) if templates or line.alert or (
+                line.loss is not None and line.loss > threshold) else ""
+            # What an operator would review: what alerts, and what would alert but for a mark
+            # (over the bar the rule sets for its pattern, known patterns' margin included).
+            bar = engine.rule.surprise_bar(masked) if masked else None
+            over = line.alert or (line.loss is not None and bar is not None and line.loss > bar)
             if templates:
                 trace.templates[masked] += 1
             if over:

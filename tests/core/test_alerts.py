@@ -15,7 +15,7 @@ def _why(rule: AlertRule, *, loss: float | None = 0.1, level: str | None = "INFO
 
 
 def test_each_signal_gives_its_reason() -> None:
-    rule = AlertRule(threshold=1.5, normal_patterns=KNOWN)
+    rule = AlertRule(threshold=1.5, normal_patterns=KNOWN, known_margin=1.0)
     assert _why(rule) == ()
     assert _why(rule, loss=12.3) == ("surprise 12.30 > 1.50",)
     assert _why(rule, loss=0.2, level="ERROR", pattern="ERROR nova disk full") == ("error-level", "new-pattern")
@@ -28,12 +28,22 @@ def test_each_signal_gives_its_reason() -> None:
 
 
 def test_k_lines_rule_and_signals_alone() -> None:
-    rule = AlertRule(threshold=1.5, min_lines=2, normal_patterns=KNOWN)
+    rule = AlertRule(threshold=1.5, min_lines=2, normal_patterns=KNOWN, known_margin=1.0)
     assert _why(rule, loss=9.0, count=1) == () and _why(rule, loss=9.0, count=2) == ("surprise 9.00 > 1.50",)
     only_severity = rule.with_signals(["severity"])
     assert _why(only_severity, loss=9.0, count=5) == ()
     assert _why(only_severity, level="FATAL", pattern="FATAL x") == ("error-level",)
     assert not AlertRule.off().active and _why(AlertRule.off(), loss=99.0, level="ERROR", pattern="E") == ()
+
+
+def test_a_known_pattern_must_surprise_by_the_margin_a_new_one_need_not() -> None:
+    rule = AlertRule(threshold=1.5, normal_patterns=KNOWN)  # the product's default margin
+    assert rule.known_margin == 1.5
+    assert _why(rule, loss=2.2) == ()  # a known routine line a little over the threshold
+    assert _why(rule, loss=2.3) == ("surprise 2.30 > 2.25",)
+    assert _why(rule, loss=1.6, pattern="INFO never seen") == ("surprise 1.60 > 1.50", "new-pattern")
+    assert rule.surprise_bar("INFO nova.compute.manager Claim successful") == 2.25
+    assert rule.surprise_bar("INFO never seen") == 1.5 and AlertRule.off().surprise_bar("x") is None
 
 
 def test_without_known_patterns_novelty_is_off_and_every_error_is_unknown() -> None:

@@ -94,3 +94,13 @@ def test_score_lines_batches_in_order() -> None:
     lines = [LogLine(n=i, text=f"INFO line {i}", source="x", arrival=0.0) for i in range(1, 8)]
     out = list(score_lines(Engine.unscored(), lines, batch_lines=3))
     assert [x.n for x in out] == list(range(1, 8))
+
+
+def test_only_a_source_that_can_pause_may_end_learning_early(tmp_path: Path) -> None:
+    """A lull while a regular file is read is the reader falling behind (a busy machine), not the
+    end of the log's history: it must not cut the learning probe short."""
+    log = tmp_path / "x.log"
+    log.write_text("INFO a\n")
+    assert not LineSource(str(log)).can_pause
+    assert LineSource(str(log), follow=True).can_pause
+    assert LineSource("-").can_pause

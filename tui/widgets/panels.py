@@ -47,13 +47,13 @@ def banner_text(line: ScoredLine, event: AlertEvent, groups: int, ended: Session
 
 
 def status_text(status: Status, *, alerts: int, follow: bool, new_lines: int, view: str) -> Text:
-    parts = [f"model {status.model}", status.device, status.state]
+    parts = [f"model {safe_text(status.model, 60)}", safe_text(status.device, 20), safe_text(status.state, 40)]
     if status.learning:
         parts.append(safe_text(status.learning, 120))
     if status.speed is not None:
         parts.append(f"speed ×{status.speed:g}")
     parts += [f"{status.lines:,} lines", f"{status.lines_per_s:,.0f} lines/s", f"queue {status.queued:,}",
-              f"{status.sessions:,} sessions", f"{alerts} alerted", f"view {view}"]
+              f"{status.sessions:,} sessions", f"{alerts} alerted", f"view {safe_text(view, 40)}"]
     parts.append("following" if follow else f"paused +{new_lines:,} new (end to resume)")
     text = Text(" · ".join(parts))
     if status.note:
@@ -69,18 +69,20 @@ def detail_renderable(line: ScoredLine, threshold: float | None, palette: Palett
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("line", f"{line.n:,}  {safe_text(line.ts or '', 40)}  {line.level or ''}")
-    head.add_row("session", safe_text(line.session, 80))
+    # Every cell a Text: a str cell would be read as console markup, and these fields come from the log.
+    rows = [("line", f"{line.n:,}  {safe_text(line.ts or '', 40)}  {safe_text(line.level or '', 12)}"),
+            ("session", safe_text(line.session, 80))]
     loss = "not scored" if line.loss is None else f"{line.loss:.3f}"
     rule = "" if threshold is None else f"  (threshold {threshold:.3f}{'; ALERT' if line.alert else ''})"
-    head.add_row("loss", loss + rule)
+    rows.append(("loss", loss + rule))
     if line.why:
-        head.add_row("why", safe_text(", ".join(line.why), 200))
+        rows.append(("why", safe_text(", ".join(line.why), 200)))
     if marked:
-        head.add_row("marked", "normal: lines like this never alert (m to unmark)")
+        rows.append(("marked", "normal: lines like this never alert (m to unmark)"))
     if line.tokens:
-        worst = ", ".join(f"{p!r} {x:.1f}" for p, x in top_tokens(line.tokens))
-        head.add_row("surprising", worst)
+        rows.append(("surprising", safe_text(", ".join(f"{p!r} {x:.1f}" for p, x in top_tokens(line.tokens)), 400)))
+    for name, value in rows:
+        head.add_row(Text(name), Text(value))
     parts: list[Table | Text] = [head, Text(safe_text(line.text, 8_000))]
     if line.tokens:
         parts += [Text("as the model read it (colour = token loss):", "dim"), token_text(line.tokens, threshold, palette)]
@@ -121,7 +123,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold")
         table.add_column()
         for key, what in KEYS:
-            table.add_row(key, what)
+            table.add_row(Text(key), Text(what))
         yield Static(Group(Text("logwatch keys", "bold underline"), Text(""), table))
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
