@@ -9,6 +9,13 @@ kept up (lines shown vs lines written).
 
     python benchmarks/bench_tui.py                      # 50k lines at 1,000 lines/s
     python benchmarks/bench_tui.py --lines 20000 --rate 2000 --json
+    python benchmarks/bench_tui.py --real ../shared/data/openstack/logparser_random_samples/OpenStack_14k.log \
+        --lines 14000 --rate 1000 --learn auto            # real lines; the app learns them meanwhile
+
+``--real FILE`` streams that file's lines (repeated to ``--lines``) instead of generated ones;
+``--learn auto|fresh|N`` lets the app learn the log while it streams (the learned model is
+kept in a temporary state directory): the key latencies taken while it learned are reported
+apart, with the learning time.
 """
 
 from __future__ import annotations
@@ -38,15 +45,17 @@ def writer(path: Path, lines: list[str], rate: float, done: threading.Event) -> 
     done.set()
 
 
-async def measure(lines: list[str], rate: float, model: str | None) -> dict:
+async def measure(lines: list[str], rate: float, model: str | None, learn: str = "off") -> dict:
     from logwatch.tui.app import LogwatchApp
     from logwatch.tui.pipeline import PipelineConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "live.log"
         path.write_text("")
-        app = LogwatchApp(PipelineConfig(path=str(path), follow=True, model_dir=model, device="cpu"))
+        app = LogwatchApp(PipelineConfig(path=str(path), follow=True, model_dir=model, device="cpu", learn=learn))
         latencies: list[float] = []
+        learning_latencies: list[float] = []
+        learned_note = ""
         backlog: list[int] = []
         async with app.run_test(size=(160, 45)) as pilot:
             while app.status.state == "loading model":
@@ -76,6 +85,10 @@ async def measure(lines: list[str], rate: float, model: str | None) -> dict:
                     await asyncio.sleep(0.001)
                 if len(handled) > before:
                     latencies.append((handled[-1] - t) * 1000)
+                    if app.status.learning:
+                        learning_latencies.append(latencies[-1])
+                if "learned this log" in app.status.note:
+                    learned_note = app.status.note
                 backlog.append(app.status.queued)
                 i += 1
                 await asyncio.sleep(0.25)
@@ -86,7 +99,11 @@ async def measure(lines: list[str], rate: float, model: str | None) -> dict:
             shown = app.status.lines
             await pilot.press("q")
     latencies.sort()
-    return {
+    learning_latencies.sort()
+    during = {"key_ms_p95_while_learning": round(learning_latencies[int(0.95 * (len(learning_latencies) - 1))], 1),
+              "key_ms_max_while_learning": round(learning_latencies[-1], 1),
+              "keys_while_learning": len(learning_latencies)} if learning_latencies else {}
+    return {**during, "learning": learned_note or "-",
         "lines": len(lines), "rate_in": rate, "lines_shown": shown, "seconds": round(elapsed, 1),
         "kept_up": shown == len(lines) and elapsed < len(lines) / rate + 5,
         "key_ms_p50": round(statistics.median(latencies), 1),
@@ -102,15 +119,25 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1_000.0)
     parser.add_argument("--model", default=None)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--real", metavar="FILE", help="stream this log's lines instead of generated ones")
+    parser.add_argument("--learn", default="off", help="the app's --learn (default off: the bundled model as is)")
     args = parser.parse_args()
     from logwatch.core.generator import INCIDENT_KINDS, generate_log
 
     lines: list[str] = []
+    if args.real:
+        real = Path(args.real).read_text(encoding="utf-8", errors="replace").splitlines()
+        while len(lines) < args.lines:
+            lines += real
     seed = 300
     while len(lines) < args.lines:
         lines += generate_log(seed=seed, n_instances=400, incidents=list(INCIDENT_KINDS)[:2]).lines
         seed += 1
-    result = asyncio.run(measure(lines[: args.lines], args.rate, args.model))
+    with tempfile.TemporaryDirectory() as state:
+        import os
+
+        os.environ["XDG_STATE_HOME"] = state  # a learned model is not left behind in the user's state
+        result = asyncio.run(measure(lines[: args.lines], args.rate, args.model, args.learn))
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 

@@ -65,3 +65,27 @@ def test_learn_off_scores_with_the_model_as_it_is(other_log, tmp_path: Path) -> 
     assert result.returncode == 0 and "learn" not in result.stderr
     assert len(result.stdout.splitlines()) == len(log.lines)
     assert not (tmp_path / "logwatch" / "models").exists()
+
+
+def test_train_from_a_model_adapts_it_to_the_files(other_log, tmp_path: Path) -> None:
+    """``train --from``: the learning path, written to a model directory that alerts by its own threshold."""
+    log_path, _ = other_log
+
+    def logwatch(*args: str) -> subprocess.CompletedProcess[str]:
+        return _logwatch(*args, env_home=tmp_path / "state")
+
+    other = str(log_path)
+    out = tmp_path / "adapted"
+    result = logwatch("train", other, "--out", str(out), "--from", "default")
+    assert result.returncode == 0, result.stderr
+    assert {"spec.json", "tokenizer.json", "model.safetensors", "calibration.json", "patterns.json"} <= {
+        p.name for p in out.iterdir()}
+    assert "adapted in" in result.stderr
+    scored = logwatch("score", other, "--model", str(out), "--learn", "off")
+    rows = [json.loads(line) for line in scored.stdout.splitlines()]
+    bundled = logwatch("score", other, "--learn", "off")
+    before = sum(json.loads(line)["alert"] for line in bundled.stdout.splitlines())
+    assert len(rows) == len(bundled.stdout.splitlines())
+    assert sum(r["alert"] for r in rows) < before / 5  # it knows the log now
+    bad = logwatch("train", other, "--out", str(tmp_path / "x"), "--from", str(tmp_path / "missing"))
+    assert bad.returncode == 2 and "model directory not found" in bad.stderr

@@ -181,10 +181,19 @@ def score(path: str | None, model_dir: str | None, device: str, precision: str, 
 @click.option("--session-check", is_flag=True,
               help="Also fit the session-completeness check (is a finished session's mix of lines a known one?), "
               "calibrated on the held-out sessions at --max-fpr; `logwatch eval` then flags sessions by it too.")
+@click.option("--from", "base", metavar="DIR", default=None,
+              help="Adapt an existing model (DIR, or 'default' for the bundled one) instead of training from nothing: "
+              "the way a watched log is learned (the log's own tokenizer, the model's embeddings carried over, rare "
+              "errors left out, about a minute on 2 cores). --epochs, --vocab-size, --batch-size, --lr, --holdout, "
+              "--min-lines, --half and --session-check apply to training from nothing only.")
 @device_option
 @session_option
-def train(files: tuple[str, ...], out_dir: str, **options: Any) -> None:
+def train(files: tuple[str, ...], out_dir: str, base: str | None, **options: Any) -> None:
     """Train a tokenizer and model on FILES of normal logs; writes DIR with a calibration."""
+    if base is not None:
+        commands.run_adapt(files=files, out_dir=out_dir, base=base, seed=options["seed"], max_fpr=options["max_fpr"],
+                           session_regex=options["session_regex"])
+        return
     commands.run_train(files=files, out_dir=out_dir, **options)
 
 

@@ -283,6 +283,48 @@ def run_train(*, files: tuple[str, ...], out_dir: str, epochs: int, seed: int, v
     report_built(console, built)
 
 
+def run_adapt(*, files: tuple[str, ...], out_dir: str, base: str, seed: int, max_fpr: float,
+              session_regex: str | None) -> None:
+    """``train --from``: the learning path of ``--learn`` on FILES, written to DIR."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.markup import escape
+
+    from logwatch.core.learn import LearnConfig, LearnError, learn
+    from logwatch.core.model import load_model_dir, write_model_dir
+    from logwatch.core.spec import ModelDirError
+
+    from .progress import training_bar
+
+    if session_regex is not None:
+        raise usage_error("--session-regex does not apply with --from: the model keys sessions by its own rule")
+    try:
+        model = load_model_dir(None if base == "default" else base)
+    except ModelDirError as exc:
+        raise usage_error(str(exc)) from None
+    lines = [(line.source, line.text) for line in read_all_lines(files)]
+    if not lines:
+        raise usage_error("the training files hold no lines")
+    console = Console(stderr=True)
+    console.print(f"[bold]logwatch train --from[/] {escape(base)}: {len(lines):,} lines → {escape(out_dir)}")
+    try:
+        with training_bar(console) as on_progress:
+            learned = learn(model, lines, config=LearnConfig(seed=seed, max_fpr=max_fpr),
+                            label=Path(out_dir).name, on_progress=on_progress)
+    except LearnError as exc:
+        raise LogwatchError(f"cannot adapt the model: {exc}") from None
+    try:
+        write_model_dir(learned.model, Path(out_dir))
+    except OSError as exc:
+        raise LogwatchError(f"cannot write {out_dir}: {exc.strerror or exc}") from None
+    summary = learned.summary
+    threshold = learned.model.calibration.line_threshold if learned.model.calibration else None
+    console.print(f"adapted in {summary.get('seconds')} s from {summary.get('usable_lines'):,} usable lines; "
+                  f"threshold {threshold}", markup=False, highlight=False)
+    console.print(dumps(summary), markup=False, highlight=False)
+
+
 def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str, session_regex: str | None,
                   max_fpr: float, min_lines: int, method: str, dry_run: bool) -> None:
     from collections import Counter

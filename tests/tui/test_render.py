@@ -137,3 +137,15 @@ def test_short_session_names() -> None:
     assert short_session("a3e1fdcf-9137-4f03-97ce-842215e59799") == "a3e1fdcf"
     assert short_session("req-8e3d4c1b-dfba-4229-a97f-2293ef7ebfbb") == "req-8e3d4c1b"
     assert short_session("blk_-123") == "blk_-123"
+
+
+def test_an_alert_group_row_says_count_sessions_time_and_what() -> None:
+    from logwatch.tui.widgets.sidebar import alert_row
+
+    groups = AlertGroups()
+    for n, session in enumerate(["vm1", "vm2", "vm1"], 1):
+        groups.add("ERROR nova.compute.manager [<REQ>] [instance: <UUID>] Instance failed to spawn", n=n,
+                   ts=f"2017-05-16 00:09:0{n}.102", time=float(n), session=session, why=("error-level",))
+    head, what = alert_row(groups.groups[1]).plain.split("\n")
+    assert head == "#1 3× 2 sess 00:09:03"
+    assert what.strip() == "Instance failed to spawn"

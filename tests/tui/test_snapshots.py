@@ -33,8 +33,16 @@ def _finished_then(keys: tuple[str, ...]):  # type: ignore[no-untyped-def]
         for key in keys:
             await pilot.press(key)
         await pilot.wait_for_scheduled_animations()
-        await pilot.pause()
-        await pilot.pause()
+        # Then until the log view's scroll offset and size hold still for three frames in a row.
+        view = pilot.app.log_view
+        last, still = None, 0
+        for _ in range(100):
+            await pilot.pause()
+            now = (view.scroll_offset, view.size, len(view.rows))
+            still = still + 1 if now == last else 0
+            last = now
+            if still >= 3:
+                break
 
     return run
 

@@ -49,8 +49,8 @@ def _fit(text: str, width: int = ROW_WIDTH) -> str:
 
 
 def alert_row(group: AlertGroup) -> Text:
-    """Two lines per alert group: ``#key count× sessions last-time``, then what it is."""
-    head = f"#{group.key} {group.count}× {group.session_count}s {safe_text((group.last_ts or '')[-12:-4], 8)}"
+    """Two lines per alert group: ``#key count× N sess last-time``, then what it is."""
+    head = f"#{group.key} {group.count}× {group.session_count} sess {safe_text((group.last_ts or '')[-12:-4], 8)}"
     return Text(_fit(head) + "\n  " + _fit(safe_text(pattern_summary(group.pattern), 200), ROW_WIDTH - 2))
 
 
