@@ -11,6 +11,14 @@ peak RSS; ``--json`` prints one object instead.
 
     python benchmarks/bench_scoring.py                 # default model, 20k generated nova lines
     python benchmarks/bench_scoring.py --lines 5000 --json
+    python benchmarks/bench_scoring.py --real ../shared/data/openstack/logparser_random_samples/OpenStack_*.log \
+        --learn --baseline-lines 1000 --whole       # real lines, steady state (a model that learned them)
+
+``--real FILES`` scores those files' lines (all of them, in order) instead of generated ones.
+``--learn`` first learns the input the way ``logwatch score`` does (its first 5,000 lines, the
+time reported apart) and measures the learned model: the steady state of a log logwatch knows.
+``--whole`` also times ``logwatch score`` on the same files as a separate process (start-up,
+reading, parsing and JSON writing included).
 """
 
 from __future__ import annotations
@@ -19,7 +27,11 @@ import argparse
 import json
 import platform
 import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -85,13 +97,39 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=512, help="lines handed to the engine per call")
     parser.add_argument("--no-memo", action="store_true", help="disable memoisation (measures the model path alone)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--real", nargs="+", metavar="FILE", help="score these real logs instead of generated lines")
+    parser.add_argument("--learn", action="store_true", help="learn the input first and measure the learned model")
+    parser.add_argument("--whole", action="store_true", help="also time `logwatch score` as a whole process")
     args = parser.parse_args()
 
     from logwatch.core.masking import mask_line
     from logwatch.core.types import LogLine
 
-    texts = bench_lines(args.lines, args.seed)
+    if args.real:
+        texts = [t for path in args.real for t in Path(path).read_text(encoding="utf-8", errors="replace").splitlines()]
+    else:
+        texts = bench_lines(args.lines, args.seed)
     lines = [LogLine(n=i + 1, text=t, source="bench.log", arrival=0.0) for i, t in enumerate(texts)]
+    extra: dict[str, object] = {}
+    tmp = tempfile.TemporaryDirectory()
+    if args.learn:
+        from logwatch.core.learn import learn
+        from logwatch.core.model import load_model_dir, write_model_dir
+
+        started = time.perf_counter()
+        learned = learn(load_model_dir(args.model), [("bench.log", t) for t in texts[:5000]])
+        extra["learn_seconds"] = round(time.perf_counter() - started, 1)
+        write_model_dir(learned.model, Path(tmp.name) / "learned")
+        args.model = str(Path(tmp.name) / "learned")
+    if args.whole:
+        joined = Path(tmp.name) / "bench.log"  # one file: `score` reads one PATH
+        joined.write_text("\n".join(texts) + "\n", encoding="utf-8")
+        cmd = [sys.executable, "-m", "logwatch.tui.cli", "score", str(joined), "--learn", "off"]
+        if args.model:
+            cmd += ["--model", args.model]
+        started = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+        extra["whole_process_lines_per_s"] = round(len(texts) / (time.perf_counter() - started), 1)
     engine_s, scored, engine = run_engine(args.model, lines, args.batch, not args.no_memo, "auto")
     int8_s, scored_int8, _ = run_engine(args.model, lines, args.batch, not args.no_memo, "int8")
     int8_diff = max(abs(a.loss - b.loss) for a, b in zip(scored, scored_int8) if a.loss is not None)
@@ -118,17 +156,23 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {platform.processor() or ''} cores={torch.get_num_threads()}".strip(),
         "torch": torch.__version__,
+        **extra,
     }
     if args.json:
         print(json.dumps(result))
         return
-    print(f"input: {result['lines']:,} generated nova lines, {result['sessions']:,} sessions, model {engine.model_name}")
+    kind = "real" if args.real else "generated nova"
+    print(f"input: {result['lines']:,} {kind} lines, {result['sessions']:,} sessions, model {engine.model_name}"
+          + (f" (learned in {extra['learn_seconds']} s from the first 5,000 lines)" if "learn_seconds" in extra else ""))
     print(f"(a) study loop (re-encode window, full head): {result['baseline_lines_per_s']:>9,.1f} lines/s  "
           f"(on {n_base:,} lines)")
     print(f"(b) logwatch engine:                          {result['engine_lines_per_s']:>9,.1f} lines/s  "
           f"(memo hit rate {result['memo_hit_rate']:.0%})")
     print(f"(c) logwatch engine, --precision int8:        {result['int8_lines_per_s']:>9,.1f} lines/s  "
           f"(largest per-line loss difference from (b): {result['int8_max_loss_diff']} nats)")
+    if "whole_process_lines_per_s" in extra:
+        print(f"(d) `logwatch score` as a whole process:      {extra['whole_process_lines_per_s']:>9,.1f} lines/s  "
+              f"({result['whole_process_lines_per_s'] / result['baseline_lines_per_s']:.1f}x the study loop)")
     print(f"speed-up: {result['speedup']}x (int8: {result['int8_speedup']}x)    "
           f"peak RSS: {result['peak_rss_mb']:.0f} MB    torch threads: {result['torch_threads']}")
 

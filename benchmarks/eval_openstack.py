@@ -103,7 +103,8 @@ def study_subset(test: list[str], labels: dict[str, bool], seed: int = 0) -> lis
     return rng.sample(normal, min(STUDY_NORMAL, len(normal))) + rng.sample(anomalous, min(STUDY_ANOMALOUS, len(anomalous)))
 
 
-def run_dataset(name: str, *, epochs: int, max_fpr: float, small: bool = False, limit: int | None = None) -> dict[str, Any]:
+def run_dataset(name: str, *, epochs: int, max_fpr: float, small: bool = False, limit: int | None = None,
+                rules: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     sessions, train0, normal, anomalous = (load_loghub if name == "loghub" else load_graphlog)()
     if limit is not None:  # a quick run: the first sessions of each part
@@ -121,6 +122,10 @@ def run_dataset(name: str, *, epochs: int, max_fpr: float, small: bool = False, 
         test_log = write_log(Path(tmp) / "test.log", pick(test))
         report = evaluate_split(model, test_log, {s: labels[s] for s in test}, pick(train), pick(cal), pick(test),
                                 max_fpr=max_fpr)
+        if rules:  # each alert signal alone and combined, same model and test set (docs/EVALUATION.md §5)
+            from experiment import rule_table
+
+            report["rules"] = rule_table(model, test_log, {s: labels[s] for s in test})
         subset = study_subset(test, labels)
         study_log = write_log(Path(tmp) / "study.log", pick(subset))
         study = evaluate_split(model, study_log, {s: labels[s] for s in subset}, pick(train), pick(cal),
@@ -142,15 +147,20 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-fpr", type=float, default=0.01)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rules", action="store_true", help="also each alert signal alone and combined")
     args = parser.parse_args()
     names = ("loghub", "graphlog") if args.dataset == "both" else (args.dataset,)
-    results = {name: run_dataset(name, epochs=args.epochs, max_fpr=args.max_fpr) for name in names}
+    results = {name: run_dataset(name, epochs=args.epochs, max_fpr=args.max_fpr, rules=args.rules) for name in names}
     if args.json:
         print(json.dumps(results))
         return
     for name, result in results.items():
         print(f"\n== {name}: {json.dumps(result['split'])}")
         print_table(f"{name}: held-out test set", result["test"])
+        if result["test"].get("rules"):
+            from experiment import print_rules
+
+            print_rules(f"{name}: alert rules, same model and test set", result["test"]["rules"])
         print_table(f"{name}: the study's composition ({STUDY_NORMAL} normal, {STUDY_ANOMALOUS} anomalous)",
                     result["study_composition"], extra=[("the study's reported F1", STUDY_F1)])
 

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -87,6 +88,9 @@ def _chunks(path: Path, warn: Callable[[str], None]) -> Generator[bytes, None, N
             first = f.read(_CHUNK)
 
 
+_NEWLINES = re.compile(rb"\n+")
+
+
 def _lines(chunks: Generator[bytes, None, None], max_len: int, *, stop_at_oversize: bool = False
            ) -> Generator[tuple[int, bytes | None, bool], None, None]:
     """(line number, bytes without the newline or None when too long, ended by a newline).
@@ -102,6 +106,14 @@ def _lines(chunks: Generator[bytes, None, None], max_len: int, *, stop_at_oversi
             buf += chunk
             begin = 0
             while (nl := buf.find(b"\n", start)) >= 0:
+                if nl == begin and lineno and not oversize:
+                    # A run of blank lines carries nothing: skipped at C speed (a small gzip of
+                    # newlines expands to millions of them), only counted.
+                    run = _NEWLINES.match(buf, begin)
+                    assert run is not None
+                    lineno += run.end() - begin
+                    begin = start = run.end()
+                    continue
                 lineno += 1
                 yield lineno, None if oversize else bytes(buf[begin:nl]), True
                 oversize = False

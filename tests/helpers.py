@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,3 +33,16 @@ def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+#: Masked-line templates for count-vector tests (the kNN and the baselines share them).
+TEMPLATES = [f"INFO svc.part{i} step {i} done in <NUM> ms" for i in range(40)]
+
+
+def template_sessions(rng: random.Random, n: int, pool: list[str]) -> dict[str, list[str]]:
+    """Sessions built from a few templates each, with varying counts."""
+    out = {}
+    for s in range(n):
+        base = rng.sample(pool, rng.randint(2, 6))
+        out[f"s{s}"] = [rng.choice(base) for _ in range(rng.randint(3, 30))]
+    return out

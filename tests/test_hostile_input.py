@@ -271,3 +271,30 @@ def test_replay_options_that_would_be_ignored_are_refused(args: list[str], messa
     result = subprocess.run([sys.executable, "-m", "logwatch.tui.cli", *args], cwd=tmp_path, capture_output=True,
                             timeout=60, check=False)
     assert result.returncode == 2 and message in no_traceback(result)
+
+
+def test_train_out_onto_a_file_or_an_impossible_place_is_one_line(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("INFO x\n")
+    for out, message in ((str(log), "is a file, not a directory"), (str(log / "sub"), "cannot create --out")):
+        result = logwatch("train", str(log), "--out", out)
+        assert result.returncode == 2 and message in no_traceback(result)
+    assert log.read_text() == "INFO x\n"
+
+
+def test_runs_of_blank_lines_in_a_recording_are_skipped_and_still_counted(tmp_path: Path) -> None:
+    import gzip
+
+    from logwatch.core.record import encode_record
+    from logwatch.core.replay import read_recording
+
+    plain = tmp_path / "r.lwrec"
+    RecordingWriter(plain).close()
+    line = ScoredLine(n=1, source="s", arrival=0.0, text="t", session="k", loss=1.0)
+    packed = tmp_path / "r.lwrec.gz"
+    with gzip.open(packed, "wb") as out:  # 2 million blank lines: what a tiny gzip can hold
+        out.write(plain.read_bytes() + b"\n" * 2_000_000 + encode_record(line) + b"\n\n" + b"{bad}\n")
+    warnings: list[str] = []
+    _header, records = read_recording(packed, on_warning=warnings.append)
+    assert [r.text for r in records] == ["t"]
+    assert warnings == [w for w in warnings if w.startswith("line 2000005:")] and len(warnings) == 1

@@ -152,8 +152,9 @@ def score(path: str | None, model_dir: str | None, device: str, precision: str, 
           session_ends: bool, idle_seconds: float, learn: str, name: str | None, alerts_only: bool) -> None:
     """Score PATH (or standard input) headless: one JSON object per line on stdout.
 
-    Each object has n, ts, session, text, loss and alert. Exit status 0, or 1 with
-    --fail-on-alert when any alert fired (a session-end alert too, with --session-ends).
+    Each object has n, ts, session, text, loss, alert and why (the reasons it alerted);
+    --alerts prints only alert events instead. Exit status 0, or 1 with --fail-on-alert when
+    any alert fired (a session-end alert too, with --session-ends).
     """
     commands.run_score(path=path, model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
                        follow=follow, replay=replay, record=record, fail_on_alert=fail_on_alert, tokens=tokens,

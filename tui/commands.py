@@ -24,6 +24,7 @@ from .common import (
     check_replay_alone,
     load_engine,
     open_known_normal,
+    print_listing,
     resolve_input,
     usage_error,
 )
@@ -55,27 +56,12 @@ def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: boo
         {"n": i, "marked": m.marked, "until": m.until or "", "session": m.session, "pattern": mask_line(m.text),
          "text": m.text}
         for i, m in enumerate(store.marks, 1)]
-    if as_json:
-        for row in rows:
-            sys.stdout.write(dumps(row) + "\n")
-        return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from .render import short_session
 
-    from .render import safe_text, short_session
-
-    # Text cells, never markup: a marked line is untrusted and may hold "[bold]" or escapes.
-    table = Table(title=Text(f"{len(rows)} line pattern(s) marked normal or snoozed ({safe_text(str(store.path))})"),
-                  title_justify="left")
-    for column in ("#", "marked (UTC)", "snoozed until", "session", "pattern"):
-        table.add_column(column, overflow="fold", no_wrap=column != "pattern")
-    for row in rows:
-        marked, session, pattern = str(row["marked"]), str(row["session"]), str(row["pattern"])
-        until = safe_text(str(row["until"])[:19], 19) or "for ever"
-        table.add_row(*(Text(cell) for cell in (str(row["n"]), safe_text(marked[:19], 19), until,
-                                                 safe_text(short_session(session), 24), safe_text(pattern, 300))))
-    Console(highlight=False).print(table)
+    print_listing(rows, as_json=as_json, title=f"{len(rows)} line pattern(s) marked normal or snoozed ({store.path})",
+                  columns=[("#", lambda r: str(r["n"])), ("marked (UTC)", lambda r: str(r["marked"])[:19]),
+                           ("snoozed until", lambda r: str(r["until"])[:19] or "for ever"),
+                           ("session", lambda r: short_session(str(r["session"]))), ("pattern", lambda r: str(r["pattern"]))])
 
 
 def _open_recording(path: str | None, engine: Engine) -> GuardedRecording | None:
@@ -273,14 +259,31 @@ def run_train(*, files: tuple[str, ...], out_dir: str, epochs: int, seed: int, v
     lines = [(line.source, line.text) for line in read_all_lines(files)]
     if not lines:
         raise usage_error("the training files hold no lines")
+    _out_dir(out_dir)
     config = TrainConfig(epochs=epochs, seed=seed, vocab_size=vocab_size, batch_size=batch_size, lr=lr,
                          holdout=holdout, half_weights=half, device=device, session_rule=session_regex or "builtin")
     console = Console(stderr=True)
     console.print(f"[bold]logwatch train[/]: {len(lines):,} lines → {escape(out_dir)}")
-    with training_bar(console) as on_progress:
-        built = build_model_dir(lines, out_dir, config, max_fpr=max_fpr, min_lines=min_lines,
-                                session_check=session_check, on_progress=on_progress)
+    try:
+        with training_bar(console) as on_progress:
+            built = build_model_dir(lines, out_dir, config, max_fpr=max_fpr, min_lines=min_lines,
+                                    session_check=session_check, on_progress=on_progress)
+    except OSError as exc:  # a full or read-only disk while writing the model
+        raise LogwatchError(f"cannot write the model into {out_dir}: {exc.strerror or exc}") from None
     report_built(console, built)
+
+
+def _out_dir(out_dir: str) -> None:
+    """A usage error unless ``--out`` is (or can be made) a directory to write a model into."""
+    from pathlib import Path
+
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise usage_error(f"--out {out_dir} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise usage_error(f"cannot create --out {out_dir}: {exc.strerror or exc}") from None
 
 
 def run_adapt(*, files: tuple[str, ...], out_dir: str, base: str, seed: int, max_fpr: float,
@@ -306,6 +309,7 @@ def run_adapt(*, files: tuple[str, ...], out_dir: str, base: str, seed: int, max
     lines = [(line.source, line.text) for line in read_all_lines(files)]
     if not lines:
         raise usage_error("the training files hold no lines")
+    _out_dir(out_dir)
     console = Console(stderr=True)
     console.print(f"[bold]logwatch train --from[/] {escape(base)}: {len(lines):,} lines → {escape(out_dir)}")
     try:

@@ -7,6 +7,7 @@ stays fast.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -114,3 +115,30 @@ def open_known_normal(option: str | None) -> KnownNormal | None:
         return open_store(option)
     except KnownNormalError as exc:
         raise usage_error(str(exc)) from None
+
+
+def print_listing(rows: list[dict[str, Any]], *, as_json: bool, title: str,
+                  columns: list[tuple[str, Callable[[dict[str, Any]], str]]], empty: str = "") -> None:
+    """Rows as JSON lines (``--json``) or as a table of Text cells (never markup: the cells come
+    from untrusted files), each column a header and what to show of a row."""
+    if as_json:
+        from logwatch.core.jsonl import dumps
+
+        for row in rows:
+            sys.stdout.write(dumps(row) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from .render import safe_text
+
+    table = Table(title=Text(safe_text(title, 300)), title_justify="left")
+    for i, (header, _) in enumerate(columns):  # only the last column folds; the others keep one line
+        table.add_column(header, overflow="fold", no_wrap=i < len(columns) - 1)
+    for row in rows:
+        table.add_row(*(Text(safe_text(cell(row), 300)) for _, cell in columns))
+    console = Console(highlight=False)
+    console.print(table)
+    if not rows and empty:
+        console.print(Text(empty))

@@ -10,11 +10,10 @@ know it (:mod:`logwatch.core.learning`).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from logwatch.core.jsonl import dumps
-
-from .common import UsageError, usage_error
+from .common import UsageError, print_listing, usage_error
 
 if TYPE_CHECKING:
     from logwatch.core.engine import Engine
@@ -137,24 +136,11 @@ def run_models(*, remove: tuple[str, ...], as_json: bool) -> None:
     rows = [{"name": m.name, "learned": m.when, "source": m.learned.get("source"),
              "lines": m.learned.get("usable_lines"), "threshold": m.learned.get("line_threshold"),
              "path": str(m.path)} for m in sorted(memory.listing(), key=lambda m: m.when, reverse=True)]
-    if as_json:
-        for row in rows:
-            sys.stdout.write(dumps(row) + "\n")
-        return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    def cell(key: str) -> Callable[[dict[str, Any]], str]:
+        return lambda row: "-" if row[key] is None else str(row[key])
 
-    from .render import safe_text
-
-    table = Table(title=Text(f"{len(rows)} learned model(s) in {safe_text(str(memory.models_dir()))}"),
-                  title_justify="left")
-    for column in ("name", "learned (UTC)", "from", "lines", "threshold"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(safe_text(str(row[k] if row[k] is not None else "-"), 200))
-                        for k in ("name", "learned", "source", "lines", "threshold")))
-    console = Console(highlight=False)
-    console.print(table)
-    if not rows:
-        console.print(Text("none yet: logwatch learns a log it does not know the first time it watches it"))
+    print_listing(rows, as_json=as_json, title=f"{len(rows)} learned model(s) in {memory.models_dir()}",
+                  columns=[(header, cell(key)) for header, key in (("name", "name"), ("learned (UTC)", "learned"),
+                                                                   ("lines", "lines"), ("threshold", "threshold"),
+                                                                   ("from", "source"))],
+                  empty="none yet: logwatch learns a log it does not know the first time it watches it")

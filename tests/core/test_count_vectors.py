@@ -7,24 +7,14 @@ import random
 from collections import Counter
 
 import pytest
+from helpers import TEMPLATES, template_sessions
 
 from logwatch.core.count_vectors import CountVectorKNN
-
-TEMPLATES = [f"INFO svc.part{i} step {i} done in <NUM> ms" for i in range(40)]
-
-
-def _sessions(rng: random.Random, n: int, pool: list[str]) -> dict[str, list[str]]:
-    """Sessions built from a few templates each, with varying counts."""
-    out = {}
-    for s in range(n):
-        base = rng.sample(pool, rng.randint(2, 6))
-        out[f"s{s}"] = [rng.choice(base) for _ in range(rng.randint(3, 30))]
-    return out
 
 
 def test_knn_is_zero_on_training_sessions_and_positive_on_shuffled_counts() -> None:
     rng = random.Random(2)
-    train = _sessions(rng, 300, TEMPLATES)
+    train = template_sessions(rng, 300, TEMPLATES)
     knn = CountVectorKNN().fit(train)
     for lines in list(train.values())[:50]:
         assert knn.score(lines) == 0.0
@@ -66,8 +56,8 @@ def _brute_knn(train: dict[str, list[str]], lines: list[str]) -> float:
 
 def test_knn_matches_brute_force_definition() -> None:
     rng = random.Random(3)
-    train = _sessions(rng, 60, TEMPLATES[:30])
-    tests = _sessions(rng, 40, TEMPLATES)  # templates 30-39 are unseen
+    train = template_sessions(rng, 60, TEMPLATES[:30])
+    tests = template_sessions(rng, 40, TEMPLATES)  # templates 30-39 are unseen
     knn = CountVectorKNN().fit(train)
     batch = knn.score_many(tests)
     for name, lines in tests.items():
@@ -80,8 +70,8 @@ def test_knn_scores_5k_by_5k_in_batches_each_distinct_vector_once(monkeypatch: p
     is checked here; how fast it is belongs to the benchmarks."""
     rng = random.Random(4)
     pool = [f"INFO t{i} <NUM>" for i in range(300)]
-    train = _sessions(rng, 5000, pool)
-    tests = _sessions(rng, 5000, pool)
+    train = template_sessions(rng, 5000, pool)
+    tests = template_sessions(rng, 5000, pool)
     tests.update({f"again{i}": lines for i, lines in enumerate(list(tests.values())[:500])})  # repeats
     knn = CountVectorKNN().fit(train)
     blocks: list[int] = []

@@ -4,28 +4,17 @@ import random
 import re
 
 import pytest
-from helpers import shared_data
+from helpers import TEMPLATES, shared_data, template_sessions
 
 from logwatch.core.calibrate import threshold_for_fpr as calibrate_threshold
 from logwatch.core.count_vectors import CountVectorKNN
 from logwatch.core.eval.baselines import PCABaseline, UnseenTemplateBaseline
 from logwatch.core.eval.metrics import SessionOutcome, auroc, evaluate, read_labels
 
-TEMPLATES = [f"INFO svc.part{i} step {i} done in <NUM> ms" for i in range(40)]
-
-
-def _sessions(rng: random.Random, n: int, pool: list[str]) -> dict[str, list[str]]:
-    """Sessions built from a few templates each, with varying counts."""
-    out = {}
-    for s in range(n):
-        base = rng.sample(pool, rng.randint(2, 6))
-        out[f"s{s}"] = [rng.choice(base) for _ in range(rng.randint(3, 30))]
-    return out
-
 
 def test_unseen_template_session_scores_above_every_training_session() -> None:
     rng = random.Random(1)
-    train = _sessions(rng, 200, TEMPLATES)
+    train = template_sessions(rng, 200, TEMPLATES)
     novel = list(train["s0"]) + ["ERROR svc.part3 disk <NUM> failed"]
     for baseline in (UnseenTemplateBaseline(), UnseenTemplateBaseline(fraction=True), CountVectorKNN()):
         baseline.fit(train)
