@@ -102,3 +102,31 @@ async def test_the_app_shows_markup_shaped_fields_keys_and_file_names(tiny_model
         screen = "".join(str(w.render()) for w in app.screen.query("Static"))
         assert not TERMINAL_CONTROL.search(screen.replace("\n", ""))
     assert app.return_code in (0, None)
+
+
+@settings(max_examples=12, deadline=None)
+@given(rows=st.lists(st.tuples(HOSTILE, HOSTILE, HOSTILE, HOSTILE), min_size=1, max_size=6),
+       name=st.sampled_from(["[red]x", "a\u202eb", "plain", "\u009bz"]))
+def test_score_prints_one_json_row_per_hostile_line(tiny_model_dir: Path, tmp_path_factory, rows, name) -> None:  # type: ignore[no-untyped-def]
+    """``score`` end to end (in process) on generated hostile JSON lines: valid JSON, terminal-safe."""
+    from click.testing import CliRunner
+
+    from logwatch.tui.cli import main
+
+    path = tmp_path_factory.mktemp("h") / f"{name}.log"
+    # Raw characters where JSON allows them (C1, bidi, lone surrogates as invalid UTF-8 bytes).
+    lines = [json.dumps({"ts": ts, "level": level, "msg": msg, "request_id": f"req-{req}"}, ensure_ascii=False)
+             for ts, level, msg, req in rows]
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"))
+    result = CliRunner().invoke(main, ["score", str(path), "--model", str(tiny_model_dir), "--learn", "off",
+                                       "--session-regex", '"request_id": "(req-[^"]*)"'], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = result.stdout.splitlines()
+    assert len(out) == len(rows)
+    assert not TERMINAL_CONTROL.search(result.stdout.replace("\n", ""))
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", result.stdout)
+    decoded = [json.loads(row) for row in out]
+    assert [d["n"] for d in decoded] == list(range(1, len(rows) + 1))
+    for d, line in zip(decoded, lines):
+        if not re.search("[\ud800-\udfff]", line):
+            assert d["text"] == line  # the raw text survives, escaped in the output
