@@ -43,6 +43,11 @@ def _finished_then(keys: tuple[str, ...]):  # type: ignore[no-untyped-def]
             last = now
             if still >= 3:
                 break
+        # A full layout and repaint last: the log view draws rows lazily (render_line), and a
+        # screenshot taken while a resize's repaint is pending showed the previous frame's rows.
+        pilot.app.screen.refresh(layout=True, repaint=True)
+        await pilot.pause()
+        await pilot.pause()
 
     return run
 

@@ -28,7 +28,7 @@ class LogView(ScrollView, can_focus=True):
     """Scored lines, coloured by loss, with a cursor, a filter and search highlighting."""
 
     DEFAULT_CSS = """
-    LogView { height: 1fr; background: $surface; }
+    LogView { height: 1fr; background: $surface; overflow-x: hidden; }
     LogView:focus { background-tint: $foreground 3%; }
     """
     COMPONENT_CLASSES = {"logview--cursor"}
@@ -127,7 +127,9 @@ class LogView(ScrollView, can_focus=True):
             self._cache.clear()
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.rows))
+        # Rows are cut to the view's width (never scrolled sideways); overflow-x is hidden, so a
+        # vertical scrollbar appearing cannot bring a horizontal one with it.
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.rows))
         if self.follow:
             self.scroll_to(y=max(0, len(self.rows) - self.scrollable_content_region.height), animate=False,
                            immediate=True)
