@@ -256,10 +256,7 @@ def run_train(*, files: tuple[str, ...], out_dir: str, epochs: int, seed: int, v
             compile_session_regex(session_regex)
         except SessionRuleError as exc:
             raise usage_error(str(exc)) from None
-    lines = [(line.source, line.text) for line in read_all_lines(files)]
-    if not lines:
-        raise usage_error("the training files hold no lines")
-    _out_dir(out_dir)
+    lines = _training_lines(files, out_dir)
     config = TrainConfig(epochs=epochs, seed=seed, vocab_size=vocab_size, batch_size=batch_size, lr=lr,
                          holdout=holdout, half_weights=half, device=device, session_rule=session_regex or "builtin")
     console = Console(stderr=True)
@@ -271,6 +268,15 @@ def run_train(*, files: tuple[str, ...], out_dir: str, epochs: int, seed: int, v
     except OSError as exc:  # a full or read-only disk while writing the model
         raise LogwatchError(f"cannot write the model into {out_dir}: {exc.strerror or exc}") from None
     report_built(console, built)
+
+
+def _training_lines(files: tuple[str, ...], out_dir: str) -> list[tuple[str, str]]:
+    """The (source, text) lines of FILES, once ``--out`` is known to be writable; usage errors else."""
+    lines = [(line.source, line.text) for line in read_all_lines(files)]
+    if not lines:
+        raise usage_error("the training files hold no lines")
+    _out_dir(out_dir)
+    return lines
 
 
 def _out_dir(out_dir: str) -> None:
@@ -306,10 +312,7 @@ def run_adapt(*, files: tuple[str, ...], out_dir: str, base: str, seed: int, max
         model = load_model_dir(None if base == "default" else base)
     except ModelDirError as exc:
         raise usage_error(str(exc)) from None
-    lines = [(line.source, line.text) for line in read_all_lines(files)]
-    if not lines:
-        raise usage_error("the training files hold no lines")
-    _out_dir(out_dir)
+    lines = _training_lines(files, out_dir)
     console = Console(stderr=True)
     console.print(f"[bold]logwatch train --from[/] {escape(base)}: {len(lines):,} lines → {escape(out_dir)}")
     try:
