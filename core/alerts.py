@@ -30,6 +30,13 @@ import re
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from .masking import mask_line
+from .parse import timestamp_seconds
+
+if TYPE_CHECKING:
+    from .types import ScoredLine
 
 #: Every signal the rule knows, in the order reasons are given.
 SIGNALS: tuple[str, ...] = ("surprise", "severity", "novelty", "session")
@@ -104,9 +111,9 @@ class AlertRule:
         """Why this line alerts (empty: it does not). ``surprising_in_session`` counts this line."""
         reasons: list[str] = []
         known = self.normal_patterns is not None and pattern in self.normal_patterns
-        bar = self.surprise_bar(pattern) or 0.0
-        surprise = "surprise" in self.signals and self.surprising(loss) and surprising_in_session >= self.min_lines \
-            and loss is not None and loss > bar
+        bar = self.surprise_bar(pattern)
+        surprise = "surprise" in self.signals and surprising_in_session >= self.min_lines \
+            and loss is not None and bar is not None and loss > bar
         if surprise:
             reasons.append(f"surprise {loss:.2f} > {bar:.2f}")
         if "severity" in self.signals and not known and is_error_level(level, message):
@@ -212,9 +219,20 @@ class AlertGroups:
         while len(index) > MAX_GROUPS * 4:
             index.popitem(last=False)
 
+    def add_line(self, line: ScoredLine, why: tuple[str, ...] | None = None) -> tuple[AlertGroup, AlertEvent | None]:
+        """File an alerting scored line (with ``why``, e.g. a session verdict's reasons, instead of
+        its own): the group it joined, and the event it causes, if any. Its pattern is its masked
+        text; its time the log's own clock when the line has a timestamp, else its arrival."""
+        return self._file(mask_line(line.text), n=line.n, ts=line.ts, time=timestamp_seconds(line.ts) or line.arrival,
+                          session=line.session, why=line.why if why is None else why)
+
     def add(self, pattern: str, *, n: int, ts: str | None, time: float, session: str,
             why: tuple[str, ...]) -> AlertEvent | None:
         """File one alerting line; the event it causes, if any."""
+        return self._file(pattern, n=n, ts=ts, time=time, session=session, why=why)[1]
+
+    def _file(self, pattern: str, *, n: int, ts: str | None, time: float, session: str,
+              why: tuple[str, ...]) -> tuple[AlertGroup, AlertEvent | None]:
         group = self.group_of(pattern, session)
         kind: str | None = None
         if group is None:
@@ -254,6 +272,6 @@ class AlertGroups:
             if sustained and rate >= self.min_burst and rate >= self.rate_jump * max(group.last_event_rate, 1.0):
                 kind = "rate"
         if kind is None:
-            return None
+            return group, None
         group.last_event_rate = max(group.last_event_rate, float(len(recent)))
-        return AlertEvent(kind, group, n, ts, why)
+        return group, AlertEvent(kind, group, n, ts, why)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .jsonl import is_finite_number
 from .spec import CALIBRATION_FILE, ModelDirError, read_json, write_json
 
 
@@ -62,14 +63,11 @@ class Calibration:
     def problem(self) -> str | None:
         """What makes this calibration unusable (it came from a file), or None."""
 
-        def number(v: object) -> bool:
-            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-        if not number(self.line_threshold):
+        if not is_finite_number(self.line_threshold):
             return f"line_threshold must be a finite number, not {self.line_threshold!r}"
         if not isinstance(self.min_lines, int) or isinstance(self.min_lines, bool) or not 1 <= self.min_lines <= 10_000:
             return f"min_lines must be a whole number from 1 to 10000, not {self.min_lines!r}"
-        if self.max_fpr is not None and not (number(self.max_fpr) and 0 <= self.max_fpr < 1):
+        if self.max_fpr is not None and not (is_finite_number(self.max_fpr) and 0 <= self.max_fpr < 1):
             return f"max_fpr must be a number in [0, 1), not {self.max_fpr!r}"
         if not isinstance(self.details, dict) or not isinstance(self.method, str):
             return "details must be an object and method a string"

@@ -73,6 +73,7 @@ class Engine:
         self.lines_scored = 0
         self.non_finite_lines = 0
         """Lines whose loss came out NaN or infinite (broken weights); they get no loss."""
+        self._told: set[str] = set()
         self.session_check: SessionCheck | None = None
         """When set, every session that ends (idle, or :meth:`close_all`) gets a :class:`SessionEnd`."""
         self._ended: list[SessionEnd] = []
@@ -166,12 +167,15 @@ class Engine:
         """An engine without a model: lines are parsed and keyed, loss stays None."""
         return cls(loaded=None, session_regex=session_regex, **kwargs)
 
-    def problems(self) -> list[str]:
-        """What went wrong while scoring that the operator must be told (each stays listed)."""
-        out = [self.keyer.failure] if self.keyer.failure else []
+    def take_problems(self) -> list[str]:
+        """What went wrong while scoring that the operator must be told, each once: what is new
+        since the last call (like :meth:`take_ended`)."""
+        current = [self.keyer.failure] if self.keyer.failure else []
         if self.non_finite_lines:
-            out.append("the model gave NaN or infinite losses (broken weights?): those lines are shown unscored")
-        return out
+            current.append("the model gave NaN or infinite losses (broken weights?): those lines are shown unscored")
+        new = [problem for problem in current if problem not in self._told]
+        self._told.update(new)
+        return new
 
     @property
     def scoring(self) -> bool:

@@ -1,13 +1,16 @@
-"""JSON lines as logwatch writes them: readable UTF-8 that is safe on a terminal.
+"""JSON as logwatch writes it (readable UTF-8 that is safe on a terminal) and the numbers it reads.
 
 ``json.dumps(ensure_ascii=False)`` escapes C0 controls but leaves DEL, the C1 controls (0x9b is
 a CSI on some terminals), Unicode line separators and bidi overrides raw, and fails on lone
-surrogates. Everything logwatch prints or records as JSON goes through :func:`dumps`.
+surrogates. Everything logwatch prints or records as JSON goes through :func:`dumps`. And
+``json`` reads ``NaN`` and ``Infinity`` as floats and any size of integer: numbers read from
+files go through :func:`is_finite_number`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 # Characters JSON leaves raw but a terminal or an editor may act on.
@@ -26,3 +29,14 @@ def dumps(obj: Any, *, compact: bool = False) -> str:
     except UnicodeEncodeError:  # a lone surrogate: \\u-escaped, the reader gets it back exactly
         return json.dumps(obj, ensure_ascii=True, separators=separators, default=str)
     return text
+
+
+def is_finite_number(value: object) -> bool:
+    """A number as JSON gave it that is usable as a float: not a bool, NaN or an infinity, nor an
+    integer too big for a float (``float()`` and ``math.isfinite`` raise OverflowError on one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

@@ -196,10 +196,8 @@ def load_model_dir(directory: str | Path | None = None) -> LoadedModel:
                 f"files (they can run code). Convert them to {WEIGHTS_FILE} first."
             )
         raise ModelDirError(f"model directory {path} is missing {WEIGHTS_FILE}")
-    for needed in (SPEC_FILE, TOKENIZER_FILE):
-        if not (path / needed).exists():
-            raise ModelDirError(f"model directory {path} is missing {needed}")
-    model_file(path / TOKENIZER_FILE)
+    for needed in (SPEC_FILE, TOKENIZER_FILE):  # each present, a regular file, of bounded size
+        model_file(path / needed)
     model_file(weights_path, limit=MAX_WEIGHTS_BYTES)
     spec = ModelSpec.load(path)
     try:

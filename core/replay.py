@@ -18,6 +18,7 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from .jsonl import is_finite_number
 from .record import FORMAT_NAME, RECORDING_VERSION, RecordingError, RecordingHeader
 from .types import ScoredLine, SessionEnd
 
@@ -149,16 +150,11 @@ def _header(raw: bytes | None, path: Path) -> RecordingHeader:
                              f"this one reads up to {RECORDING_VERSION}, so upgrade logwatch to replay it")
     created, model, threshold, meta = (obj.get("created", 0.0), obj.get("model"), obj.get("threshold"),
                                        obj.get("meta", {}))
-    if not (_is_number(created) and (model is None or isinstance(model, str))
-            and (threshold is None or _is_number(threshold)) and isinstance(meta, dict)):
+    if not (is_finite_number(created) and (model is None or isinstance(model, str))
+            and (threshold is None or is_finite_number(threshold)) and isinstance(meta, dict)):
         raise RecordingError(f"{path} has a malformed recording header (created, model, threshold or meta)")
     return RecordingHeader(version=version, created=float(created), model=model,
                            threshold=None if threshold is None else float(threshold), meta=meta)
-
-
-def _is_number(v: object) -> bool:
-    """A finite number (json reads NaN and Infinity; a recording must not carry them)."""
-    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and math.isfinite(v))
 
 
 def decode_record(raw: bytes) -> ScoredLine | SessionEnd:
@@ -173,14 +169,14 @@ def decode_record(raw: bytes) -> ScoredLine | SessionEnd:
                                                      ("n", "t", "src", "text", "s", "ts", "lvl", "loss", "a", "tok"))
     except KeyError as exc:
         raise ValueError(f"missing key {exc}") from None
-    if not (isinstance(n, int) and not isinstance(n, bool) and _is_number(t) and isinstance(src, str)
+    if not (isinstance(n, int) and not isinstance(n, bool) and is_finite_number(t) and isinstance(src, str)
             and isinstance(text, str) and isinstance(s, str) and isinstance(ts, (str, type(None)))
             and isinstance(lvl, (str, type(None)))
-            and (loss is None or _is_number(loss)) and isinstance(a, bool) and isinstance(tok, list)):
+            and (loss is None or is_finite_number(loss)) and isinstance(a, bool) and isinstance(tok, list)):
         raise ValueError("a field has the wrong type")
     tokens = []
     for pair in tok:
-        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and _is_number(pair[1])):
+        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and is_finite_number(pair[1])):
             raise ValueError("a token is not [piece, loss]")
         tokens.append((pair[0], float(pair[1])))
     return ScoredLine(n=n, source=src, arrival=float(t), text=text, session=s, ts=ts, level=lvl,
@@ -201,7 +197,7 @@ def _decode_end(obj: dict[str, Any]) -> SessionEnd:
     except KeyError as exc:
         raise ValueError(f"missing key {exc}") from None
     if not (isinstance(session, str) and isinstance(n, int) and not isinstance(n, bool) and isinstance(lines, int)
-            and not isinstance(lines, bool) and _is_number(check) and _is_number(thr) and isinstance(a, bool)):
+            and not isinstance(lines, bool) and is_finite_number(check) and is_finite_number(thr) and isinstance(a, bool)):
         raise ValueError("a field has the wrong type")
     return SessionEnd(session, n, lines, float(check), float(thr), a, _why(obj))
 

@@ -77,9 +77,8 @@ class SessionKeyer:
         self.rule = BUILTIN_RULE if rule is None else rule  # "" is a (refused) regex, not the default
         self._custom = None if self.rule == BUILTIN_RULE else compile_session_regex(self.rule)
         self.strikes = 0
-        self._given_up = False
         self.failure: str | None = None
-        """Why the user regex was given up (it ran past its time limit), or None."""
+        """Why the user regex was given up (it ran past its time limit), or None while it is used."""
 
     def _strike(self) -> None:
         self.strikes += 1
@@ -87,11 +86,10 @@ class SessionKeyer:
             self.failure = (f"--session-regex {self.rule!r} took over {REGEX_SECONDS * 1000:.0f} ms on "
                             f"{self.strikes} lines (catastrophic backtracking?); given up, lines keep their "
                             "unkeyed sessions")
-            self._given_up = True
 
     def key(self, text: str, source: str) -> str:
         if self._custom is not None:
-            if self._given_up:
+            if self.failure is not None:
                 return unkeyed_session(source)
             try:
                 match = self._custom.search(text[:REGEX_TEXT_CHARS], timeout=REGEX_SECONDS)

@@ -142,6 +142,7 @@ def _broken_model(tmp_path: Path, tiny_model_dir: Path, name: str, change: dict[
     ("calibration.json", {"line_threshold": "1.5"}, "line_threshold must be a finite number"),
     ("calibration.json", {"line_threshold": float("nan")}, "line_threshold must be a finite number"),
     ("calibration.json", {"line_threshold": float("inf")}, "line_threshold must be a finite number"),
+    ("calibration.json", {"line_threshold": 10**400}, "line_threshold must be a finite number"),
     ("calibration.json", {"min_lines": "2"}, "min_lines must be a whole number"),
 ])
 def test_bad_model_files_are_one_line(tiny_model_dir: Path, tmp_path: Path, name: str, change: dict[str, object],
@@ -195,7 +196,7 @@ def test_a_recording_with_a_nan_loss_is_a_damaged_record() -> None:
 
     raw = encode_record(good)
     assert decode_record(raw.rstrip(b"\n")).loss == 1.0  # type: ignore[union-attr]
-    for bad in (b"NaN", b"Infinity", b"-Infinity"):
+    for bad in (b"NaN", b"Infinity", b"-Infinity", b"1" + b"0" * 400):
         hostile = raw.replace(b'"loss":1.0', b'"loss":' + bad)
         assert hostile != raw
         with pytest.raises(ValueError):

@@ -84,8 +84,6 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
               known_normal: str | None = None, session_ends: bool = False, idle_seconds: float = 900.0,
               learn: str = "auto", name: str | None = None, alerts_only: bool = False) -> None:
     from logwatch.core.alerts import AlertGroups
-    from logwatch.core.masking import mask_line
-    from logwatch.core.parse import timestamp_seconds
     from logwatch.core.types import SessionEnd
 
     out = sys.stdout
@@ -97,7 +95,7 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
     check_replay_alone(replay, path=path, follow=follow)
     check_record_target(record, path, replay)
     groups = AlertGroups()
-    last_text: dict[str, tuple[str, str | None, float]] = {}  # session -> its last line (for verdicts)
+    last_line: dict[str, ScoredLine] = {}  # session -> its last line (where a session verdict alerts)
 
     def emit(lines: list[ScoredLine] | list[SessionEnd]) -> None:
         nonlocal alerted
@@ -117,18 +115,13 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
     def _group_event(scored: ScoredLine | SessionEnd) -> AlertEvent | None:
         """``--alerts``: what an alert router is told (a group opened, came back or jumped)."""
         if isinstance(scored, SessionEnd):
-            if not scored.alert or scored.session not in last_text:
+            if not scored.alert or scored.session not in last_line:
                 return None
-            text, ts, when = last_text[scored.session]
-            return groups.add(mask_line(text), n=scored.n, ts=ts, time=when, session=scored.session, why=scored.why)
-        when = timestamp_seconds(scored.ts) or scored.arrival
-        last_text[scored.session] = (scored.text, scored.ts, when)
-        if len(last_text) > 50_000:
-            last_text.pop(next(iter(last_text)))
-        if not scored.alert:
-            return None
-        return groups.add(mask_line(scored.text), n=scored.n, ts=scored.ts, time=when, session=scored.session,
-                          why=scored.why)
+            return groups.add_line(last_line[scored.session], why=scored.why)[1]
+        last_line[scored.session] = scored
+        if len(last_line) > 50_000:
+            last_line.pop(next(iter(last_line)))
+        return groups.add_line(scored)[1] if scored.alert else None
 
     _exit_on_sigterm()
     try:
@@ -176,15 +169,12 @@ def _score_stream(source: str, emit: Any, *, engine: Engine, follow: bool, recor
     progress = StderrProgress()
     try:
         with LineSource(source, follow=follow) as lines:
-            told: set[str] = set()
             for step in run_stream(engine, lines, writer=writer, learning=learning):
                 progress.show(step.learning)
                 emit(step.lines)
                 emit(step.ends)
-                for problem in engine.problems():
-                    if problem not in told:
-                        told.add(problem)
-                        click.echo(f"logwatch: warning: {problem}", err=True)
+                for problem in engine.take_problems():
+                    click.echo(f"logwatch: warning: {problem}", err=True)
             if lines.error is not None:
                 raise LogwatchError(lines.error)
     finally:

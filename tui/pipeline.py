@@ -141,17 +141,14 @@ class Pipeline:
         provisional: list[ScoredLine] = []
         last_post = self.clock()
         told = ""
-        warned: set[str] = set()
         try:
             lines.start()
             for step in run_stream(engine, lines, writer=writer, halt=self._halt, clock=self.clock,
                                    batch_lines=cfg.max_batch_lines, learning=learning):
                 pending.extend(step.lines)
                 provisional.extend(step.pending)
-                for problem in engine.problems():
-                    if problem not in warned:
-                        warned.add(problem)
-                        self._warn(problem)
+                for problem in engine.take_problems():
+                    self._warn(problem)
                 if step.learning is not None and step.learning.text() != told:
                     told = step.learning.text()
                     if step.learning.phase in ("probing", "collecting", "training"):

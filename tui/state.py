@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from logwatch.core.alerts import AlertEvent, AlertGroup, AlertGroups
-from logwatch.core.masking import mask_line
-from logwatch.core.parse import timestamp_seconds
 from logwatch.core.types import ScoredLine, SessionEnd
 
 from .render import LineFilter
@@ -150,14 +148,10 @@ class MonitorState:
         if not view.alerted:
             view.alerted = True
             self.alert_count += 1
-        event = self.groups.add(mask_line(line.text), n=line.n, ts=line.ts,
-                                time=timestamp_seconds(line.ts) or line.arrival, session=line.session,
-                                why=ended.why if ended is not None else line.why)
-        group = self.groups.group_of(mask_line(line.text), line.session)
-        if group is not None:
-            self.line_group[line.n] = group.key
-            while len(self.line_group) > self.limits.all_lines:
-                self.line_group.popitem(last=False)
+        group, event = self.groups.add_line(line, why=ended.why if ended is not None else None)
+        self.line_group[line.n] = group.key
+        while len(self.line_group) > self.limits.all_lines:
+            self.line_group.popitem(last=False)
         self.alerts_changed = True
         if event is not None:
             changes.alerts.append(NewAlert(line, event, ended))

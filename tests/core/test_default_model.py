@@ -61,8 +61,6 @@ def test_int8_precision_stays_within_its_stated_tolerance(engine: Engine) -> Non
 def test_alert_groups_are_one_per_incident_with_at_most_one_false_group(engine: Engine, name: str) -> None:
     """What the alert list shows: the groups the stream opens (as ``score --alerts`` reports them)."""
     from logwatch.core.alerts import AlertGroups
-    from logwatch.core.masking import mask_line
-    from logwatch.core.parse import timestamp_seconds
 
     engine.reset()
     incidents = json.loads((SAMPLES / f"{name}.incidents.json").read_text())
@@ -72,12 +70,9 @@ def test_alert_groups_are_one_per_incident_with_at_most_one_false_group(engine: 
     for line in engine.score_batch(list(read_lines(str(SAMPLES / f"{name}.log")))):
         if not line.alert:
             continue
-        event = groups.add(mask_line(line.text), n=line.n, ts=line.ts, time=timestamp_seconds(line.ts) or 0.0,
-                           session=line.session, why=line.why)
+        group, event = groups.add_line(line)
         if event is not None and event.kind == "open":
             opened[event.group.key] = set()
-        group = groups.group_of(mask_line(line.text), line.session)
-        assert group is not None
         opened.setdefault(group.key, set()).add(line.session)
         first_seen.setdefault(line.session, line.n)
     incident_groups = {key for key, sessions in opened.items() if any(i["session"] in sessions for i in incidents)}
