@@ -107,7 +107,7 @@ def in_app(log: Path, work: Path, model_dir: str | None) -> dict:
         return lines, alerted
 
     rec = work / "c.lwrec"
-    live = asyncio.run(run(PipelineConfig(path=str(log), follow=False, model_dir=model_dir, device="cpu",
+    live = asyncio.run(run(PipelineConfig(paths=[str(log)], follow=False, model_dir=model_dir, device="cpu",
                                           record=str(rec))))
     replay = asyncio.run(run(PipelineConfig(replay=str(rec), speed=0)))
     assert replay == live, "the app's replay differs from its live run"

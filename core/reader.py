@@ -128,6 +128,16 @@ class FileFollower:
             raise IngestError(describe_error(exc, self.path)) from None
         return self._number(pairs)
 
+    @property
+    def caught_up(self) -> bool:
+        """True when the last :meth:`poll` reached the end of the file (nothing is waiting)."""
+        return not self._more
+
+    @property
+    def identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the file held open, or None while waiting for it."""
+        return self._ident if self._fd is not None else None
+
     def _number(self, pairs: list[Pair]) -> list[LogLine]:
         lines = stamp_lines(pairs, self.next_n, self.source, self._clock())
         self.next_n += len(lines)

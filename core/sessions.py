@@ -62,12 +62,14 @@ MAX_KEY_CHARS = 200
 
 @functools.lru_cache(maxsize=1024)
 def unkeyed_session(source: str) -> str:
-    """The catch-all session of one source, for lines that carry no key.
+    """The catch-all session of one source, for lines that carry no key: named after the
+    file's name, never its whole path (so it reads the same wherever the log lies).
 
     A file name is untrusted too (and on Linux may hold undecodable bytes as surrogates): it is
     cleaned like any field, so a key can always be printed, encoded and drawn.
     """
-    return f"<unkeyed:{clean_field(source, MAX_KEY_CHARS)}>"
+    name = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
+    return f"<unkeyed:{clean_field(name, MAX_KEY_CHARS)}>"
 
 
 class SessionKeyer:

@@ -18,10 +18,11 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from .merge import MergedReader
 from .reader import LineReader
 from .types import LogLine, ScoredLine, SessionEnd
 
@@ -47,15 +48,20 @@ class RecordSink(Protocol):
 
 
 class LineSource:
-    """A source read on a :class:`~logwatch.core.reader.LineReader` thread, taken in batches.
+    """One or several inputs read on a reader thread, taken in batches.
 
-    ``source`` is a path, ``-`` for standard input, or a pipe's file descriptor; ``follow``
-    keeps reading a path as it grows (through rotation and truncation). Reading errors are kept
-    in :attr:`error` (and passed to ``on_error``); the source then ends without an end of input.
+    ``source`` is a path, ``-`` for standard input, a pipe's file descriptor, or a sequence of
+    them; ``patterns`` are globs to match again while following (a log that appears later).
+    One input is read by a :class:`~logwatch.core.reader.LineReader`; several (or a glob) by a
+    :class:`~logwatch.core.merge.MergedReader`, which merges the files' history by time.
+    ``follow`` keeps reading paths as they grow (through rotation and truncation). A reading
+    error that ends the input is kept in :attr:`error` (and passed to ``on_error``); an input
+    that fails while others go on is a problem (:meth:`take_problems`).
     """
 
-    def __init__(self, source: str | int, *, follow: bool = False,
-                 on_error: Callable[[str], None] | None = None, max_batches: int = MAX_QUEUED_BATCHES) -> None:
+    def __init__(self, source: str | int | Sequence[str | int], *, follow: bool = False,
+                 on_error: Callable[[str], None] | None = None, max_batches: int = MAX_QUEUED_BATCHES,
+                 patterns: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
         self._inbox: queue.Queue[list[LogLine] | None] = queue.Queue(maxsize=max_batches)
         self._halt = threading.Event()
         self._lock = threading.Lock()
@@ -63,13 +69,21 @@ class LineSource:
         self.queued = 0
         """Lines read but not yet taken: the backlog behind the model."""
         self.error: str | None = None
+        self._problems: list[str] = []
         self._carry: list[LogLine] = []
         """Lines of a reader batch that did not fit the last take."""
-        self.reader = LineReader(source, self._deliver, follow=follow, batch_lines=BATCH_LINES,
-                                 on_error=self._failed, on_eof=lambda: self._deliver(None))
-        self.can_pause = not (isinstance(source, str) and source != "-" and not follow and os.path.isfile(source))
-        """Whether a lull in arrivals means something: a regular file read to its end (not
-        followed) only ever waits on the reader (a busy machine), never on the writer."""
+        inputs = [source] if isinstance(source, (str, int)) else list(source)
+        self.reader: LineReader | MergedReader
+        if len(inputs) == 1 and not patterns:
+            self.reader = LineReader(inputs[0], self._deliver, follow=follow, batch_lines=BATCH_LINES,
+                                     on_error=self._failed, on_eof=lambda: self._deliver(None))
+        else:
+            self.reader = MergedReader(inputs, self._deliver, follow=follow, patterns=patterns, exclude=exclude,
+                                       batch_lines=BATCH_LINES, on_error=self._failed,
+                                       on_eof=lambda: self._deliver(None), on_warning=self._problem)
+        self.can_pause = follow or not all(isinstance(s, str) and s != "-" and os.path.isfile(s) for s in inputs)
+        """Whether a lull in arrivals means something: regular files read to their end (not
+        followed) only ever wait on the reader (a busy machine), never on a writer."""
 
     def start(self) -> LineSource:
         self.reader.start()
@@ -94,6 +108,16 @@ class LineSource:
         self.error = message
         if self._on_error is not None:
             self._on_error(message)
+
+    def _problem(self, message: str) -> None:
+        with self._lock:
+            self._problems.append(message)
+
+    def take_problems(self) -> list[str]:
+        """Inputs that failed while the others go on (each told once), oldest first."""
+        with self._lock:
+            problems, self._problems = self._problems, []
+        return problems
 
     def _deliver(self, lines: list[LogLine] | None) -> None:
         """Reader thread → inbox (None = end of input); waits while the inbox is full."""

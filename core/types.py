@@ -54,7 +54,7 @@ class ScoredLine:
     arrival: float
     text: str
     session: str
-    """Session key, e.g. an instance UUID, ``req-…``, ``blk_…`` or ``<unkeyed:SOURCE>``."""
+    """Session key, e.g. an instance UUID, ``req-…``, ``blk_…`` or ``<unkeyed:FILE NAME>``."""
     ts: str | None = None
     level: str | None = None
     loss: float | None = None
@@ -75,6 +75,7 @@ class ScoredLine:
         return {
             "n": self.n,
             "ts": self.ts,
+            "source": self.source,
             "session": self.session,
             "text": self.text,
             "loss": None if self.loss is None else round(self.loss, 4),

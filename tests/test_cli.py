@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from logwatch.core.generator import generate_log
 from logwatch.tui.cli import main
 
-KEYS = {"n", "ts", "session", "text", "loss", "alert", "why"}  # "why" added 2026-12-01 (docs/DESIGN.md §4)
+KEYS = {"n", "ts", "source", "session", "text", "loss", "alert", "why"}  # "why", "source" added 2026-12-01 (docs/DESIGN.md §4)
 
 
 def run(*args: str, stdin: str | None = None) -> CliRunner:
@@ -172,7 +172,7 @@ def test_no_input_on_a_terminal_is_a_usage_error(monkeypatch: pytest.MonkeyPatch
     from logwatch.tui import commands
 
     with pytest.raises(commands.LogwatchError) as info:
-        commands.resolve_input(None)
+        commands.resolve_inputs(())
     assert info.value.exit_code == 2 and "no input" in info.value.message
 
 
@@ -251,7 +251,7 @@ def test_score_session_ends_judges_each_session_when_the_input_ends(checked_mode
     assert next(e for e in ends if e["session_end"] == victim)["alert"] is True
     assert result.exit_code == 1
     plain = run("score", str(log), "--model", str(checked_model))
-    assert not any("session_end" in x for x in plain.stdout.splitlines())  # opt-in only
+    assert not any("session_end" in json.loads(x) for x in plain.stdout.splitlines())  # opt-in only
     missing = run("score", str(log), "--model", str(tiny_model_dir), "--session-ends")
     assert missing.exit_code == 2 and "--session-check" in missing.stderr and "Traceback" not in missing.stderr
     replay = run("score", "--replay", str(log), "--session-ends")

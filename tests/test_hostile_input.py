@@ -117,7 +117,7 @@ def test_the_monitor_goes_on_without_a_recording_it_cannot_write(tiny_model_dir:
         if isinstance(message, LinesScored):
             shown.extend(line.n for line in message.lines)
 
-    pipeline = Pipeline(PipelineConfig(path=str(log), follow=False, record="/dev/full", model_dir=str(tiny_model_dir),
+    pipeline = Pipeline(PipelineConfig(paths=[str(log)], follow=False, record="/dev/full", model_dir=str(tiny_model_dir),
                                        device="cpu"), post=post)
     pipeline.run()
     assert shown == list(range(1, 51))

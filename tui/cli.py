@@ -95,7 +95,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("path", required=False, metavar="[PATH|-]")
+@click.argument("paths", nargs=-1, metavar="[PATH...|-]")
 @click.option("--replay", metavar="REC", default=None, help="Replay a recording (.lwrec, gzip too) instead of reading logs.")
 @click.option("--record", metavar="REC", default=None, help="Record everything seen (lines, sessions, losses) to this file.")
 @click.option("--speed", type=Finite(0.0, 1e6), default=1.0, show_default=True,
@@ -113,17 +113,24 @@ def main() -> None:
               "pauses are judged in parts and mostly flagged (docs/EVALUATION.md §1).")
 @learn_option
 @name_option
-def watch(path: str | None, replay: str | None, record: str | None, speed: float, theme: str,
+def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed: float, theme: str,
           model_dir: str | None, device: str, precision: str, session_regex: str | None,
           known_normal: str | None, session_ends: bool, learn: str, name: str | None) -> None:
-    """Open the live monitor on PATH, on standard input (-), or on a recording (--replay)."""
-    commands.run_watch(path=path, replay=replay, record=record, speed=speed, theme=theme,
+    """Open the live monitor on PATH, on standard input (-), or on a recording (--replay).
+
+    Several PATHs (or a quoted glob such as '/var/log/nova/*.log', matched again every second
+    for logs that appear later) are watched as one timeline: what the files hold is merged by
+    the lines' timestamps, new lines come in as they arrive, and a session (an instance, a
+    request) gathers its lines from every file. A file that cannot be read is named in the
+    status bar and the others are watched.
+    """
+    commands.run_watch(paths=paths, replay=replay, record=record, speed=speed, theme=theme,
                        model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
                        known_normal=known_normal, session_ends=session_ends, learn=learn, name=name)
 
 
 @main.command()
-@click.argument("path", required=False, metavar="[PATH|-]")
+@click.argument("paths", nargs=-1, metavar="[PATH...|-]")
 @model_option
 @device_option
 @precision_option
@@ -147,16 +154,20 @@ def watch(path: str | None, replay: str | None, record: str | None, speed: float
               help="Print only alert events, one JSON object each: a group of alerts opened, came back after a quiet "
               "spell, or its rate jumped ({\"alert\": open|back|rate, group, pattern, count, sessions, first_n, "
               "first_ts, n, ts, why}): what an alert router or a pager consumes.")
-def score(path: str | None, model_dir: str | None, device: str, precision: str, session_regex: str | None, follow: bool,
+def score(paths: tuple[str, ...], model_dir: str | None, device: str, precision: str, session_regex: str | None, follow: bool,
           replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool, known_normal: str | None,
           session_ends: bool, idle_seconds: float, learn: str, name: str | None, alerts_only: bool) -> None:
     """Score PATH (or standard input) headless: one JSON object per line on stdout.
 
-    Each object has n, ts, session, text, loss, alert and why (the reasons it alerted);
+    Several PATHs (or a quoted glob) are scored as one timeline, merged by the lines'
+    timestamps; every input is checked first, and one that cannot be read stops the command
+    (exit 2) before any output, since rows missing a whole file would look complete.
+
+    Each object has n, ts, source, session, text, loss, alert and why (the reasons it alerted);
     --alerts prints only alert events instead. Exit status 0, or 1 with --fail-on-alert when
     any alert fired (a session-end alert too, with --session-ends).
     """
-    commands.run_score(path=path, model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
+    commands.run_score(paths=paths, model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
                        follow=follow, replay=replay, record=record, fail_on_alert=fail_on_alert, tokens=tokens,
                        known_normal=known_normal, session_ends=session_ends, idle_seconds=idle_seconds,
                        learn=learn, name=name, alerts_only=alerts_only)

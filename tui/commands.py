@@ -22,10 +22,11 @@ from .common import (
     check_input,
     check_record_target,
     check_replay_alone,
+    learn_label,
     load_engine,
     open_known_normal,
     print_listing,
-    resolve_input,
+    resolve_inputs,
     usage_error,
 )
 
@@ -79,8 +80,8 @@ def _open_recording(path: str | None, engine: Engine) -> GuardedRecording | None
 
 
 # -- score -----------------------------------------------------------------------------
-def run_score(*, path: str | None, model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
-              follow: bool, replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool,
+def run_score(*, paths: tuple[str, ...] = (), model_dir: str | None, device: str, session_regex: str | None,
+              precision: str = "auto", follow: bool, replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool,
               known_normal: str | None = None, session_ends: bool = False, idle_seconds: float = 900.0,
               learn: str = "auto", name: str | None = None, alerts_only: bool = False) -> None:
     from logwatch.core.alerts import AlertGroups
@@ -92,8 +93,8 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
     alerted = False
     if session_ends and replay is not None:
         raise usage_error("--session-ends judges sessions while scoring; a --replay only prints what was recorded")
-    check_replay_alone(replay, path=path, follow=follow)
-    check_record_target(record, path, replay)
+    check_replay_alone(replay, path=paths[0] if paths else None, follow=follow)
+    check_record_target(record, *paths, replay)
     groups = AlertGroups()
     last_line: dict[str, ScoredLine] = {}  # session -> its last line (where a session verdict alerts)
 
@@ -130,14 +131,15 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
         else:
             from .learning import engine_for, learn_plan, learning_for
 
-            source = resolve_input(path)
-            plan = learn_plan(learn, name, source)
+            inputs, patterns, _ = resolve_inputs(paths, record=record, follow=follow)
+            check_record_target(record, *inputs)
+            plan = learn_plan(learn, name, learn_label(inputs, patterns))
             store = open_known_normal(known_normal)
             engine, note = engine_for(model_dir, device, session_regex, learn=learn, plan=plan, precision=precision,
                                       known_normal=store, session_ends=session_ends, idle_seconds=idle_seconds)
             if note:
                 click.echo(f"logwatch: {note}", err=True)
-            _score_stream(source, emit, follow=follow, record=record, engine=engine,
+            _score_stream(inputs, emit, follow=follow, record=record, engine=engine, patterns=patterns,
                           learning=learning_for(plan, engine, store))
     except KeyboardInterrupt:
         out.flush()
@@ -158,8 +160,8 @@ def run_score(*, path: str | None, model_dir: str | None, device: str, session_r
         raise SystemExit(1)
 
 
-def _score_stream(source: str, emit: Any, *, engine: Engine, follow: bool, record: str | None,
-                  learning: Learning | None = None) -> None:
+def _score_stream(inputs: list[str], emit: Any, *, engine: Engine, follow: bool, record: str | None,
+                  learning: Learning | None = None, patterns: list[str] | None = None) -> None:
     """The stream driver with JSON rows as its output; the recording is closed however it ends."""
     from logwatch.core.stream import LineSource, run_stream
 
@@ -168,12 +170,12 @@ def _score_stream(source: str, emit: Any, *, engine: Engine, follow: bool, recor
     writer = _open_recording(record, engine)
     progress = StderrProgress()
     try:
-        with LineSource(source, follow=follow) as lines:
+        with LineSource(inputs, follow=follow, patterns=patterns or (), exclude=[record] if record else []) as lines:
             for step in run_stream(engine, lines, writer=writer, learning=learning):
                 progress.show(step.learning)
                 emit(step.lines)
                 emit(step.ends)
-                for problem in engine.take_problems():
+                for problem in engine.take_problems() + lines.take_problems():
                     click.echo(f"logwatch: warning: {problem}", err=True)
             if lines.error is not None:
                 raise LogwatchError(lines.error)
@@ -359,23 +361,29 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
 
 
 # -- watch -----------------------------------------------------------------------------
-def run_watch(*, path: str | None, replay: str | None, record: str | None, speed: float, theme: str,
+def run_watch(*, paths: tuple[str, ...] = (), replay: str | None, record: str | None, speed: float, theme: str,
               model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
               known_normal: str | None = None, session_ends: bool = False, learn: str = "auto",
               name: str | None = None) -> None:
     from .learning import learn_plan
 
-    if replay is None and path is not None:
-        check_input(path)
-    check_replay_alone(replay, path=path)
-    check_record_target(record, path, replay)
-    learn_plan(learn, name, path or "-")  # a bad --learn or --name is a usage error before the screen opens
-    if replay is None and path is None and (sys.stdin is None or sys.stdin.isatty()):
+    check_replay_alone(replay, path=paths[0] if paths else None)
+    check_record_target(record, *paths, replay)
+    if replay is None and not paths and (sys.stdin is None or sys.stdin.isatty()):
         raise usage_error("no input: give a log file PATH, pipe lines in (tail -f x.log | logwatch), or --replay REC")
+    inputs: list[str] = []
+    patterns: list[str] = []
+    problems: list[str] = []
+    if replay is None:
+        inputs, patterns, problems = resolve_inputs(paths or ("-",), record=record, follow=True, strict=False)
+        check_record_target(record, *inputs)
+    # a bad --learn or --name is a usage error before the screen opens
+    learn_plan(learn, name, learn_label(inputs, patterns))
     store = open_known_normal(known_normal)
     from .launch import run_tui
 
-    code = run_tui(path=path, replay=replay, record=record, model_dir=model_dir, device=device, theme=theme,
+    code = run_tui(paths=inputs, patterns=patterns, problems=problems, replay=replay, record=record,
+                   model_dir=model_dir, device=device, theme=theme,
                    session_regex=session_regex, speed=speed, precision=precision, known_normal=store,
                    session_ends=session_ends, learn=learn, name=name)
     if code:

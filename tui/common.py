@@ -98,6 +98,64 @@ def resolve_input(path: str | None) -> str:
     return path
 
 
+def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow: bool = False,
+                   strict: bool = True) -> tuple[list[str], list[str], list[str]]:
+    """The inputs to read, the globs to keep matching, and what is wrong with some of them.
+
+    No PATH means a piped stdin. Globs are expanded (``logwatch '/var/log/nova/*.log'``), the
+    same file named twice is read once and the recording being written is never read. With
+    ``strict`` (``score``: its output must cover every input, so a bad one stops it before the
+    first row) any unreadable input is a usage error; otherwise (the monitor) unreadable inputs
+    are left out and named in the returned problems, missing ones are waited for, and only
+    when nothing at all is left to watch is it an error.
+    """
+    from logwatch.core.merge import expand_inputs
+
+    if not paths:
+        return [resolve_input(None)], [], []
+    if "-" in paths:
+        resolve_input("-")
+    inputs, patterns = expand_inputs(paths, exclude=[record] if record else [])
+    problems: list[str] = []
+    if not follow:  # while following, a glob that matches nothing yet waits for its files
+        import glob
+
+        for pattern in patterns:
+            if not glob.glob(pattern):
+                raise usage_error(f"no file matches {click.format_filename(pattern)!s}")
+    kept: list[str] = []
+    for name in inputs:
+        try:
+            check_input(name)
+        except LogwatchError as exc:
+            if strict or (len(inputs) == 1 and not patterns):
+                raise
+            if follow and not _exists(name):
+                problems.append(f"{exc.message} (watched in case it appears)")
+                kept.append(name)
+            else:
+                problems.append(exc.message)
+            continue
+        kept.append(name)
+    if not kept and (not patterns or not follow):
+        raise usage_error(problems[0] if problems else "no log file to read among the inputs")
+    return kept, patterns, problems
+
+
+def learn_label(inputs: list[str], patterns: list[str]) -> str:
+    """What a model learned from these inputs is remembered by (``--name`` overrides it): the
+    log's name, ``stdin``, or for several logs the first one's name and how many more."""
+    if not inputs:
+        return patterns[0] if patterns else "-"
+    return inputs[0] if len(inputs) == 1 else f"{inputs[0]}+{len(inputs) - 1}"
+
+
+def _exists(path: str) -> bool:
+    import os
+
+    return os.path.lexists(path)
+
+
 def load_engine(model_dir: str | None, device: str, session_regex: str | None, **kwargs: Any) -> Engine:
     from logwatch.core.engine import Engine, EngineError
 

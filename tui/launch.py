@@ -33,28 +33,31 @@ def _take_stdin_pipe() -> int | None:
     return pipe_fd
 
 
-def run_tui(*, path: str | None, replay: str | None, record: str | None, model_dir: str | None, device: str,
+def run_tui(*, paths: list[str], replay: str | None, record: str | None, model_dir: str | None, device: str,
             theme: str, session_regex: str | None, speed: float, precision: str = "auto",
             known_normal: KnownNormal | None = None, session_ends: bool = False, learn: str = "auto",
-            name: str | None = None) -> int:
-    """Run the app until the user quits; returns the exit code."""
+            name: str | None = None, patterns: list[str] | None = None, problems: list[str] | None = None) -> int:
+    """Run the app until the user quits; returns the exit code.
+
+    ``paths`` are the inputs (``-`` = the pipe on stdin), ``patterns`` globs to keep matching,
+    ``problems`` what was wrong with inputs left out (shown in the status bar)."""
     if not os.isatty(sys.__stdout__.fileno() if sys.__stdout__ else 1):
         print(NO_TERMINAL, file=sys.stderr)
         return 2
     fd: int | None = None
-    if replay is None and (path is None or path == "-"):
+    if replay is None and (not paths or "-" in paths):
         if sys.stdin is not None and not sys.stdin.isatty():
             fd = _take_stdin_pipe()
             if fd is None:
                 print(NO_TERMINAL, file=sys.stderr)
                 return 2
-        path = None
     elif (not sys.stdin or not sys.stdin.isatty()) and _take_stdin_pipe() is None:
         print(NO_TERMINAL, file=sys.stderr)
         return 2
     from .app import LogwatchApp
 
-    config = PipelineConfig(path=path, fd=fd, replay=replay, record=record, model_dir=model_dir, device=device,
+    config = PipelineConfig(paths=[p for p in paths if p != "-"], fd=fd, replay=replay, patterns=patterns or [],
+                            problems=problems or [], record=record, model_dir=model_dir, device=device,
                             learn=learn, name=name,
                             precision=precision, session_regex=session_regex, speed=speed, known_normal=known_normal,
                             session_ends=session_ends)

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
@@ -34,10 +34,14 @@ if TYPE_CHECKING:
 class PipelineConfig:
     """Where lines come from and how they are scored; one per app run."""
 
-    path: str | None = None
-    """A file to follow (tail -F), or None."""
+    paths: list[str] = field(default_factory=list)
+    """Files to follow (tail -F), merged into one timeline when there are several."""
     fd: int | None = None
     """A pipe's file descriptor (stdin, dup'd before the app took the terminal), or None."""
+    patterns: list[str] = field(default_factory=list)
+    """Globs matched again every second: a log that appears later is watched too."""
+    problems: list[str] = field(default_factory=list)
+    """Inputs left out before the start (unreadable) or waited for (missing): told in the status bar."""
     replay: str | None = None
     record: str | None = None
     model_dir: str | None = None
@@ -126,16 +130,20 @@ class Pipeline:
     def _live(self) -> None:
         from logwatch.core.stream import LineSource, run_stream
 
+        from .common import learn_label
         from .learning import learn_plan, learning_for
 
         cfg = self.config
-        source: str | int = cfg.fd if cfg.fd is not None else (cfg.path or "-")
-        plan = learn_plan(cfg.learn, cfg.name, cfg.path or "-")
+        sources: list[str | int] = [*cfg.paths, *([cfg.fd] if cfg.fd is not None else [])]
+        plan = learn_plan(cfg.learn, cfg.name, learn_label(cfg.paths, cfg.patterns))
         engine, state, note = self._load_engine(plan)
         self._set(state=state, note=note, model=engine.model_name, device=engine.device, threshold=engine.threshold)
         learning = learning_for(plan, engine, cfg.known_normal)
         writer = self._open_writer(engine.model_name, engine.threshold, engine.session_check is not None)
-        lines = LineSource(source, follow=cfg.follow and cfg.fd is None, on_error=self._note)
+        lines = LineSource(sources or ["-"], follow=cfg.follow,
+                           on_error=self._note, patterns=cfg.patterns, exclude=[cfg.record] if cfg.record else [])
+        for problem in cfg.problems:
+            self._warn(problem)
         self._source = lines
         pending: list[ScoredLine] = []
         provisional: list[ScoredLine] = []
@@ -147,7 +155,7 @@ class Pipeline:
                                    batch_lines=cfg.max_batch_lines, learning=learning):
                 pending.extend(step.lines)
                 provisional.extend(step.pending)
-                for problem in engine.take_problems():
+                for problem in engine.take_problems() + lines.take_problems():
                     self._warn(problem)
                 if step.learning is not None and step.learning.text() != told:
                     told = step.learning.text()

@@ -26,7 +26,7 @@ def _alerted(app: LogwatchApp) -> set[str]:
 async def test_live_scoring_alert_detail_filter_and_replay(tiny_model_dir: Path, incident_file: Path,
                                                            incident_log: GeneratedLog, tmp_path: Path, wait_end) -> None:
     rec = tmp_path / "live.lwrec"
-    config = PipelineConfig(path=str(incident_file), follow=False, model_dir=str(tiny_model_dir), device="cpu",
+    config = PipelineConfig(paths=[str(incident_file)], follow=False, model_dir=str(tiny_model_dir), device="cpu",
                             record=str(rec))
     app = LogwatchApp(config)
     incident = incident_log.incidents[0]
@@ -90,7 +90,7 @@ async def test_live_scoring_alert_detail_filter_and_replay(tiny_model_dir: Path,
 
 async def test_a_model_that_fails_to_load_still_shows_lines(incident_file: Path, incident_log: GeneratedLog,
                                                             tmp_path: Path, wait_end) -> None:
-    app = LogwatchApp(PipelineConfig(path=str(incident_file), follow=False, model_dir=str(tmp_path / "nope")))
+    app = LogwatchApp(PipelineConfig(paths=[str(incident_file)], follow=False, model_dir=str(tmp_path / "nope")))
     async with app.run_test(size=SIZE) as pilot:
         await wait_end(app, pilot)
         assert app.status.note.startswith("model not loaded") or "model not loaded" in app.status.note
@@ -103,7 +103,7 @@ async def test_a_model_that_fails_to_load_still_shows_lines(incident_file: Path,
 async def test_hostile_lines_are_drawn_as_text(tiny_model_dir: Path, tmp_path: Path, wait_end) -> None:
     path = tmp_path / "hostile.log"
     path.write_bytes(b"INFO nova.x \x1b]0;pwned\x07 title\n\x1b[2J clear\n[bold red]markup[/]\n\xff\xfe\x00 bytes\n")
-    app = LogwatchApp(PipelineConfig(path=str(path), follow=False, model_dir=str(tiny_model_dir), device="cpu"))
+    app = LogwatchApp(PipelineConfig(paths=[str(path)], follow=False, model_dir=str(tiny_model_dir), device="cpu"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_end(app, pilot)
         log = app.query_one("#log", LogView)
@@ -201,7 +201,7 @@ async def test_first_frame_and_keys_do_not_wait_for_the_model(tiny_model_dir: Pa
         return real_load(cls, *args, **kwargs)
 
     monkeypatch.setattr(Engine, "load", classmethod(slow_load))
-    app = LogwatchApp(PipelineConfig(path=str(incident_file), follow=False, model_dir=str(tiny_model_dir), device="cpu"))
+    app = LogwatchApp(PipelineConfig(paths=[str(incident_file)], follow=False, model_dir=str(tiny_model_dir), device="cpu"))
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
@@ -242,7 +242,7 @@ async def test_m_marks_the_selected_alert_normal_and_later_lines_like_it_stay_qu
     path = tmp_path / "followed.log"
     path.write_text("\n".join(lines) + "\n")
     store = KnownNormal.open(tmp_path / "known.json")
-    app = LogwatchApp(PipelineConfig(path=str(path), follow=True, model_dir=str(tiny_model_dir), device="cpu",
+    app = LogwatchApp(PipelineConfig(paths=[str(path)], follow=True, model_dir=str(tiny_model_dir), device="cpu",
                                      known_normal=store))
     try:  # a failed assert must not leave the follow thread running (the test would hang)
         async with app.run_test(size=SIZE) as pilot:
@@ -281,11 +281,11 @@ async def test_session_ends_alert_a_session_that_stopped_early_and_replay_the_sa
     log = tmp_path / "truncated.log"
     log.write_text("\n".join(texts) + "\n")
     rec = tmp_path / "ends.lwrec"
-    plain = LogwatchApp(PipelineConfig(path=str(log), follow=False, model_dir=str(checked_model), device="cpu"))
+    plain = LogwatchApp(PipelineConfig(paths=[str(log)], follow=False, model_dir=str(checked_model), device="cpu"))
     async with plain.run_test(size=SIZE) as pilot:
         await wait_end(plain, pilot)
         assert victim not in _alerted(plain)  # no line of it is surprising: only its end can tell
-    app = LogwatchApp(PipelineConfig(path=str(log), follow=False, model_dir=str(checked_model), device="cpu",
+    app = LogwatchApp(PipelineConfig(paths=[str(log)], follow=False, model_dir=str(checked_model), device="cpu",
                                      session_ends=True, record=str(rec)))
     async with app.run_test(size=SIZE) as pilot:
         await wait_end(app, pilot)
@@ -307,7 +307,7 @@ async def test_session_ends_alert_a_session_that_stopped_early_and_replay_the_sa
 
 async def test_session_ends_without_a_check_say_so_and_score_anyway(tiny_model_dir: Path, incident_file: Path,
                                                                     incident_log: GeneratedLog, wait_end) -> None:
-    app = LogwatchApp(PipelineConfig(path=str(incident_file), follow=False, model_dir=str(tiny_model_dir),
+    app = LogwatchApp(PipelineConfig(paths=[str(incident_file)], follow=False, model_dir=str(tiny_model_dir),
                                      device="cpu", session_ends=True))
     async with app.run_test(size=SIZE) as pilot:
         await wait_end(app, pilot)
@@ -322,7 +322,7 @@ async def test_a_followed_file_that_goes_quiet_gets_its_session_verdicts(checked
     texts, victim = truncated
     log = tmp_path / "quiet.log"
     log.write_text("\n".join(texts) + "\n")
-    app = LogwatchApp(PipelineConfig(path=str(log), follow=True, model_dir=str(checked_model), device="cpu",
+    app = LogwatchApp(PipelineConfig(paths=[str(log)], follow=True, model_dir=str(checked_model), device="cpu",
                                      session_ends=True, idle_seconds=2.0))
     try:
         async with app.run_test(size=SIZE) as pilot:
