@@ -20,7 +20,7 @@ from .known_normal import KnownNormal
 from .masking import MASK_VERSION, masked_line
 from .parse import parse_line
 from .session_check import SessionCheck, SessionCheckError
-from .sessions import SessionInfo, SessionKeyer, SessionRuleError, SessionTable
+from .sessions import SessionInfo, SessionKeyer, SessionRuleError, SessionTable, source_label
 from .spec import ModelDirError
 from .types import LogLine, ScoredLine, SessionEnd
 
@@ -190,7 +190,7 @@ class Engine:
         for line in lines:
             parsed = parse_line(line.text)
             session = self.keyer.key(line.text, line.source)
-            out.append(ScoredLine(n=line.n, source=line.source, arrival=line.arrival, text=line.text,
+            out.append(ScoredLine(n=line.n, source=source_label(line.source), arrival=line.arrival, text=line.text,
                                   session=session, ts=parsed.ts, level=parsed.level))
             masked.append(masked_line(parsed))
             messages.append(parsed.message)
@@ -221,7 +221,7 @@ class Engine:
         out = []
         for line in lines:
             parsed = parse_line(line.text)
-            scored = ScoredLine(n=line.n, source=line.source, arrival=line.arrival, text=line.text,
+            scored = ScoredLine(n=line.n, source=source_label(line.source), arrival=line.arrival, text=line.text,
                                 session=self.keyer.key(line.text, line.source), ts=parsed.ts, level=parsed.level)
             scored.why = rule.reasons(loss=None, level=parsed.level, message=parsed.message, pattern="",
                                       surprising_in_session=0)

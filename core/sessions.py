@@ -72,6 +72,13 @@ def unkeyed_session(source: str) -> str:
     return f"<unkeyed:{clean_field(name, MAX_KEY_CHARS)}>"
 
 
+@functools.lru_cache(maxsize=256)
+def source_label(source: str) -> str:
+    """A file name as scored lines carry it: untrusted too (undecodable bytes arrive as lone
+    surrogates, which no output can encode), so cleaned like a parsed field."""
+    return clean_field(source, 4096)
+
+
 class SessionKeyer:
     """Maps a line's text to its session key under one rule."""
 

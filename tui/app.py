@@ -132,9 +132,12 @@ class LogwatchApp(App[int]):
             return Palette(ramp=(v.get("foreground-muted", "#888888"), v.get("success", "green"), v.get("warning", "yellow"),
                                  v.get("accent", "orange"), v.get("error", "red")),
                            muted=v.get("foreground-muted", "#888888"), alert=v.get("error", "red"),
-                           match=v.get("warning", "yellow"))
+                           match=v.get("warning", "yellow"),
+                           sources=(v.get("primary", "blue"), v.get("secondary", "magenta"), v.get("foreground", "white")))
         ramp = tuple(theme.variables[f"loss-{i}"] for i in range(5))
-        return Palette(ramp=ramp, muted=theme.variables["loss-muted"], alert=ramp[-1], match=theme.warning or ramp[2])
+        sources = tuple(theme.variables[f"source-{i}"] for i in range(4))
+        return Palette(ramp=ramp, muted=theme.variables["loss-muted"], alert=ramp[-1], match=theme.warning or ramp[2],
+                       sources=sources)
 
     # -- pipeline messages ---------------------------------------------------------------
     def on_lines_scored(self, message: LinesScored) -> None:
@@ -254,7 +257,7 @@ class LogwatchApp(App[int]):
         self.ask_mode = mode
         box = self.query_box
         box.placeholder = ("search: text or /regex/ (enter; n/N to move)" if mode == "search" else
-                           "filter: text  !text  /regex/  level:WARNING+  loss>2.5   (empty = show all)")
+                           "filter: text  !text  /regex/  level:WARNING+  loss>2.5  source:api   (empty = show all)")
         current = self.state.line_filter
         box.value = (current.source if current else "") if mode == "filter" else ""
         box.add_class("-shown")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 
+from logwatch.core.timeline import source_tag
 from logwatch.core.types import ScoredLine
 
 #: Characters that must never be written raw: C0 controls (tab included: it breaks column
@@ -24,6 +25,8 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\
 
 #: Number of colour steps of the loss ramp (theme variables ``loss-0`` … ``loss-4``).
 RAMP_STEPS = 5
+#: Width of the source column of a merged view (``nova-compute`` fits).
+SOURCE_TAG_CHARS = 12
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -60,11 +63,16 @@ class Palette:
     muted: str = "#7f8c8d"
     alert: str = "#bf616a"
     match: str = "#ebcb8b"
+    sources: tuple[str, ...] = ("#58a6ff", "#bc8cff", "#79c0ff", "#d2a8ff")
+    """One colour per log in a merged view, in the order the logs were first seen (cycled)."""
 
 
 def line_text(line: ScoredLine, threshold: float | None, palette: Palette, *, show_session: bool = False,
-              search: re.Pattern[str] | None = None) -> Text:
-    """One row of a log view: marker, loss, time, level, (session,) text coloured by loss."""
+              search: re.Pattern[str] | None = None, source: int | None = None) -> Text:
+    """One row of a log view: marker, loss, time, level, (source tag,) (session,) text coloured by loss.
+
+    ``source`` is the line's log among those of a merged view (its colour); None when the view
+    shows one log, which then needs no tag."""
     step = loss_step(line.loss, threshold)
     colour = palette.ramp[step]
     loss = "  -  " if line.loss is None else f"{min(line.loss, 99.99):5.2f}"
@@ -78,6 +86,10 @@ def line_text(line: ScoredLine, threshold: float | None, palette: Palette, *, sh
         level_style = Style(color=palette.alert, bold=True) if line.level in ("ERROR", "CRITICAL", "FATAL") else \
             Style(color=palette.ramp[2]) if line.level in ("WARNING", "WARN") else Style(color=palette.muted)
         text.append(f"{safe_text(line.level[:5], 5):<5} ", level_style)
+    if source is not None:
+        tag_colour = palette.sources[source % len(palette.sources)] if palette.sources else palette.muted
+        tag = safe_text(source_tag(line.source), 40)[:SOURCE_TAG_CHARS]
+        text.append(f"{tag:<{SOURCE_TAG_CHARS}} ", Style(color=tag_colour))
     if show_session:
         text.append(safe_text(short_session(line.session), 40) + " ", Style(color=palette.muted, italic=True))
     start = len(text)
@@ -136,7 +148,9 @@ class LineFilter:
     """What the view shows. Parsed from a small language typed in the filter bar:
 
     ``text`` keep lines containing text · ``!text`` drop them · ``/regex/`` keep matches ·
-    ``level:ERROR`` (or ``level:WARNING+``) · ``loss>2.5`` · terms combine with AND.
+    ``level:ERROR`` (or ``level:WARNING+``) · ``loss>2.5`` · ``source:api`` keep the lines of
+    the logs whose name holds ``api`` (several: any of them) · ``!source:api`` drop them ·
+    terms combine with AND.
     """
 
     include: tuple[str, ...] = ()
@@ -145,11 +159,20 @@ class LineFilter:
     levels: frozenset[str] | None = None
     min_loss: float | None = None
     source: str = ""
+    """The expression as typed."""
+    logs_in: tuple[str, ...] = ()
+    logs_out: tuple[str, ...] = ()
 
     def __call__(self, line: ScoredLine) -> bool:
         text = line.text
         if self.min_loss is not None and (line.loss is None or line.loss <= self.min_loss):
             return False
+        if self.logs_in or self.logs_out:
+            tag = source_tag(line.source).lower()
+            if self.logs_in and not any(name in tag for name in self.logs_in):
+                return False
+            if any(name in tag for name in self.logs_out):
+                return False
         if self.levels is not None and (line.level or "") not in self.levels:
             return False
         lowered = text.lower()
@@ -174,7 +197,16 @@ def parse_filter(expression: str) -> LineFilter:
     patterns: list[re.Pattern[str]] = []
     levels: set[str] | None = None
     min_loss: float | None = None
+    logs_in: list[str] = []
+    logs_out: list[str] = []
     for term in _terms(expression):
+        lowered = term.lower()
+        if lowered.startswith(("source:", "!source:")):
+            name = lowered.split(":", 1)[1]
+            if not name:
+                raise FilterError("source:NAME needs part of a log's file name, e.g. source:compute")
+            (logs_out if lowered.startswith("!") else logs_in).append(name)
+            continue
         if len(term) > 2 and term.startswith("/") and term.endswith("/"):
             try:
                 patterns.append(re.compile(term[1:-1], re.IGNORECASE))
@@ -202,7 +234,8 @@ def parse_filter(expression: str) -> LineFilter:
         else:
             include.append(term.lower())
     return LineFilter(tuple(include), tuple(exclude), tuple(patterns),
-                      frozenset(levels) if levels is not None else None, min_loss, expression)
+                      frozenset(levels) if levels is not None else None, min_loss, expression,
+                      tuple(logs_in), tuple(logs_out))
 
 
 def _terms(expression: str) -> list[str]:

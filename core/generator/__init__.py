@@ -15,6 +15,7 @@ Run ``python -m logwatch.core.generator OUT_DIR`` to (re)write the sample logs.
 from __future__ import annotations
 
 import heapq
+import json
 import random
 import sys
 from collections.abc import Callable, Sequence
@@ -26,7 +27,8 @@ from ..sessions import SessionKeyer
 from .instance import Instance
 from .sim import INCIDENT_KINDS, GeneratedLog, Incident, Sim
 
-__all__ = ["INCIDENT_KINDS", "SAMPLES", "GeneratedLog", "Incident", "generate_log", "main", "write_sample_logs"]
+__all__ = ["INCIDENT_KINDS", "SAMPLES", "SERVICE_SAMPLE", "GeneratedLog", "Incident", "generate_log", "main",
+           "write_sample_logs", "write_service_logs"]
 
 
 # -- the host's background ------------------------------------------------------------------
@@ -104,11 +106,13 @@ def generate_log(*, seed: int = 0, n_instances: int = 100, incidents: Sequence[s
 def _finish(sim: Sim) -> GeneratedLog:
     keyer = SessionKeyer(None)
     lines: list[str] = []
+    services: list[str] = []
     sessions: dict[str, str] = {}
     found: dict[tuple[str, str], Incident] = {}
     while sim.events:
         event = heapq.heappop(sim.events)
         lines.append(event.line)
+        services.append(event.service)
         key = keyer.key(event.line, "generated")
         if event.anomaly is None:
             sessions.setdefault(key, "Normal")
@@ -117,7 +121,7 @@ def _finish(sim: Sim) -> GeneratedLog:
         if (event.anomaly, key) not in found:
             ts = parse_line(event.line).ts or ""
             found[(event.anomaly, key)] = Incident(event.anomaly, key, len(lines), ts)
-    return GeneratedLog(lines, sessions, sorted(found.values(), key=lambda i: i.first_line))
+    return GeneratedLog(lines, sessions, sorted(found.values(), key=lambda i: i.first_line), services)
 
 
 # -- the bundled sample ----------------------------------------------------------------------
@@ -149,12 +153,48 @@ def write_sample_logs(out_dir: str | Path, progress: Callable[[str], None] | Non
     return written
 
 
+#: The multi-service sample: one run (seed, instances, incidents) written as a deployment keeps
+#: it, one file per service. The no-valid-host failure goes from nova-compute to the scheduler.
+SERVICE_SAMPLE: tuple[int, int, tuple[str, ...]] = (5, 120, ("volume_attach", "no_valid_host"))
+SERVICE_FILES = {"api": "nova-api.log", "scheduler": "nova-scheduler.log", "compute": "nova-compute.log"}
+
+
+def write_service_logs(out_dir: str | Path, progress: Callable[[str], None] | None = None) -> list[Path]:
+    """The api, scheduler and compute logs of one run into ``OUT_DIR/services/``, with its ground
+    truth: ``labels.csv`` and ``incidents.json``, where ``first_line`` counts in the merged
+    timeline (``logwatch score services/*.log``) and ``source``/``source_line`` name the file."""
+    seed, n_instances, incidents = SERVICE_SAMPLE
+    log = generate_log(seed=seed, n_instances=n_instances, incidents=incidents)
+    out = Path(out_dir) / "services"
+    out.mkdir(parents=True, exist_ok=True)
+    per_file: dict[str, list[str]] = {service: [] for service in SERVICE_FILES}
+    where: list[tuple[str, int]] = []
+    for line, service in zip(log.lines, log.services):
+        per_file[service].append(line)
+        where.append((SERVICE_FILES[service], len(per_file[service])))
+    written = []
+    for service, lines in per_file.items():
+        path = out / SERVICE_FILES[service]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written.append(path)
+    (out / "labels.csv").write_text(log.labels_csv(), encoding="utf-8")
+    truth = [{**vars(i), "source": where[i.first_line - 1][0], "source_line": where[i.first_line - 1][1]}
+             for i in log.incidents]
+    (out / "incidents.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+    if progress:
+        progress(f"{out}: {len(log.lines):,} lines in {len(per_file)} files "
+                 f"({', '.join(f'{SERVICE_FILES[s]} {len(v):,}' for s, v in per_file.items())}), "
+                 f"{sum(v == 'Anomaly' for v in log.sessions.values())} anomalous sessions")
+    return written
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m logwatch.core.generator OUT_DIR   (writes the bundled sample logs)", file=sys.stderr)
         return 2
     write_sample_logs(args[0], progress=print)
+    write_service_logs(args[0], progress=print)
     return 0
 
 

@@ -46,6 +46,8 @@ class Instance:
             return self.fail_vif_plugging()
         if self.incident == "auth_error":
             return self.fail_auth()
+        if self.incident == "no_valid_host":
+            return self.fail_no_valid_host()
         self.spawn()
         self.active_phase()
         self.delete()
@@ -214,6 +216,35 @@ class Instance:
             "    raise exceptions.Unauthorized()",
         ), "Unauthorized: The request you have made requires authentication. (HTTP 401)")
         self.cleanup_after_failure("Failed to allocate the network(s), not rescheduling.")
+
+    def fail_no_valid_host(self) -> None:
+        """The build fails here and no other host is left: the story goes from nova-compute to the
+        scheduler (its retry finds no host; the instance is put in ERROR), then the user deletes it."""
+        sim, rng = self.sim, self.sim.rng
+        self.lifecycle_event(rng.uniform(6, 14), "Started")
+        self.log(1.5, "ERROR", "nova.compute.manager", "Instance failed to spawn", anomaly=True)
+        self.traceback("nova.compute.manager", (
+            '  File "/usr/lib/python2.7/dist-packages/nova/virt/libvirt/driver.py", line 2782, in spawn',
+            "    destroy_disks_on_failure=True)",
+            '  File "/usr/lib/python2.7/dist-packages/nova/virt/libvirt/driver.py", line 5056, in _create_domain',
+            "    guest.launch(pause=pause)",
+        ), "libvirtError: internal error: qemu unexpectedly closed the monitor")
+        self.log(0.01, "INFO", "nova.compute.manager", "Terminating instance", anomaly=True)
+        self.log(0.2, "INFO", "nova.virt.libvirt.driver", "Instance destroyed successfully.", ctx="[-]", anomaly=True)
+        self.log(0.1, "ERROR", "nova.compute.manager",
+                 f"Build of instance {self.id} was re-scheduled: internal error: qemu unexpectedly closed the monitor",
+                 anomaly=True)
+        ctx, t = sim.user_ctx(self.req), self.t + 0.4
+        for dt, level, component, message, hint in (
+                (0.0, "INFO", "nova.filters", "Filter RetryFilter returned 0 hosts", self.req),
+                (0.001, "INFO", "nova.filters", f"Filtering removed all hosts for the request with instance ID "
+                 f"'{self.id}'. Filter results: ['RetryFilter: (start: 1, end: 0)']", self.req),
+                (0.05, "WARNING", "nova.scheduler.utils", f"{self.tag} Failed to compute_task_build_instances: No valid "
+                 "host was found. There are not enough hosts available.", self.id),
+                (0.051, "WARNING", "nova.scheduler.utils", f"{self.tag} Setting instance to ERROR state.", self.id)):
+            sim.emit(t + dt, "scheduler", level, component, ctx, message, anomaly=self.incident, session_hint=hint)
+        self.t = t + rng.uniform(20, 40)
+        sim.api(self.t, "DELETE", f"/v2/{sim.tenant}/servers/{self.id}", 204)
 
     def fail_disk_full(self) -> None:
         sim = self.sim

@@ -37,6 +37,7 @@ DIALECTS: dict[str, dict[str, str]] = {
 
 INCIDENT_KINDS: tuple[str, ...] = (
     "spawn_timeout", "volume_attach", "auth_error", "vif_plugging", "disk_full", "unexpected_shutdown",
+    "no_valid_host",
 )
 
 FILES = {
@@ -65,6 +66,8 @@ class GeneratedLog:
     sessions: dict[str, str]
     """Every session key (as the built-in keyer sees it) → ``Normal`` or ``Anomaly``."""
     incidents: list[Incident] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
+    """Which service logged each line (``api``, ``compute``, ``scheduler``), in line order."""
 
     def labels_csv(self) -> str:
         """Loghub-style ``SessionId,Label`` ground truth."""
@@ -86,6 +89,7 @@ class Event:
     anomaly: str | None = field(default=None, compare=False)
     """Incident kind when this line is the start of (or part of) an incident."""
     session_hint: str | None = field(default=None, compare=False)
+    service: str = field(default="compute", compare=False)
 
 
 class Sim:
@@ -138,7 +142,7 @@ class Sim:
             for old, new in self.dialect.items():
                 if old:
                     line = line.replace(old, new)
-        heapq.heappush(self.events, Event(t, self.seq, line, anomaly, session_hint))
+        heapq.heappush(self.events, Event(t, self.seq, line, anomaly, session_hint, file))
 
     def api(self, t: float, method: str, path: str, status: int, req: str | None = None,
             ctx: str | None = None) -> None:

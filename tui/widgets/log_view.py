@@ -70,10 +70,13 @@ class LogView(ScrollView, can_focus=True):
         self.search: re.Pattern[str] | None = None
         self._cache: LRUCache[tuple[int, int, int, bool], Strip] = LRUCache(2048)
         self._generation = 0
+        self.sources: dict[str, int] = {}
+        """Each log seen, in first-seen order: its colour in a merged view (kept across sessions)."""
 
     # -- data ----------------------------------------------------------------------------
     def add_lines(self, batch: Iterable[ScoredLine]) -> None:
         batch = list(batch)
+        self._note_sources(batch)
         self.lines.extend(batch)
         shown = [x for x in batch if self.line_filter(x)] if self.line_filter else batch
         if self.rows is not self.lines:
@@ -86,10 +89,20 @@ class LogView(ScrollView, can_focus=True):
     def replace_lines(self, lines: Iterable[ScoredLine]) -> None:
         """Show another set of lines (a different session), keeping the filter."""
         self.lines = list(lines)[-self.max_lines:]
+        self._note_sources(self.lines)
         self.cursor = -1
         self.follow = True
         self.new_lines = 0
         self._refilter()
+
+    def _note_sources(self, lines: list[ScoredLine]) -> None:
+        """Give new logs their colour; the tag column appears (redrawing every row) with the second."""
+        before = len(self.sources)
+        for line in lines:
+            if line.source not in self.sources:
+                self.sources[line.source] = len(self.sources)
+        if before < 2 <= len(self.sources):
+            self.invalidate()
 
     def set_filter(self, line_filter: LineFilter | None) -> None:
         self.line_filter = line_filter if line_filter and line_filter.active else None
@@ -200,8 +213,9 @@ class LogView(ScrollView, can_focus=True):
         key = (self.rows[index].n, width, self._generation, selected)
         cached = self._cache.get(key)
         if cached is None:
-            text = line_text(self.rows[index], self._threshold(), self._palette(), show_session=self.show_session,
-                             search=self.search)
+            row = self.rows[index]
+            text = line_text(row, self._threshold(), self._palette(), show_session=self.show_session,
+                             search=self.search, source=self.sources.get(row.source) if len(self.sources) > 1 else None)
             text.truncate(width, overflow="ellipsis", pad=True)
             segments = [s for s in text.render(self.app.console) if s.text != "\n"]
             cached = Strip(segments).adjust_cell_length(width)

@@ -97,7 +97,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("a / A", "jump to the next / previous alert of another group"),
     ("/", "search (text, or /regex/), highlighted in the log"),
     ("n / N", "next / previous search match"),
-    ("f", "filter: text  !text  /regex/  level:WARNING+  loss>2.5 (AND)"),
+    ("f", "filter: text  !text  /regex/  level:WARNING+  loss>2.5  source:api  !source:api (AND)"),
     ("m / M", "mark the line's pattern normal, never to alert again (m again: unmark) / M: all its session's alerts"),
     ("z", "snooze the line's pattern: no alert from it for an hour (z again: end the snooze)"),
     ("s", "show all lines / back to the selected session"),
