@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from .ingest import IngestError
-from .reader import FileFollower, LineReader
+from .reader import FileFollower, LineReader, put_unless_stopped
 from .timeline import merge_by_time
 from .types import LogLine
 
@@ -152,12 +152,7 @@ class MergedReader(threading.Thread):
 
     def _piped_batch(self, lines: list[LogLine]) -> None:
         """A pipe's reader thread → this thread (waits while 64 batches are queued)."""
-        while not self._halt.is_set():
-            try:
-                self._piped.put(lines, timeout=0.2)
-                return
-            except queue.Full:
-                continue
+        put_unless_stopped(self._piped, lines, self._halt)
 
     def _note_identity(self, follower: FileFollower) -> None:
         if follower.identity is not None:

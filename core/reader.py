@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import stat
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from .ingest import (
     CHUNK_BYTES,
@@ -174,6 +176,20 @@ class FileFollower:
 
 
 # -- background reader ---------------------------------------------------------------------
+T = TypeVar("T")
+
+
+def put_unless_stopped(inbox: queue.Queue[T], item: T, halt: threading.Event) -> None:
+    """Queue ``item`` for another thread, waiting while the queue is full (backpressure on the
+    reading thread) but never past ``halt``, so a stopped consumer cannot hang its producer."""
+    while not halt.is_set():
+        try:
+            inbox.put(item, timeout=0.2)
+            return
+        except queue.Full:
+            continue
+
+
 class LineReader(threading.Thread):
     """A daemon thread that reads one source and hands batches of lines to ``deliver``.
 

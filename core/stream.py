@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from .merge import MergedReader
-from .reader import LineReader
+from .reader import LineReader, put_unless_stopped
 from .types import LogLine, ScoredLine, SessionEnd
 
 if TYPE_CHECKING:
@@ -124,12 +124,7 @@ class LineSource:
         if lines is not None:
             with self._lock:
                 self.queued += len(lines)
-        while not self._halt.is_set():
-            try:
-                self._inbox.put(lines, timeout=0.2)
-                return
-            except queue.Full:
-                continue
+        put_unless_stopped(self._inbox, lines, self._halt)
 
     def take(self, timeout: float, max_lines: int = BATCH_LINES) -> list[LogLine] | None:
         """At most ``max_lines`` waiting lines; [] when none came in ``timeout`` s; None at the end."""

@@ -64,8 +64,18 @@ def timestamp_key(ts: str | None, *, year: int | None = None) -> float | None:
     return stamp.timestamp()
 
 
+#: The commonest header, an ISO-like stamp first or after one word (Loghub's log-file prefix),
+#: read without parsing the whole line; anything else goes through :func:`parse_line`.
+_LEADING_STAMP = re.compile(r"(?:\S+ +)?(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)[ \]]")
+
+
 def line_key(text: str) -> float | None:
-    """The timeline position of a raw line: its parsed timestamp, or None."""
+    """The timeline position of a raw line: its timestamp, or None."""
+    match = _LEADING_STAMP.match(text)
+    if match:
+        key = timestamp_key(match.group(1))
+        if key is not None:
+            return key
     return timestamp_key(parse_line(text).ts)
 
 

@@ -89,3 +89,22 @@ def test_train_from_a_model_adapts_it_to_the_files(other_log, tmp_path: Path) ->
     assert sum(r["alert"] for r in rows) < before / 5  # it knows the log now
     bad = logwatch("train", other, "--out", str(tmp_path / "x"), "--from", str(tmp_path / "missing"))
     assert bad.returncode == 2 and "model directory not found" in bad.stderr
+
+
+def test_eval_learn_measures_the_learning_path_on_labelled_lines(other_log, tmp_path: Path) -> None:
+    """``eval --learn N`` adapts the bundled model to the first N lines, then scores them all: on
+    another deployment's dialect it must flag fewer normal sessions than the bundled model alone
+    and still catch the incident."""
+    path, log = other_log
+    labels = tmp_path / "labels.csv"
+    labels.write_text(log.labels_csv())
+    plain = _logwatch("eval", str(path), "--labels", str(labels), "--json", "--no-baseline", env_home=tmp_path)
+    learned = _logwatch("eval", str(path), "--labels", str(labels), "--json", "--no-baseline", "--learn", "600",
+                        env_home=tmp_path)
+    assert plain.returncode == 0 and learned.returncode == 0, learned.stderr
+    before, after = json.loads(plain.stdout), json.loads(learned.stdout)
+    assert "learned" not in before and after["learned"]["window_lines"] == 600
+    assert after["recall"] == 1.0 and after["fpr"] < before["fpr"]
+    refused = _logwatch("eval", str(path), "--labels", str(labels), "--learn", "600", "--session-regex", "(x)",
+                        env_home=tmp_path)
+    assert refused.returncode == 2 and "--session-regex" in refused.stderr

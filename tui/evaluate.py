@@ -33,7 +33,7 @@ _ROWS = (
 def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, device: str, session_regex: str | None,
              as_json: bool, threshold: float | None, min_lines: int | None, baseline: bool,
              known_normal: str | None = None, feedback: tuple[int, ...] = (), feedback_scope: str = "line",
-             signals: str = "all", known_margin: float | None = None) -> None:
+             signals: str = "all", known_margin: float | None = None, learn: int | None = None) -> None:
     from logwatch.core.eval.evaluate import evaluate_files
     from logwatch.core.eval.metrics import read_labels
     from logwatch.core.eval.traces import EvalError, check_files
@@ -67,11 +67,18 @@ def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, devi
         raise usage_error("--known-margin must be a number of at least 1")
     engine = load_engine(model_dir, device, session_regex, threshold=threshold, min_lines=min_lines,
                          known_normal=store, signals=chosen, known_margin=margin)
+    learned_summary: dict[str, Any] | None = None
+    if learn and session_regex is not None:
+        raise usage_error("--session-regex does not apply with --learn: the model keys sessions by its own rule")
+    if learn:
+        learned_summary = _learn_first_lines(engine, files, learn, store)
     try:
         report = evaluate_files(engine, files, truth, baselines=baseline, feedback=feedback,
                                 feedback_scopes=(feedback_scope,))
     except EvalError as exc:
         raise usage_error(str(exc)) from None
+    if learned_summary is not None:
+        report["learned"] = learned_summary
     if as_json:
         sys.stdout.write(dumps(report) + "\n")
     else:
@@ -84,6 +91,33 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
+
+
+def _learn_first_lines(engine: Any, files: tuple[str, ...], lines: int, store: Any) -> dict[str, Any]:
+    """``--learn N``: what ``logwatch score`` does on a log it does not know, forced: the model
+    adapts to the first N lines of FILES (errors left out, the threshold set on a held-out part),
+    and the evaluation then scores every line, those N too, with the learned model. A learning
+    that cannot be done is a usage error (the figures would silently be the base model's)."""
+    import itertools
+
+    from logwatch.core.learn import LearnConfig, LearnError
+    from logwatch.core.learn import learn as adapt
+
+    from .commands import read_all_lines
+    from .progress import training_bar
+
+    window = [(line.source, line.text) for line in itertools.islice(read_all_lines(files), lines)]
+    console = Console(stderr=True)
+    console.print(f"[bold]logwatch eval --learn[/]: learning the first {len(window):,} lines")
+    try:
+        with training_bar(console) as on_progress:
+            learned = adapt(engine.loaded, window, config=LearnConfig(), known_normal=store, label="eval",
+                            on_progress=on_progress)
+    except LearnError as exc:
+        raise usage_error(f"--learn {lines}: cannot learn: {exc}") from None
+    engine.use_model(learned.model)
+    engine.reset()
+    return {"window_lines": len(window), **learned.summary}
 
 
 def render(report: dict[str, Any], console: Console) -> None:
@@ -107,6 +141,10 @@ def render(report: dict[str, Any], console: Console) -> None:
     console.print(table)
     console.print(f"sessions {report['sessions']} (anomalous {report['anomalous']}); "
                   f"rule: {escape(str(report['rule']))}")
+    learned = report.get("learned")
+    if learned:
+        console.print(f"learned first: {learned.get('window_lines'):,} lines ({learned.get('usable_lines'):,} usable) "
+                      f"in {learned.get('seconds')} s; every line then scored by the learned model", markup=False)
     if report.get("feedback"):
         scope = report["feedback"][0]["scope"]
         console.print("N reviewed: the same rule with an operator who marks the first N false alarms normal "

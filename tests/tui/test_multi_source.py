@@ -136,3 +136,35 @@ def test_the_multi_service_sample_alerts_in_the_sessions_that_cross_files(tmp_pa
         assert len({r["source"] for r in mine}) == 2 and any(r["alert"] for r in mine)
     one_file = generate_log(seed=5, n_instances=120, incidents=("volume_attach", "no_valid_host"))
     assert sorted(r["text"] for r in rows) == sorted(one_file.lines)
+
+
+async def test_the_monitor_names_a_missing_log_watches_the_others_and_reads_it_once_it_appears(
+        tiny_model_dir: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    from logwatch.tui.common import resolve_inputs
+
+    good = tmp_path / "good.log"
+    good.write_text("2017-05-16 00:00:01,000 INFO g1\n")
+    late = tmp_path / "late.log"
+    inputs, patterns, problems = resolve_inputs((str(good), str(late), str(tmp_path)), follow=True, strict=False)
+    assert inputs == [str(good), str(late)] and patterns == []  # the directory is left out, the missing file waited for
+    assert len(problems) == 2 and "late.log" in problems[0] and "appears" in problems[0] and "directory" in problems[1]
+    app = LogwatchApp(PipelineConfig(paths=inputs, problems=problems, follow=True, model_dir=str(tiny_model_dir),
+                                     device="cpu"))
+    async with app.run_test(size=(140, 30)) as pilot:
+        log = app.query_one("#log", LogView)
+
+        async def until(cond) -> None:  # type: ignore[no-untyped-def]
+            for _ in range(600):
+                if cond():
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"timed out: {app.status}")
+
+        await until(lambda: len(log.rows) == 1)
+        assert "directory" in app.status.warning or "late.log" in app.status.warning
+        late.write_text("2017-05-16 00:00:02,000 INFO l1\n")
+        await until(lambda: len(log.rows) == 2)
+        assert [Path(x.source).name for x in log.rows] == ["good.log", "late.log"]
+        await pilot.press("q")

@@ -1,0 +1,68 @@
+"""`logwatch score` on several inputs: bad ones stop it before any output, duplicates are read
+once, the recording is never an input, and a pipe mixes in with files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from logwatch.tui.cli import main
+
+
+def run(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
+
+
+@pytest.fixture()
+def two_logs(tmp_path: Path) -> tuple[Path, Path]:
+    a = tmp_path / "a.log"
+    b = tmp_path / "b.log"
+    a.write_text("2017-05-16 00:00:01,000 INFO a1\n2017-05-16 00:00:03,000 INFO a2\n")
+    b.write_text("2017-05-16 00:00:02,000 INFO b1\n")
+    return a, b
+
+
+def _texts(stdout: str) -> list[str]:
+    return [json.loads(x)["text"][-2:] for x in stdout.splitlines()]
+
+
+def test_an_unreadable_input_among_several_stops_score_before_any_output(tiny_model_dir: Path, two_logs,
+                                                                         tmp_path: Path) -> None:
+    a, b = two_logs
+    for bad in (tmp_path / "missing.log", tmp_path):
+        result = run("score", str(a), str(bad), str(b), "--model", str(tiny_model_dir), "--learn", "off")
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr.startswith("logwatch: ") and str(bad) in result.stderr and "Traceback" not in result.stderr
+    nothing = run("score", str(tmp_path / "*.nope"), "--model", str(tiny_model_dir))
+    assert nothing.exit_code == 2 and "no file matches" in nothing.stderr
+
+
+def test_the_same_file_twice_is_read_once_and_a_glob_expands(tiny_model_dir: Path, two_logs) -> None:
+    a, b = two_logs
+    twice = run("score", str(a), str(a.parent / "." / a.name), str(b), "--model", str(tiny_model_dir), "--learn", "off")
+    assert twice.exit_code == 0, twice.stderr
+    assert _texts(twice.stdout) == ["a1", "b1", "a2"]
+    globbed = run("score", str(a.parent / "*.log"), "--model", str(tiny_model_dir), "--learn", "off")
+    assert _texts(globbed.stdout) == ["a1", "b1", "a2"]
+    assert {Path(json.loads(x)["source"]).name for x in globbed.stdout.splitlines()} == {"a.log", "b.log"}
+
+
+def test_recording_onto_one_of_the_inputs_is_refused(tiny_model_dir: Path, two_logs) -> None:
+    a, b = two_logs
+    before = b.read_text()
+    result = run("score", str(a), str(b), "--record", str(b), "--model", str(tiny_model_dir))
+    assert result.exit_code == 2 and "is the input being read" in result.stderr
+    assert b.read_text() == before
+
+
+def test_a_pipe_mixes_in_with_files(tiny_model_dir: Path, two_logs) -> None:
+    a, _b = two_logs
+    result = run("score", "-", str(a), "--model", str(tiny_model_dir), "--learn", "off",
+                 stdin="2017-05-16 00:00:00,500 INFO p1\n")
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(x) for x in result.stdout.splitlines()]
+    assert sorted(r["text"][-2:] for r in rows) == ["a1", "a2", "p1"]
+    assert {r["source"] for r in rows} == {"-", str(a)} and [r["n"] for r in rows] == [1, 2, 3]
