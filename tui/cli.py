@@ -83,6 +83,7 @@ def main() -> None:
     \b
     logwatch nova.log                 monitor a file (follows it as it grows)
     tail -f nova.log | logwatch       monitor a pipe (the keyboard still works)
+    logwatch api.log compute.log      several logs as one timeline ('/var/log/nova/*.log' too)
     logwatch --replay incident.lwrec  replay a recorded session
     logwatch score nova.log           headless: one JSON object per line
     logwatch train normal.log --out DIR    train tokenizer + model on normal logs
