@@ -183,12 +183,16 @@ def write_model_dir(model: LoadedModel, directory: Path) -> None:
 def load_model_dir(directory: str | Path | None = None) -> LoadedModel:
     """Read and check a model directory; every problem becomes one clear ModelDirError."""
     path = Path(directory) if directory is not None else default_model_dir()
-    if not path.exists():
-        raise ModelDirError(f"model directory not found: {path}")
-    if not path.is_dir():
-        raise ModelDirError(f"--model must be a directory (got a file: {path})")
-    weights_path = path / WEIGHTS_FILE
-    if not weights_path.exists():
+    try:  # probing raises, not answers False, where a directory on the way may not be searched
+        if not path.exists():
+            raise ModelDirError(f"model directory not found: {path}")
+        if not path.is_dir():
+            raise ModelDirError(f"--model must be a directory (got a file: {path})")
+        weights_path = path / WEIGHTS_FILE
+        weights_found = weights_path.exists()
+    except OSError as exc:
+        raise ModelDirError(f"cannot open model directory {path}: {exc.strerror or exc}") from None
+    if not weights_found:
         pickles = sorted(p.name for p in path.iterdir() if p.suffix in _PICKLE_SUFFIXES)
         if pickles:
             raise ModelDirError(

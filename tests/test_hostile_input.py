@@ -299,3 +299,23 @@ def test_runs_of_blank_lines_in_a_recording_are_skipped_and_still_counted(tmp_pa
     _header, records = read_recording(packed, on_warning=warnings.append)
     assert [r.text for r in records] == ["t"]
     assert warnings == [w for w in warnings if w.startswith("line 2000005:")] and len(warnings) == 1
+
+
+def test_a_model_directory_that_cannot_be_searched_is_one_error(tiny_model_dir: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without search permission on the directory, probing its files raises PermissionError (it
+    does not answer False). Root is never denied, so the denial is what Python raises for an
+    unprivileged user, injected here; checked for real as `nobody` on 2026-12-01."""
+    from logwatch.core.model import load_model_dir
+    from logwatch.core.spec import ModelDirError
+
+    real_stat = Path.stat
+
+    def denied(self: Path, *args: object, **kwargs: object) -> os.stat_result:
+        if self.parent == tiny_model_dir:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "stat", denied)
+    with pytest.raises(ModelDirError, match=r"cannot open model directory .*Permission denied"):
+        load_model_dir(tiny_model_dir)
