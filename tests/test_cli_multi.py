@@ -66,3 +66,19 @@ def test_a_pipe_mixes_in_with_files(tiny_model_dir: Path, two_logs) -> None:
     rows = [json.loads(x) for x in result.stdout.splitlines()]
     assert sorted(r["text"][-2:] for r in rows) == ["a1", "a2", "p1"]
     assert {r["source"] for r in rows} == {"-", str(a)} and [r["n"] for r in rows] == [1, 2, 3]
+
+
+def test_scoring_leaves_a_core_free_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from logwatch.tui.common import scoring_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert scoring_threads() == 7
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert scoring_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert scoring_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "lots")
+    assert scoring_threads() == 1

@@ -74,9 +74,10 @@ def engine_for(model_dir: str | None, device: str, session_regex: str | None, *,
     """The engine a learning run starts with, and a note on which model it is."""
     from logwatch.core.engine import Engine, EngineError
 
-    from .common import load_engine
+    from .common import load_engine, scoring_threads
 
     model, note = starting_model(model_dir, learn, plan)
+    kwargs.setdefault("threads", scoring_threads())
     if model is None:
         return load_engine(model_dir, device, session_regex, **kwargs), note
     try:

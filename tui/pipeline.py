@@ -9,7 +9,6 @@ clock and get deterministic rates.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -188,11 +187,12 @@ class Pipeline:
         """The engine (loaded here, off the UI thread), the state to show and a note; unscored if no model."""
         from logwatch.core.engine import Engine, EngineError
 
+        from .common import scoring_threads
         from .learning import starting_model
 
         cfg = self.config
         options: dict[str, Any] = {"device": cfg.device, "session_regex": cfg.session_regex,
-                                   "precision": cfg.precision, "threads": max(1, (os.cpu_count() or 2) - 1),
+                                   "precision": cfg.precision, "threads": scoring_threads(),
                                    "known_normal": cfg.known_normal, "idle_seconds": cfg.idle_seconds}
         try:
             remembered, note = starting_model(cfg.model_dir, cfg.learn, plan)
