@@ -43,6 +43,11 @@ def is_pattern(arg: str) -> bool:
     return arg != "-" and glob.has_magic(arg) and not os.path.lexists(arg)
 
 
+def glob_logs(pattern: str) -> list[str]:
+    """The files a glob matches now, in name order: no directory, and never a recording."""
+    return [m for m in sorted(glob.glob(pattern)) if not m.endswith(RECORDING_SUFFIXES) and not os.path.isdir(m)]
+
+
 def identity(path: str) -> tuple[object, ...]:
     """What makes two names the same file: device and inode, else the absolute path."""
     try:
@@ -67,7 +72,7 @@ def expand_inputs(args: Sequence[str], *, exclude: Sequence[str] = ()) -> tuple[
             names = ["-"]
         elif is_pattern(arg):
             patterns.append(arg)
-            names = [m for m in sorted(glob.glob(arg)) if not m.endswith(RECORDING_SUFFIXES) and not os.path.isdir(m)]
+            names = glob_logs(arg)
         else:
             names = [arg]
         for name in names:
@@ -161,9 +166,7 @@ class MergedReader(threading.Thread):
     def _new_matches(self) -> None:
         """Files a glob matches now that were never read (a log that appeared since)."""
         for pattern in self.patterns:
-            for name in sorted(glob.glob(pattern)):
-                if name.endswith(RECORDING_SUFFIXES) or os.path.isdir(name):
-                    continue
+            for name in glob_logs(pattern):
                 ident = identity(name)
                 if ident in self._read or ident in self.exclude:
                     continue

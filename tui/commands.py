@@ -132,7 +132,6 @@ def run_score(*, paths: tuple[str, ...] = (), model_dir: str | None, device: str
             from .learning import engine_for, learn_plan, learning_for
 
             inputs, patterns, _ = resolve_inputs(paths, record=record, follow=follow)
-            check_record_target(record, *inputs)
             plan = learn_plan(learn, name, learn_label(inputs, patterns))
             store = open_known_normal(known_normal)
             engine, note = engine_for(model_dir, device, session_regex, learn=learn, plan=plan, precision=precision,
@@ -376,7 +375,6 @@ def run_watch(*, paths: tuple[str, ...] = (), replay: str | None, record: str | 
     problems: list[str] = []
     if replay is None:
         inputs, patterns, problems = resolve_inputs(paths or ("-",), record=record, follow=True, strict=False)
-        check_record_target(record, *inputs)
     # a bad --learn or --name is a usage error before the screen opens
     learn_plan(learn, name, learn_label(inputs, patterns))
     store = open_known_normal(known_normal)

@@ -53,7 +53,7 @@ def check_record_target(record: str | None, *inputs: str | None) -> None:
     and in the monitor a followed recording would feed itself forever. Compared by inode, so a
     symlink or another spelling of the same path is caught too.
     """
-    import os
+    from logwatch.core.merge import identity
 
     if record is None:
         return
@@ -62,11 +62,7 @@ def check_record_target(record: str | None, *inputs: str | None) -> None:
     for name in inputs:
         if name is None or name == "-":
             continue
-        try:
-            same = os.path.samefile(record, name)
-        except OSError:
-            same = os.path.abspath(record) == os.path.abspath(name)
-        if same:
+        if identity(record) == identity(name):
             raise usage_error(f"--record {click.format_filename(record)!s} is the input being read; "
                               "record to another file")
 
@@ -109,6 +105,8 @@ def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow:
     are left out and named in the returned problems, missing ones are waited for, and only
     when nothing at all is left to watch is it an error.
     """
+    import os
+
     from logwatch.core.merge import expand_inputs
 
     if not paths:
@@ -130,7 +128,7 @@ def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow:
         except LogwatchError as exc:
             if strict or (len(inputs) == 1 and not patterns):
                 raise
-            if follow and not _exists(name):
+            if follow and not os.path.lexists(name):
                 problems.append(f"{exc.message} (watched in case it appears)")
                 kept.append(name)
             else:
@@ -148,12 +146,6 @@ def learn_label(inputs: list[str], patterns: list[str]) -> str:
     if not inputs:
         return patterns[0] if patterns else "-"
     return inputs[0] if len(inputs) == 1 else f"{inputs[0]}+{len(inputs) - 1}"
-
-
-def _exists(path: str) -> bool:
-    import os
-
-    return os.path.lexists(path)
 
 
 def scoring_threads() -> int:
