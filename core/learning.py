@@ -7,8 +7,9 @@ The driver (:func:`~logwatch.core.stream.run_stream`) hands every arriving batch
    ``trigger_share`` of them are over its threshold, the model knows the log: those scores are
    final and nothing is learned (the bundled incident logs: 0% of lines; real nova logs the
    bundled model never saw: 16-31%);
-2. **collecting**: the learning window (the first ``window_lines``, or what came before the
-   input first went quiet: a followed file's history, a pipe's first burst) is gathered;
+2. **collecting**: the learning window (the first lines, until they cover two hours of the
+   log's time, :mod:`.learn_window`; or what came before the input first went quiet: a
+   followed file's history, a pipe's first burst) is gathered;
    lines arriving meanwhile are shown *pending*, unscored, and an error-level line among them
    still alerts;
 3. **training**: :func:`~logwatch.core.learn.learn` runs in a child process; the stream keeps
@@ -36,8 +37,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .alerts import AlertRule
-from .learn import WINDOW_LINES, LearnConfig, Learned
+from .learn import LearnConfig, Learned
 from .learn_child import write_job
+from .learn_window import WindowGauge, WindowRule
 from .model import LoadedModel, load_model_dir, write_model_dir
 from .spec import SPEC_FILE, ModelDirError
 from .types import LogLine, ScoredLine
@@ -55,7 +57,8 @@ class LearnPlan:
 
     mode: str = "auto"
     """auto: learn when the log does not look like what the model knows; always; off."""
-    window_lines: int = WINDOW_LINES
+    window: WindowRule = field(default_factory=WindowRule)
+    """When the learning window is complete (``--learn N``: exactly N lines)."""
     probe_lines: int = 1_000
     trigger_share: float = 0.05
     """More than this share of the probe's lines over the threshold: the model does not know the log."""
@@ -87,10 +90,14 @@ class LearnStatus:
     steps_total: int = 0
     eta_seconds: float | None = None
     note: str = ""
+    goal: str = ""
+    """What the window still waits for once it holds its fewest lines (two hours of the log...)."""
 
     def text(self) -> str:
         if self.phase in ("probing", "collecting"):
-            return f"learning this log: {self.lines:,}/{self.window:,} lines" + (f" ({self.note})" if self.note else "")
+            count = (f"{self.lines:,} lines, until they cover {self.goal}" if self.lines >= self.window and self.goal
+                     else f"{self.lines:,}/{self.window:,} lines")
+            return f"learning this log: {count}" + (f" ({self.note})" if self.note else "")
         if self.phase == "training":
             if not self.steps_total:
                 return f"learning this log: starting to train on {self.window:,} lines"
@@ -114,7 +121,8 @@ class Learning:
         self.held: list[LogLine] = []
         self.scored: list[ScoredLine] = []
         """The probe's lines as the current model scored them (final if nothing is learned)."""
-        self.status = LearnStatus("probing", window=plan.window_lines)
+        self.gauge = WindowGauge(plan.window)
+        self.status = LearnStatus("probing", window=plan.window.min_lines)
         self.learned: Learned | None = None
         self._started: float | None = None
         self._worker: _Worker | None = None
@@ -140,6 +148,7 @@ class Learning:
         if self._started is None:
             self._started = self.clock()
         self.held.extend(batch)
+        self.gauge.add(batch)
         if self.status.phase == "probing":
             scored = self.engine.score_batch(batch)
             self.scored.extend(scored)
@@ -147,6 +156,7 @@ class Learning:
         else:
             pending = self.engine.preview(batch, self._pending_rule)
         self.status.lines = len(self.held)
+        self.status.goal = self.gauge.target()
         return pending
 
     def poll(self, ended: bool, quiet: bool = False) -> Handover | None:
@@ -159,7 +169,7 @@ class Learning:
         phase = self.status.phase
         if phase == "probing" and (self._probed(now, ended) or (quiet and len(self.held) >= self.plan.min_probe_lines)):
             return self._decide(ended)
-        if phase == "collecting" and (len(self.held) >= self.plan.window_lines or ended
+        if phase == "collecting" and (self.gauge.complete or ended
                                       or now - (self._started or now) >= self.plan.window_seconds
                                       or (quiet and len(self.held) >= self.plan.config.min_lines)):
             self._train()
@@ -189,7 +199,7 @@ class Learning:
             why = "too few lines to judge" if not enough else f"{share:.1%} of its lines over the threshold"
             self.status = LearnStatus("known", note=f"the model knows this log ({why}): nothing to learn")
             return self._handover(scored=self.scored)
-        self.status = LearnStatus("collecting", lines=len(self.held), window=self.plan.window_lines,
+        self.status = LearnStatus("collecting", lines=len(self.held), window=self.plan.window.min_lines,
                                   note=f"{share:.0%} of the first {len(scored):,} lines are over the model's threshold")
         self.scored = []
         self.engine.reset()  # the probe's scores were the old model's: everything is scored again
@@ -198,7 +208,7 @@ class Learning:
         return None
 
     def _train(self) -> None:
-        window = [(line.source, line.text) for line in self.held[: self.plan.window_lines]]
+        window = [(line.source, line.text) for line in self.held[: self.gauge.lines]]
         base = self.engine.loaded
         assert base is not None
         self.status = LearnStatus("training", lines=len(self.held), window=len(window))

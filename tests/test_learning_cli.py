@@ -108,3 +108,5 @@ def test_eval_learn_measures_the_learning_path_on_labelled_lines(other_log, tmp_
     refused = _logwatch("eval", str(path), "--labels", str(labels), "--learn", "600", "--session-regex", "(x)",
                         env_home=tmp_path)
     assert refused.returncode == 2 and "--session-regex" in refused.stderr
+    nonsense = _logwatch("eval", str(path), "--labels", str(labels), "--learn", "lots", env_home=tmp_path)
+    assert nonsense.returncode == 2 and "--learn must be auto or a number" in nonsense.stderr

@@ -249,10 +249,12 @@ def calibrate(files: tuple[str, ...], model_dir: str | None, **options: Any) -> 
               help="Which alert signals decide: all, or a comma-separated list of surprise, severity, novelty, session.")
 @click.option("--known-margin", type=Finite(1.0, 100.0), default=None, metavar="X",
               help="A line of a known pattern surprises only above X times the threshold (default: the product's).")
-@click.option("--learn", type=click.IntRange(200, 1_000_000), default=None, metavar="N",
-              help="First adapt the model to the first N lines of FILES, as `logwatch score --learn N` does on a "
-              "log it does not know (errors left out, threshold set on a held-out part), then evaluate every "
-              "line with the learned model: the learning path measured on labelled logs.")
+@click.option("--learn", default=None, metavar="auto|N",
+              help="First adapt the model to the first lines of FILES, as `logwatch score` does on a log it does "
+              "not know (errors left out, threshold set on a held-out part), then evaluate every line with the "
+              "learned model: the learning path measured on labelled logs. auto: the window `score` would "
+              "learn from (5,000 lines, more until they cover two hours of the log, at most 50,000); N: the "
+              "first N lines.")
 def eval_(files: tuple[str, ...], labels: str, model_dir: str | None, **options: Any) -> None:
     """Session-level precision, recall, F1, FPR, AUROC and AUPRC on labelled FILES."""
     from .evaluate import run_eval

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -214,7 +214,7 @@ def emit_replay(path: str, emit: Any) -> None:
 
 
 # -- train / calibrate -----------------------------------------------------------------
-def read_all_lines(files: tuple[str, ...]) -> Iterator[LogLine]:
+def read_all_lines(files: tuple[str, ...]) -> Generator[LogLine, None, None]:
     """Every line of FILES (all checked before the first line), numbered across the files in order."""
     from logwatch.core.ingest import IngestError, read_lines
 

@@ -5,6 +5,8 @@ renders the report as a table or as one JSON object.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import sys
 from typing import Any
@@ -33,7 +35,7 @@ _ROWS = (
 def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, device: str, session_regex: str | None,
              as_json: bool, threshold: float | None, min_lines: int | None, baseline: bool,
              known_normal: str | None = None, feedback: tuple[int, ...] = (), feedback_scope: str = "line",
-             signals: str = "all", known_margin: float | None = None, learn: int | None = None) -> None:
+             signals: str = "all", known_margin: float | None = None, learn: str | None = None) -> None:
     from logwatch.core.eval.evaluate import evaluate_files
     from logwatch.core.eval.metrics import read_labels
     from logwatch.core.eval.traces import EvalError, check_files
@@ -65,13 +67,14 @@ def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, devi
     margin = DEFAULT_KNOWN_MARGIN if known_margin is None else known_margin
     if not (math.isfinite(margin) and margin >= 1.0):
         raise usage_error("--known-margin must be a number of at least 1")
+    window_rule = _window_rule(learn) if learn else None
     engine = load_engine(model_dir, device, session_regex, threshold=threshold, min_lines=min_lines,
                          known_normal=store, signals=chosen, known_margin=margin)
     learned_summary: dict[str, Any] | None = None
-    if learn and session_regex is not None:
+    if window_rule is not None and session_regex is not None:
         raise usage_error("--session-regex does not apply with --learn: the model keys sessions by its own rule")
-    if learn:
-        learned_summary = _learn_first_lines(engine, files, learn, store)
+    if window_rule is not None:
+        learned_summary = _learn_first_lines(engine, files, window_rule, store)
     try:
         report = evaluate_files(engine, files, truth, baselines=baseline, feedback=feedback,
                                 feedback_scopes=(feedback_scope,))
@@ -93,20 +96,40 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _learn_first_lines(engine: Any, files: tuple[str, ...], lines: int, store: Any) -> dict[str, Any]:
-    """``--learn N``: what ``logwatch score`` does on a log it does not know, forced: the model
-    adapts to the first N lines of FILES (errors left out, the threshold set on a held-out part),
-    and the evaluation then scores every line, those N too, with the learned model. A learning
-    that cannot be done is a usage error (the figures would silently be the base model's)."""
-    import itertools
+def _window_rule(option: str) -> Any:
+    """``--learn auto`` or ``--learn N`` as a window rule; a usage error for anything else."""
+    from logwatch.core.learn_window import WindowRule
 
+    value = option.strip().lower()
+    if value == "auto":
+        return WindowRule()
+    if value.isdigit() and 200 <= int(value) <= 1_000_000:
+        return WindowRule.exactly(int(value))
+    raise usage_error(f"--learn must be auto or a number of lines between 200 and 1,000,000, not {option!r}")
+
+
+def _learn_first_lines(engine: Any, files: tuple[str, ...], rule: Any, store: Any) -> dict[str, Any]:
+    """``--learn``: what ``logwatch score`` does on a log it does not know, forced: the model
+    adapts to the first lines of FILES (as many as ``rule`` says; errors left out, the threshold
+    set on a held-out part), and the evaluation then scores every line, those too, with the
+    learned model. A learning that cannot be done is a usage error (the figures would silently
+    be the base model's)."""
     from logwatch.core.learn import LearnConfig, LearnError
     from logwatch.core.learn import learn as adapt
+    from logwatch.core.learn_window import WindowGauge
 
     from .commands import read_all_lines
     from .progress import training_bar
 
-    window = [(line.source, line.text) for line in itertools.islice(read_all_lines(files), lines)]
+    gauge = WindowGauge(rule)
+    window: list[tuple[str, str]] = []
+    with contextlib.closing(read_all_lines(files)) as lines:
+        while not gauge.complete:
+            batch = list(itertools.islice(lines, 256))  # the monitor's gauge is fed batches too
+            if not batch:
+                break
+            gauge.add(batch)
+            window.extend((line.source, line.text) for line in batch[: gauge.lines - len(window)])
     console = Console(stderr=True)
     console.print(f"[bold]logwatch eval --learn[/]: learning the first {len(window):,} lines")
     try:
@@ -114,7 +137,7 @@ def _learn_first_lines(engine: Any, files: tuple[str, ...], lines: int, store: A
             learned = adapt(engine.loaded, window, config=LearnConfig(), known_normal=store, label="eval",
                             on_progress=on_progress)
     except LearnError as exc:
-        raise usage_error(f"--learn {lines}: cannot learn: {exc}") from None
+        raise usage_error(f"--learn: cannot learn from the first {len(window):,} lines: {exc}") from None
     engine.use_model(learned.model)
     engine.reset()
     return {"window_lines": len(window), **learned.summary}

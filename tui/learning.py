@@ -49,7 +49,9 @@ def learn_plan(option: str, name: str | None, source: str) -> LearnPlan:
     if window is not None:
         from dataclasses import replace
 
-        plan = replace(plan, window_lines=window)
+        from logwatch.core.learn_window import WindowRule
+
+        plan = replace(plan, window=WindowRule.exactly(window))
     return plan
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from logwatch.core.engine import Engine
@@ -67,4 +66,22 @@ def test_a_window_that_cannot_be_learned_keeps_the_model_and_says_why(tiny_model
 def test_learning_off_or_without_a_model_is_no_phase_at_all(tiny_model_dir: Path) -> None:
     assert not Learning(LearnPlan(mode="off"), Engine.load(tiny_model_dir, device="cpu")).active
     assert not Learning(LearnPlan(), Engine.unscored()).active
-    assert dataclasses.replace(LearnPlan(), window_lines=300).window_lines == 300
+
+
+def test_the_window_grows_until_it_covers_the_span_of_log_time(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from logwatch.core.learn_window import WindowRule
+    from logwatch.core.timeline import line_key
+
+    log = generate_log(seed=41, n_instances=20, incidents=("disk_full",), dialect="other")
+    path = tmp_path / "other.log"
+    path.write_text("\n".join(log.lines) + "\n")
+    stamps = [line_key(text) for text in log.lines]
+    first = stamps[0]
+    assert first is not None
+    covered = next(i + 1 for i, key in enumerate(stamps) if key is not None and key - first >= 120)
+    assert 300 < covered < len(log.lines) - 200  # the span, not the fewest lines, decides here
+    plan = LearnPlan(probe_lines=300, config=QUICK, window=WindowRule(min_lines=300, span_seconds=120, max_lines=5_000))
+    _, learning = _run(Engine.load(tiny_model_dir, device="cpu"), path, plan)
+    assert learning.learned is not None
+    window = learning.learned.summary["window_lines"]
+    assert isinstance(window, int) and covered <= window < covered + 200  # whole batches of 200
