@@ -7,6 +7,7 @@ swapped between batches (:meth:`Engine.use_model`, when the log has been learned
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import Counter
@@ -22,7 +23,7 @@ from .parse import parse_line
 from .session_check import SessionCheck, SessionCheckError
 from .sessions import SessionInfo, SessionKeyer, SessionRuleError, SessionTable, source_label
 from .spec import ModelDirError
-from .types import LogLine, ScoredLine, SessionEnd
+from .types import LogLine, ModelChange, ScoredLine, SessionEnd
 
 if TYPE_CHECKING:
     from .model import LoadedModel
@@ -66,6 +67,7 @@ class Engine:
         self._overrides = (threshold, min_lines, tuple(signals), known_margin)
         self.rule = AlertRule.off()
         """The alert decision (:mod:`.alerts`): signals, threshold, the model's normal patterns."""
+        self._change: ModelChange | None = None
         if loaded is not None:
             self.use_model(loaded)
         else:
@@ -80,8 +82,9 @@ class Engine:
         if session_ends:
             self.enable_session_ends()
 
-    def use_model(self, loaded: LoadedModel) -> None:
-        """Score with this model from the next batch on (its calibration sets the alert rule).
+    def use_model(self, loaded: LoadedModel, change: ModelChange | None = None) -> None:
+        """Score with this model from the next batch on (its calibration sets the alert rule);
+        ``change`` is given to the first line it scores (:attr:`ScoredLine.model`).
 
         The sessions' windows are dropped (they hold the old tokenizer's ids): the caller warms
         the new model with recent lines (:meth:`warm`) or starts over (:meth:`reset`).
@@ -119,6 +122,7 @@ class Engine:
             threshold = self.calibration.line_threshold
         self.rule = AlertRule(threshold, min_lines or (self.calibration.min_lines if self.calibration else 1),
                               frozenset(signals), loaded.patterns, margin)
+        self._change = None if change is None else dataclasses.replace(change, threshold=self.rule.threshold)
 
     @property
     def threshold(self) -> float | None:
@@ -213,6 +217,8 @@ class Engine:
         for i in worded:
             self._track(out[i], masked[i], messages[i], known is not None and masked[i] in known)
         self.lines_scored += len(out)
+        if self._change is not None and out:
+            out[0].model, self._change = self._change, None
         return out
 
     def preview(self, lines: Sequence[LogLine], rule: AlertRule) -> list[ScoredLine]:

@@ -53,10 +53,7 @@ from .train import (
     group_sessions,
     split_sessions,
 )
-
-#: What a learning window holds by default: enough for a nova host's routine (0.4% of later
-#: lines unseen after 5,000 on Loghub's OpenStack samples), small enough to learn in a minute.
-WINDOW_LINES = 5_000
+from .types import ModelChange
 
 
 class LearnError(ValueError):
@@ -106,6 +103,13 @@ class Learned:
 
     model: LoadedModel
     summary: dict[str, object] = field(default_factory=dict)
+
+    def change(self) -> ModelChange:
+        """What the first line this model scores is told (:attr:`ScoredLine.model`)."""
+        usable = self.summary.get("usable_lines")
+        calibration = self.model.calibration
+        return ModelChange(self.model.name, calibration.line_threshold if calibration else None,
+                           usable if isinstance(usable, int) else 0)
 
 
 def usable_sessions(texts: Sequence[tuple[str, str]], rule: str, config: LearnConfig,

@@ -23,25 +23,15 @@ with a note saying why; nothing fails.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import shutil
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .alerts import AlertRule
 from .learn import LearnConfig, Learned
-from .learn_child import write_job
+from .learn_child import LearnWorker
 from .learn_window import WindowGauge, WindowRule
-from .model import LoadedModel, load_model_dir, write_model_dir
-from .spec import SPEC_FILE, ModelDirError
 from .types import LogLine, ScoredLine
 
 if TYPE_CHECKING:
@@ -83,7 +73,8 @@ class LearnStatus:
     """Where learning stands, for the status bar and stderr."""
 
     phase: str
-    """probing · collecting · training, then learned, known (the model knew the log), failed or off"""
+    """probing · collecting · training, then learned, known (the model knew the log), failed or off;
+    relearning while the model learns again (:mod:`.relearn`)"""
     lines: int = 0
     window: int = 0
     steps_done: int = 0
@@ -98,6 +89,10 @@ class LearnStatus:
             count = (f"{self.lines:,} lines, until they cover {self.goal}" if self.lines >= self.window and self.goal
                      else f"{self.lines:,}/{self.window:,} lines")
             return f"learning this log: {count}" + (f" ({self.note})" if self.note else "")
+        if self.phase == "relearning":
+            steps = (f": step {self.steps_done:,}/{self.steps_total:,}" if self.steps_total else "") + (
+                f", ETA {self.eta_seconds:.0f} s" if self.eta_seconds is not None else "")
+            return f"learning again from {self.window:,} recent lines{steps}" + (f" ({self.note})" if self.note else "")
         if self.phase == "training":
             if not self.steps_total:
                 return f"learning this log: starting to train on {self.window:,} lines"
@@ -125,9 +120,7 @@ class Learning:
         self.status = LearnStatus("probing", window=plan.window.min_lines)
         self.learned: Learned | None = None
         self._started: float | None = None
-        self._worker: _Worker | None = None
-        self._train_started = 0.0
-        self._first_step: tuple[float, int] | None = None
+        self._worker: LearnWorker | None = None
         self._pending_rule = AlertRule(threshold=None, signals=frozenset({"severity"}))
         if plan.mode == "off" or engine.loaded is None:
             self.status = LearnStatus("off")
@@ -212,22 +205,14 @@ class Learning:
         base = self.engine.loaded
         assert base is not None
         self.status = LearnStatus("training", lines=len(self.held), window=len(window))
-        self._train_started = self.clock()
-        self._worker = _Worker(base, window, self.plan.config,
+        self._worker = LearnWorker(base, window, self.plan.config,
                                [m.text for m in self.known_normal.marks] if self.known_normal is not None else [])
 
     def _progress(self) -> None:
-        worker = self._worker
-        if worker is None:
-            return
-        done, total = worker.progress()
-        status = self.status
-        status.steps_done, status.steps_total = done, total
-        if done and self._first_step is None:
-            self._first_step = (self.clock(), done)  # from here on: the child has started, steps are steady
-        elif self._first_step is not None and done > self._first_step[1]:
-            since, at = self._first_step
-            status.eta_seconds = (self.clock() - since) / (done - at) * max(0, total - done)
+        if self._worker is not None:
+            status = self.status
+            status.steps_done, status.steps_total, eta = self._worker.progress(self.clock())
+            status.eta_seconds = eta if eta is not None else status.eta_seconds
 
     def _finish(self) -> Handover:
         assert self._worker is not None
@@ -237,7 +222,7 @@ class Learning:
         else:
             if self.plan.name:
                 result.model.label = f"learned: {self.plan.name}"
-            self.engine.use_model(result.model)
+            self.engine.use_model(result.model, result.change())
             self.learned = result
             summary = result.summary
             note = (f"learned this log in {summary.get('seconds')} s from {summary.get('usable_lines'):,} lines; "
@@ -259,91 +244,3 @@ class Handover:
 
     scored: list[ScoredLine]
     to_score: list[LogLine]
-
-
-class _Worker:
-    """Runs :func:`~logwatch.core.learn.learn` in a child process (``python -m logwatch.core.learn_child``).
-
-    A process, not a thread: training in a thread ran about a third slower here (measured:
-    42 s against 31 s for the same 82k tokens on 2 cores), and its Python work would compete
-    with the monitor's UI for the GIL. Nothing is pickled between the two: the child gets a job
-    directory (the base model's directory, the window as JSON lines, the config as JSON), prints
-    its progress as JSON lines, and writes the learned model as a model directory
-    (safetensors + JSON) that is read back here.
-    """
-
-    def __init__(self, base: LoadedModel, window: list[tuple[str, str]], config: LearnConfig,
-                 marked: list[str]) -> None:
-        self._tmp = Path(tempfile.mkdtemp(prefix="logwatch-learn-"))
-        base_dir = base.directory
-        if not (base_dir / SPEC_FILE).is_file():
-            base_dir = self._tmp / "base"  # a model held only in memory (learned earlier in this run)
-            write_model_dir(base, base_dir)
-        write_job(self._tmp, base_dir=base_dir, window=window, config=config, marked=marked)
-        self._done = (0, 0)
-        self._outcome: tuple[str, Any] | None = None
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "logwatch.core.learn_child", str(self._tmp)], stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=(self._tmp / "stderr.txt").open("wb"), start_new_session=True)
-        self._reader = threading.Thread(target=self._read, name="logwatch-learn-progress", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self._process.stdout is not None
-        for raw in self._process.stdout:
-            try:
-                message = json.loads(raw)
-            except ValueError:
-                continue
-            if not isinstance(message, dict):
-                continue
-            if "progress" in message:
-                done, total = message["progress"]
-                self._done = (int(done), int(total))
-            elif "done" in message:
-                self._outcome = ("done", message["done"])
-            elif "error" in message:
-                self._outcome = ("error", str(message["error"]))
-
-    def progress(self) -> tuple[int, int]:
-        return self._done
-
-    def finished(self) -> bool:
-        return self._process.poll() is not None and not self._reader.is_alive()
-
-    def wait(self, seconds: float) -> None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._process.wait(seconds)
-
-    def stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-        shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def result(self) -> tuple[Learned | None, str]:
-        """The learned model (read back into memory) or None, and why not."""
-        self._reader.join(10)
-        try:
-            if self._outcome is None:
-                tail = (self._tmp / "stderr.txt").read_text(errors="replace").strip().splitlines()[-1:]
-                return None, (f"the learning process ended unexpectedly (exit code {self._process.returncode}"
-                              + (f": {tail[0][:200]})" if tail else ")"))
-            kind, value = self._outcome
-            if kind != "done":
-                return None, str(value)
-            model = load_model_dir(self._tmp / "learned")
-            model.label = "learned from this log"
-            model.directory = Path(LEARNED_IN_MEMORY)
-            return Learned(model, dict(value)), ""
-        except (ModelDirError, OSError) as exc:
-            return None, f"the learned model could not be read back: {exc}"
-        finally:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-
-
-#: The directory a learned model that was not saved claims (it has none).
-LEARNED_IN_MEMORY = "<learned in memory>"

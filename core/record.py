@@ -24,6 +24,9 @@ holds millions of lines); every key is always written and a v1 reader requires a
 - ``tok``  ``tokens``, a list of ``[piece, loss]`` with the loss rounded to 3 decimals
 - ``why``  ``why``, the alert's reasons (strings); added 2026-12-01, absent in older recordings
   (read as none), ignored by older readers
+- ``model`` ``model``, only on the first line a new model scored (the log was learned, or
+  learned again): ``{"label": str, "thr": number or null, "from": int}``, so a replay tells
+  where the alerts' threshold changed; added 2026-12-01, ignored by older readers
 
 Version 2 adds one record kind, a session's verdict when it ended (:class:`~logwatch.core.types.
 SessionEnd`, only with ``--session-ends``): ``end`` (session key), ``n`` (its last line), ``lines``,
@@ -96,7 +99,7 @@ def encode_record(line: ScoredLine | SessionEnd) -> bytes:
     if isinstance(line, SessionEnd):
         return _dumps({"end": line.session, "n": line.n, "lines": line.lines, "check": round(float(line.score), 4),
                        "thr": round(float(line.threshold), 6), "a": bool(line.alert), "why": list(line.why)})
-    return _dumps({
+    record: dict[str, Any] = {
         "n": line.n,
         "t": round(float(line.arrival), 6),
         "src": line.source,
@@ -108,7 +111,11 @@ def encode_record(line: ScoredLine | SessionEnd) -> bytes:
         "a": bool(line.alert),
         "tok": [[piece, round(float(loss), 3)] for piece, loss in line.tokens],
         "why": list(line.why),
-    })
+    }
+    if line.model is not None:
+        record["model"] = {"label": line.model.label, "from": line.model.learned_from,
+                           "thr": None if line.model.threshold is None else round(float(line.model.threshold), 6)}
+    return _dumps(record)
 
 
 class GuardedRecording:

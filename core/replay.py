@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from .jsonl import is_finite_number
 from .record import FORMAT_NAME, RECORDING_VERSION, RecordingError, RecordingHeader
-from .types import ScoredLine, SessionEnd
+from .types import ModelChange, ScoredLine, SessionEnd
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 16
@@ -180,7 +180,20 @@ def decode_record(raw: bytes) -> ScoredLine | SessionEnd:
             raise ValueError("a token is not [piece, loss]")
         tokens.append((pair[0], float(pair[1])))
     return ScoredLine(n=n, source=src, arrival=float(t), text=text, session=s, ts=ts, level=lvl,
-                      loss=None if loss is None else float(loss), alert=a, tokens=tuple(tokens), why=_why(obj))
+                      loss=None if loss is None else float(loss), alert=a, tokens=tuple(tokens), why=_why(obj),
+                      model=_model(obj))
+
+
+def _model(obj: dict[str, Any]) -> ModelChange | None:
+    """The ``model`` note of a line, or None (absent, or not one we wrote: a note is not worth a warning)."""
+    note = obj.get("model")
+    if not isinstance(note, dict):
+        return None
+    label, thr, learned_from = note.get("label"), note.get("thr"), note.get("from")
+    if not (isinstance(label, str) and (thr is None or is_finite_number(thr))
+            and isinstance(learned_from, int) and not isinstance(learned_from, bool)):
+        return None
+    return ModelChange(label[:200], None if thr is None else float(thr), max(0, learned_from))
 
 
 def _why(obj: dict[str, Any]) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from .types import LogLine, ScoredLine, SessionEnd
 if TYPE_CHECKING:
     from .engine import Engine
     from .learning import Learning, LearnStatus
+    from .relearn import Relearning
 
 #: Most lines one engine call scores (and a reader hands over at once). Bigger batches fill
 #: the model's batches better; smaller ones bound the latency of one step.
@@ -180,12 +181,14 @@ class StreamStep:
 
 def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None = None,
                halt: threading.Event | None = None, clock: Callable[[], float] = time.monotonic,
-               batch_lines: int = BATCH_LINES, learning: Learning | None = None) -> Iterator[StreamStep]:
+               batch_lines: int = BATCH_LINES, learning: Learning | None = None,
+               relearning: Relearning | None = None) -> Iterator[StreamStep]:
     """Score a started source until its input ends, it fails, or ``halt`` is set.
 
     Yields a step per batch scored, and an empty step each time the input is quiet for
     :data:`POLL_SECONDS`, so a caller can flush output while nothing arrives. With ``learning``,
-    lines are held back (``pending``) until it is done, then come out final and in order. When
+    lines are held back (``pending``) until it is done, then come out final and in order. With
+    ``relearning``, the model learns again now and then and takes over between batches. When
     the input ends by itself, every open session ends too and a last step with ``finished`` set
     follows.
     """
@@ -208,11 +211,16 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
                 continue
             step.lines = handover.scored
             step.learning = learning.status
+            if relearning is not None:
+                relearning.armed = relearning.armed or learning.learned is not None
+                relearning.observe(step.lines)
             if writer is not None:
                 writer.write(step.lines)
             yield step
             for start in range(0, len(handover.to_score), batch_lines):  # the held lines, final now
                 final = engine.score_batch(handover.to_score[start:start + batch_lines])
+                if relearning is not None:
+                    relearning.observe(final)
                 if writer is not None:
                     writer.write(final)
                 yield StreamStep(lines=final, backlog=max(0, source.queued), learning=learning.status)
@@ -226,7 +234,10 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
                 writer.write(ends)
             yield StreamStep(ends=ends, finished=True)
             return
-        step = StreamStep(lines=engine.score_batch(batch) if batch else [])
+        relearned = relearning.poll(batch[0].n if batch else None) if relearning is not None else None
+        step = StreamStep(lines=engine.score_batch(batch) if batch else [], learning=relearned)
+        if relearning is not None:
+            relearning.observe(step.lines)
         now = clock()
         if now - last_idle_check >= IDLE_CHECK_SECONDS:
             last_idle_check = now
@@ -239,6 +250,8 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
         yield step
     if learning is not None:
         learning.stop()
+    if relearning is not None:
+        relearning.stop()
 
 
 def score_lines(engine: Engine, lines: Iterable[LogLine], batch_lines: int = BATCH_LINES) -> Iterator[ScoredLine]:

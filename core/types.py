@@ -45,6 +45,17 @@ class ParsedLine:
     """Name of the format that matched: ``openstack``, ``hdfs``, ``syslog``, ``json`` or ``raw``."""
 
 
+@dataclass(frozen=True, slots=True)
+class ModelChange:
+    """A model that took over while the stream ran (the log was learned, or learned again)."""
+
+    label: str
+    threshold: float | None
+    """Its surprise threshold (None: it has no calibration)."""
+    learned_from: int
+    """How many lines it was learned from."""
+
+
 @dataclass(slots=True)
 class ScoredLine:
     """A line after scoring: what ``logwatch score`` prints and what the TUI shows."""
@@ -69,6 +80,8 @@ class ScoredLine:
     why: tuple[str, ...] = ()
     """Why it alerted, one phrase per signal (``surprise 12.3 > 1.53``, ``error-level``,
     ``new-pattern``); empty when it did not (:mod:`logwatch.core.alerts`)."""
+    model: ModelChange | None = None
+    """Set on the first line a new model scored: from this line on, its scores and threshold."""
 
     def to_json_dict(self) -> dict[str, object]:
         """The public JSON object of ``logwatch score`` (docs/DESIGN.md §4)."""

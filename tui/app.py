@@ -52,6 +52,7 @@ class LogwatchApp(App[int]):
         Binding("m", "mark_normal(False)", "Mark normal"),
         Binding("M", "mark_normal(True)", "Mark session normal", show=False),
         Binding("z", "snooze", "Snooze"),
+        Binding("L", "relearn", "Learn again", show=False),
         Binding("escape", "close", "Close", show=False),
         Binding("space", "pause", "Pause replay", show=False),
         Binding("full_stop", "step", "Step replay", show=False),
@@ -330,6 +331,10 @@ class LogwatchApp(App[int]):
             self.notify(str(exc), severity="error", timeout=6, markup=False)
             return
         self.notify(f"{message} ({store.path})", timeout=4, markup=False)
+
+    def action_relearn(self) -> None:
+        """L: learn the log again now, in the background, from the recent lines of sessions that did not alert."""
+        self.notify(self.pipeline.relearn(), timeout=4, markup=False)
 
     def action_close(self) -> None:
         if self.query_box.has_class("-shown"):

@@ -67,6 +67,10 @@ learn_option = click.option("--learn", default="auto", show_default=True, metava
                             "5% of the first 1,000 lines surprising), from its first 5,000 lines; fresh does so even if "
                             "a model was remembered for it; N learns from the first N lines whatever the model; off "
                             "never learns. Learned models are kept (see `logwatch models`).")
+relearn_option = click.option(
+    "--relearn", type=click.IntRange(0, 100_000_000), default=50_000, show_default=True, metavar="N",
+    help="Keep learning: once a model learned from this log is in use, learn again every N lines it scored, in the "
+    "background, from the recent lines of sessions that did not alert; 0 only when asked (key L in the monitor).")
 name_option = click.option("--name", metavar="NAME", default=None,
                            help="Remember the learned model under this name (default: the log's file name).")
 session_option = click.option(
@@ -113,10 +117,11 @@ def main() -> None:
               "check (train --session-check): a session that stops early alerts at its last line. Sessions with long "
               "pauses are judged in parts and mostly flagged (docs/EVALUATION.md §1).")
 @learn_option
+@relearn_option
 @name_option
 def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed: float, theme: str,
           model_dir: str | None, device: str, precision: str, session_regex: str | None,
-          known_normal: str | None, session_ends: bool, learn: str, name: str | None) -> None:
+          known_normal: str | None, session_ends: bool, learn: str, relearn: int, name: str | None) -> None:
     """Open the live monitor on PATH, on standard input (-), or on a recording (--replay).
 
     Several PATHs (or a quoted glob such as '/var/log/nova/*.log', matched again every second
@@ -127,7 +132,7 @@ def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed:
     """
     commands.run_watch(paths=paths, replay=replay, record=record, speed=speed, theme=theme,
                        model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
-                       known_normal=known_normal, session_ends=session_ends, learn=learn, name=name)
+                       known_normal=known_normal, session_ends=session_ends, learn=learn, relearn=relearn, name=name)
 
 
 @main.command()
@@ -150,6 +155,7 @@ def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed:
 @click.option("--idle-seconds", type=Finite(1.0, 7 * 86400.0), default=900.0, show_default=True,
               help="A session with no line for this long has ended.")
 @learn_option
+@relearn_option
 @name_option
 @click.option("--alerts", "alerts_only", is_flag=True,
               help="Print only alert events, one JSON object each: a group of alerts opened, came back after a quiet "
@@ -157,7 +163,8 @@ def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed:
               "first_ts, n, ts, why}): what an alert router or a pager consumes.")
 def score(paths: tuple[str, ...], model_dir: str | None, device: str, precision: str, session_regex: str | None, follow: bool,
           replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool, known_normal: str | None,
-          session_ends: bool, idle_seconds: float, learn: str, name: str | None, alerts_only: bool) -> None:
+          session_ends: bool, idle_seconds: float, learn: str, relearn: int, name: str | None,
+          alerts_only: bool) -> None:
     """Score PATH (or standard input) headless: one JSON object per line on stdout.
 
     Several PATHs (or a quoted glob) are scored as one timeline, merged by the lines'
@@ -171,7 +178,7 @@ def score(paths: tuple[str, ...], model_dir: str | None, device: str, precision:
     commands.run_score(paths=paths, model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
                        follow=follow, replay=replay, record=record, fail_on_alert=fail_on_alert, tokens=tokens,
                        known_normal=known_normal, session_ends=session_ends, idle_seconds=idle_seconds,
-                       learn=learn, name=name, alerts_only=alerts_only)
+                       learn=learn, relearn=relearn, name=name, alerts_only=alerts_only)
 
 
 @main.command()

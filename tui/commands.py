@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from logwatch.core.engine import Engine
     from logwatch.core.learning import Learning
     from logwatch.core.record import GuardedRecording
+    from logwatch.core.relearn import Relearning
     from logwatch.core.types import LogLine, ScoredLine, SessionEnd
 
 
@@ -83,7 +84,7 @@ def _open_recording(path: str | None, engine: Engine) -> GuardedRecording | None
 def run_score(*, paths: tuple[str, ...] = (), model_dir: str | None, device: str, session_regex: str | None,
               precision: str = "auto", follow: bool, replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool,
               known_normal: str | None = None, session_ends: bool = False, idle_seconds: float = 900.0,
-              learn: str = "auto", name: str | None = None, alerts_only: bool = False) -> None:
+              learn: str = "auto", relearn: int = 50_000, name: str | None = None, alerts_only: bool = False) -> None:
     from logwatch.core.alerts import AlertGroups
     from logwatch.core.types import SessionEnd
 
@@ -129,7 +130,7 @@ def run_score(*, paths: tuple[str, ...] = (), model_dir: str | None, device: str
         if replay is not None:
             emit_replay(replay, emit)
         else:
-            from .learning import engine_for, learn_plan, learning_for
+            from .learning import engine_for, learn_plan, learning_for, relearning_for
 
             inputs, patterns, _ = resolve_inputs(paths, record=record, follow=follow)
             plan = learn_plan(learn, name, learn_label(inputs, patterns))
@@ -139,7 +140,8 @@ def run_score(*, paths: tuple[str, ...] = (), model_dir: str | None, device: str
             if note:
                 click.echo(f"logwatch: {note}", err=True)
             _score_stream(inputs, emit, follow=follow, record=record, engine=engine, patterns=patterns,
-                          learning=learning_for(plan, engine, store))
+                          learning=learning_for(plan, engine, store),
+                          relearning=relearning_for(plan, engine, store, relearn))
     except KeyboardInterrupt:
         out.flush()
         raise SystemExit(130) from None
@@ -160,7 +162,8 @@ def run_score(*, paths: tuple[str, ...] = (), model_dir: str | None, device: str
 
 
 def _score_stream(inputs: list[str], emit: Any, *, engine: Engine, follow: bool, record: str | None,
-                  learning: Learning | None = None, patterns: list[str] | None = None) -> None:
+                  learning: Learning | None = None, relearning: Relearning | None = None,
+                  patterns: list[str] | None = None) -> None:
     """The stream driver with JSON rows as its output; the recording is closed however it ends."""
     from logwatch.core.stream import LineSource, run_stream
 
@@ -170,7 +173,7 @@ def _score_stream(inputs: list[str], emit: Any, *, engine: Engine, follow: bool,
     progress = StderrProgress()
     try:
         with LineSource(inputs, follow=follow, patterns=patterns or (), exclude=[record] if record else []) as lines:
-            for step in run_stream(engine, lines, writer=writer, learning=learning):
+            for step in run_stream(engine, lines, writer=writer, learning=learning, relearning=relearning):
                 progress.show(step.learning)
                 emit(step.lines)
                 emit(step.ends)
@@ -363,7 +366,7 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
 def run_watch(*, paths: tuple[str, ...] = (), replay: str | None, record: str | None, speed: float, theme: str,
               model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
               known_normal: str | None = None, session_ends: bool = False, learn: str = "auto",
-              name: str | None = None) -> None:
+              relearn: int = 50_000, name: str | None = None) -> None:
     from .learning import learn_plan
 
     check_replay_alone(replay, path=paths[0] if paths else None)
@@ -383,6 +386,6 @@ def run_watch(*, paths: tuple[str, ...] = (), replay: str | None, record: str | 
     code = run_tui(paths=inputs, patterns=patterns, problems=problems, replay=replay, record=record,
                    model_dir=model_dir, device=device, theme=theme,
                    session_regex=session_regex, speed=speed, precision=precision, known_normal=store,
-                   session_ends=session_ends, learn=learn, name=name)
+                   session_ends=session_ends, learn=learn, relearn=relearn, name=name)
     if code:
         raise SystemExit(code)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from logwatch.core.learn import Learned
     from logwatch.core.learning import Learning, LearnPlan, LearnStatus
     from logwatch.core.model import LoadedModel
+    from logwatch.core.relearn import Relearning
 
 def learn_plan(option: str, name: str | None, source: str) -> LearnPlan:
     """The plan ``--learn`` and ``--name`` ask for; a usage error for nonsense."""
@@ -91,11 +92,29 @@ def engine_for(model_dir: str | None, device: str, session_regex: str | None, *,
 def learning_for(plan: LearnPlan, engine: Engine, known_normal: KnownNormal | None,
                  on_note: Any = None) -> Learning | None:
     """The stream's learning phase (None with --learn off); learned models are remembered."""
-    from logwatch.core import memory
     from logwatch.core.learning import Learning
 
     if plan.mode == "off":
         return None
+    return Learning(plan, engine, known_normal=known_normal, on_learned=_remember(plan))
+
+
+def relearning_for(plan: LearnPlan, engine: Engine, known_normal: KnownNormal | None, every: int) -> Relearning | None:
+    """Keep learning (None with --learn off or no model); armed at once when the model in use was
+    remembered for this log, else once the stream has learned it. Relearned models are remembered."""
+    from logwatch.core import memory
+    from logwatch.core.relearn import Relearning, RelearnPlan
+
+    if plan.mode == "off" or engine.loaded is None:
+        return None
+    remembered = engine.loaded.directory.parent == memory.models_dir()
+    return Relearning(RelearnPlan(every_lines=every, config=plan.config), engine, armed=remembered,
+                      known_normal=known_normal, on_learned=_remember(plan))
+
+
+def _remember(plan: LearnPlan) -> Callable[[Learned], str | None]:
+    """Save a learned model under the plan's name (``logwatch models``); the note to show."""
+    from logwatch.core import memory
 
     def remember(learned: Learned) -> str | None:
         if plan.name is None:
@@ -107,7 +126,7 @@ def learning_for(plan: LearnPlan, engine: Engine, known_normal: KnownNormal | No
         learned.model.directory = path  # a later relearn starts from the saved files
         return f"remembered as {path}"
 
-    return Learning(plan, engine, known_normal=known_normal, on_learned=remember)
+    return remember
 
 
 class StderrProgress:

@@ -24,8 +24,10 @@ from .messages import LinesScored, SessionsEnded, Status, StatusChanged
 
 if TYPE_CHECKING:
     from logwatch.core.engine import Engine
+    from logwatch.core.learn import LearnConfig
     from logwatch.core.learning import LearnPlan
     from logwatch.core.record import GuardedRecording
+    from logwatch.core.relearn import Relearning
     from logwatch.core.stream import LineSource
 
 
@@ -63,6 +65,10 @@ class PipelineConfig:
     """``--learn``: auto, fresh, off or a number of lines (the command line's default is auto)."""
     name: str | None = None
     """``--name``: what a learned model is remembered as (default: the log's file name)."""
+    relearn: int = 50_000
+    """``--relearn``: learn again every this many lines (a model learned from this log); 0: only on key L."""
+    learn_config: LearnConfig | None = None
+    """How learning trains (None: the measured defaults); tests give a quick one."""
 
 
 class Pipeline:
@@ -83,6 +89,7 @@ class Pipeline:
         self._status_lock = threading.Lock()
         """The status has one owner, this object; the lock makes the UI's speed change safe."""
         self._source: LineSource | None = None
+        self._relearning: Relearning | None = None
         self._rate_window: list[tuple[float, int]] = []
 
     # -- control from the UI thread (all thread-safe) --------------------------------------
@@ -95,6 +102,15 @@ class Pipeline:
         else:
             self._paused.set()
         return self._paused.is_set()
+
+    def relearn(self) -> str:
+        """Learn the log again now, from its recent lines (key L); what to tell the operator."""
+        if self.config.replay is not None:
+            return "a replay shows what was recorded: nothing to learn"
+        relearning = self._relearning
+        if relearning is None:
+            return "learning is off (--learn off)" if self.config.learn == "off" else "no model to learn again"
+        return relearning.request()
 
     def step(self) -> None:
         """While paused, let one more replayed line through."""
@@ -130,14 +146,17 @@ class Pipeline:
         from logwatch.core.stream import LineSource, run_stream
 
         from .common import learn_label
-        from .learning import learn_plan, learning_for
+        from .learning import learn_plan, learning_for, relearning_for
 
         cfg = self.config
         sources: list[str | int] = [*cfg.paths, *([cfg.fd] if cfg.fd is not None else [])]
         plan = learn_plan(cfg.learn, cfg.name, learn_label(cfg.paths, cfg.patterns))
+        if cfg.learn_config is not None:
+            plan = replace(plan, config=cfg.learn_config)
         engine, state, note = self._load_engine(plan)
         self._set(state=state, note=note, model=engine.model_name, device=engine.device, threshold=engine.threshold)
         learning = learning_for(plan, engine, cfg.known_normal)
+        relearning = self._relearning = relearning_for(plan, engine, cfg.known_normal, cfg.relearn)
         writer = self._open_writer(engine.model_name, engine.threshold, engine.session_check is not None)
         lines = LineSource(sources or ["-"], follow=cfg.follow,
                            on_error=self._note, patterns=cfg.patterns, exclude=[cfg.record] if cfg.record else [])
@@ -151,14 +170,14 @@ class Pipeline:
         try:
             lines.start()
             for step in run_stream(engine, lines, writer=writer, halt=self._halt, clock=self.clock,
-                                   batch_lines=cfg.max_batch_lines, learning=learning):
+                                   batch_lines=cfg.max_batch_lines, learning=learning, relearning=relearning):
                 pending.extend(step.lines)
                 provisional.extend(step.pending)
                 for problem in engine.take_problems() + lines.take_problems():
                     self._warn(problem)
                 if step.learning is not None and step.learning.text() != told:
                     told = step.learning.text()
-                    if step.learning.phase in ("probing", "collecting", "training"):
+                    if step.learning.phase in ("probing", "collecting", "training", "relearning"):
                         self._set(learning=told)
                     else:  # done: what it did stays as the note (nothing when the model knew the log)
                         said = told if step.learning.phase in ("learned", "failed") else ""
@@ -278,6 +297,9 @@ class Pipeline:
                     self._sleep_unless_stopped(gap)
             previous = line.arrival
             sessions.add(line.session)
+            if line.model is not None:  # the model learned the log (again) here: its threshold from now on
+                took = f"line {line.n:,}: a model learned from {line.model.learned_from:,} lines took over"
+                self._set(note=took, threshold=line.model.threshold)
             pending.append(line)
             now = self.clock()
             if now - last_post >= self.config.flush_seconds or self._paused.is_set():

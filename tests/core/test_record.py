@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from logwatch.core.record import RECORDING_VERSION, RecordingError, RecordingHeader, RecordingWriter
 from logwatch.core.replay import read_recording
-from logwatch.core.types import ScoredLine
+from logwatch.core.types import ModelChange, ScoredLine
 
 TRICKY = [
     "\x1b[2J clear screen",
@@ -84,6 +84,24 @@ def test_tricky_text_round_trips_field_by_field(tmp_path: Path) -> None:
     for g, w in zip(got, want):
         _assert_same(g, w)
     assert got[2].loss == round(want[2].loss, 4) and got[2].tokens[1][1] == 0.123  # documented rounding
+
+
+def test_a_model_change_is_noted_on_its_first_line_and_read_back(tmp_path: Path) -> None:
+    change = ModelChange("learned: nova-compute \x1b[31m", 2.4137219, 9_812)
+    want = _lines(4)
+    want[2].model = change
+    path = _write(tmp_path / "r.lwrec", want)
+    rows = [json.loads(x) for x in path.read_text().splitlines()[1:]]
+    assert [("model" in row) for row in rows] == [False, False, True, False]  # only where it changed
+    header, got, warnings = _read(path)
+    assert header.version == 1 and warnings == []  # a note, not a new record kind: older readers ignore it
+    assert [x.model for x in got] == [None, None, ModelChange(change.label, 2.413722, 9_812), None]
+    # A note we did not write is not worth a warning: the line is kept, without it.
+    raw = path.read_text().splitlines()
+    raw[3] = raw[3].replace('"from":9812', '"from":"many"')
+    path.write_text("\n".join(raw) + "\n")
+    _, got, warnings = _read(path)
+    assert len(got) == 4 and got[2].model is None and warnings == []
 
 
 def test_file_is_utf8_json_lines_and_safe_to_cat(tmp_path: Path) -> None:
@@ -319,7 +337,7 @@ def test_kill_9_leaves_a_readable_recording(tmp_path: Path) -> None:
     code = textwrap.dedent("""
         import sys
         from logwatch.core.record import RecordingWriter
-        from logwatch.core.types import ScoredLine
+        from logwatch.core.types import ModelChange, ScoredLine
         w = RecordingWriter(sys.argv[1], flush_every=5, flush_seconds=0.01)
         n = 0
         while True:

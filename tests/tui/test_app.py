@@ -3,9 +3,11 @@ log (no stub in place of the scorer), then the recording of that run is replayed
 
 from __future__ import annotations
 
+import asyncio
 import html
 from pathlib import Path
 
+import pytest
 from textual.widgets import OptionList
 
 from logwatch.core.generator import GeneratedLog
@@ -334,3 +336,48 @@ async def test_a_followed_file_that_goes_quiet_gets_its_session_verdicts(checked
             await pilot.press("q")
     finally:
         app.pipeline.stop()
+
+
+async def test_l_learns_the_log_again_and_the_recording_tells_the_replay(tiny_model_dir: Path, incident_file: Path,
+                                                                        incident_log: GeneratedLog, tmp_path: Path,
+                                                                        wait_end) -> None:
+    from logwatch.core.learn import LearnConfig
+
+    log, rec = tmp_path / "watched.log", tmp_path / "relearned.lwrec"
+    log.write_text(incident_file.read_text())
+    quick = LearnConfig(token_budget=6_000, max_seconds=30, min_lines=100)
+    config = PipelineConfig(paths=[str(log)], follow=True, model_dir=str(tiny_model_dir), device="cpu",
+                            record=str(rec), learn="auto", relearn=0, learn_config=quick)
+    app = LogwatchApp(config)
+    said: list[str] = []
+    app.notify = lambda message, **_: said.append(message)  # type: ignore[method-assign]
+    total = len(incident_log.lines)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    async with app.run_test(size=SIZE) as pilot:
+        while app.status.lines < total and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        before = app.status.threshold
+        await pilot.press("L")
+        assert said and said[-1].startswith("learning again"), said
+        while "learned again" not in app.status.note and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        assert "learned again from " in app.status.note, app.status
+        learned = app.status.threshold
+        assert learned is not None and learned != before
+        with log.open("a") as out:  # the next lines are the new model's
+            out.write("\n".join(incident_log.lines[:20]) + "\n")
+        while app.status.lines < total + 20 and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        await pilot.press("q")
+    _header, records = read_recording(rec)
+    changed = [x for x in records if x.model is not None]
+    assert [x.n for x in changed] == [total + 1] and changed[0].model is not None
+    assert changed[0].model.threshold == pytest.approx(learned, abs=1e-5)
+    replay = LogwatchApp(PipelineConfig(replay=str(rec), speed=0))
+    replay.notify = lambda message, **_: said.append(message)  # type: ignore[method-assign]
+    async with replay.run_test(size=SIZE) as pilot:
+        await wait_end(replay, pilot)
+        assert replay.status.threshold == pytest.approx(learned, abs=1e-5)  # the recorded change, replayed
+        await pilot.press("L")
+        assert said[-1] == "a replay shows what was recorded: nothing to learn"

@@ -100,6 +100,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("f", "filter: text  !text  /regex/  level:WARNING+  loss>2.5  source:api  !source:api (AND)"),
     ("m / M", "mark the line's pattern normal, never to alert again (m again: unmark) / M: all its session's alerts"),
     ("z", "snooze the line's pattern: no alert from it for an hour (z again: end the snooze)"),
+    ("L", "learn the log again now, in the background, from recent lines of sessions that did not alert"),
     ("s", "show all lines / back to the selected session"),
     ("escape", "close the detail panel, the banner or the input"),
     ("space  .  +  -", "replay: pause/resume, step one line, faster, slower"),

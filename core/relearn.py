@@ -1,0 +1,194 @@
+"""Keep learning: adapt the model again, in the background, on what the log has lately been.
+
+A log's normal drifts (new releases, new tenants, a job added), and the first window cannot have
+seen what came after it. So, once a model learned from the log is in use (learned in this run or
+remembered from an earlier one), every ``every_lines`` lines it has scored are followed by another
+learning, on the last ``recent_lines`` lines **of sessions that did not alert** (the incident is
+not learned; :func:`~logwatch.core.learn.learn` also leaves out rare error lines and late rare
+warnings, as for the first window). The monitor also learns again when asked (key ``L``).
+
+Training runs in the learning child process while scoring goes on with the current model. The
+new model takes over **between two batches**, never inside one, and tells the first line it
+scores (:attr:`~logwatch.core.types.ScoredLine.model`), which a recording keeps, so a replay
+shows where the threshold changed. A learning that was due by line count takes over
+``takeover_lines`` after it started; if training is slower than that, the stream waits for it,
+so the same file takes the new model at the same line on a fast or a busy machine (a learning
+the operator asked for takes over as soon as it is ready). The sessions' contexts are rebuilt
+from the recent lines, and their alert state is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .learn import LearnConfig, Learned
+from .learn_child import LearnWorker
+from .learning import LearnStatus
+from .types import LogLine, ScoredLine
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .known_normal import KnownNormal
+
+#: Recent lines given to the new model as context when it takes over (not judged again).
+WARM_LINES = 1_000
+
+
+@dataclass(frozen=True)
+class RelearnPlan:
+    """When and from what the model learns again."""
+
+    every_lines: int = 50_000
+    """Learn again after the current model has scored this many lines (0: only when asked)."""
+    recent_lines: int = 10_000
+    """...from the last this many lines of sessions that did not alert."""
+    takeover_lines: int = 25_000
+    """A learning due by line count takes over this many lines after it started (waited for)."""
+    max_chars: int = 32 << 20
+    """Text kept for the recent lines at most (a log of huge lines keeps fewer)."""
+    config: LearnConfig = field(default_factory=LearnConfig)
+
+    def __post_init__(self) -> None:
+        if self.every_lines < 0 or self.recent_lines < 1 or self.takeover_lines < 0:
+            raise ValueError("every_lines and takeover_lines must be >= 0, recent_lines >= 1")
+
+
+@dataclass
+class _Run:
+    worker: LearnWorker
+    window: int
+    started_n: int
+    asked: bool
+    """The operator asked: take over as soon as it is ready."""
+
+
+class Relearning:
+    """Driven by the stream's thread: :meth:`observe` after each final batch, :meth:`poll` before the next."""
+
+    def __init__(self, plan: RelearnPlan, engine: Engine, *, armed: bool = False,
+                 known_normal: KnownNormal | None = None,
+                 on_learned: Callable[[Learned], str | None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.plan = plan
+        self.engine = engine
+        self.armed = armed
+        """A model learned from this log is in use: learn again by line count (else only when asked)."""
+        self.known_normal = known_normal
+        self.on_learned = on_learned
+        self.clock = clock
+        self.status: LearnStatus | None = None
+        """The latest word on learning again (None until there is one)."""
+        self.changes = 0
+        self._recent: deque[tuple[str, str, str, bool, int]] = deque()
+        """(session, source, text, alerted, n) of the latest final lines."""
+        self._chars = 0
+        self._since = 0
+        self._last_n = 0
+        self._run: _Run | None = None
+        self._asked = threading.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._run is not None
+
+    def observe(self, lines: Iterable[ScoredLine]) -> None:
+        """Final lines, in order: remembered as recent, counted toward the next learning."""
+        recent, plan = self._recent, self.plan
+        for line in lines:
+            recent.append((line.session, line.source, line.text, line.alert, line.n))
+            self._chars += len(line.text)
+            self._since += 1
+            self._last_n = line.n
+        while recent and (len(recent) > 3 * plan.recent_lines or self._chars > plan.max_chars):
+            self._chars -= len(recent.popleft()[2])
+        if self.armed and plan.every_lines and self._run is None and self._since >= plan.every_lines:
+            self._start(asked=False)
+
+    def request(self) -> str:
+        """The operator asks to learn again now (from any thread: the stream's thread starts it at
+        its next :meth:`poll`); what to tell them."""
+        if self._run is not None or self._asked.is_set():
+            return "already learning again"
+        if self.engine.loaded is None:
+            return "no model to learn again"
+        self._asked.set()
+        return "learning again from the recent lines of sessions that did not alert"
+
+    def poll(self, next_n: int | None = None) -> LearnStatus | None:
+        """Before the next batch (its first line ``next_n``; None: nothing waiting): start what was
+        asked for, take the new model if it is ready and its turn has come; the latest status."""
+        run = self._run
+        if run is None:
+            if not self._asked.is_set():
+                return None
+            self._asked.clear()
+            self._start(asked=True)
+            return self.status
+        due = run.asked or (next_n is not None and next_n - run.started_n > self.plan.takeover_lines)
+        if due and not run.asked and not run.worker.finished():
+            self.status = LearnStatus("relearning", window=run.window, note="waiting for the new model")
+            # The child stops training at its max_seconds; a child stuck past a generous bound is stopped.
+            deadline = self.clock() + 4 * self.plan.config.max_seconds + 60
+            while not run.worker.finished() and self.clock() < deadline:
+                run.worker.wait(0.2)
+            if not run.worker.finished():
+                run.worker.stop()
+        if not run.worker.finished():
+            done, total, eta = run.worker.progress(self.clock())
+            self.status = LearnStatus("relearning", window=run.window, steps_done=done, steps_total=total,
+                                      eta_seconds=eta)
+            return self.status
+        return self._take(run) if due else self.status
+
+    def stop(self) -> None:
+        """The stream is ending: a learning still running is dropped (the model stays)."""
+        if self._run is not None:
+            self._run.worker.stop()
+            self._run = None
+
+    # -- inside ------------------------------------------------------------------------------
+    def window(self) -> list[tuple[str, str]]:
+        """The recent lines of sessions that did not alert, oldest first, at most ``recent_lines``."""
+        alerted = {session for session, _, _, alert, _ in self._recent if alert}
+        kept = [(source, text) for session, source, text, _, _ in self._recent if session not in alerted]
+        return kept[-self.plan.recent_lines:]
+
+    def _start(self, *, asked: bool) -> str:
+        window = self.window()
+        self._since = 0  # counted again from here, whatever the outcome
+        if len(window) < self.plan.config.min_lines:
+            self.status = LearnStatus("failed", note=f"not learned again: {len(window):,} recent lines of sessions "
+                                                     f"that did not alert (at least {self.plan.config.min_lines:,})")
+            return self.status.note
+        base = self.engine.loaded
+        assert base is not None
+        marked = [m.text for m in self.known_normal.marks] if self.known_normal is not None else []
+        self._run = _Run(LearnWorker(base, window, self.plan.config, marked), len(window), self._last_n, asked)
+        self.status = LearnStatus("relearning", window=len(window))
+        return f"learning again from {len(window):,} recent lines of sessions that did not alert"
+
+    def _take(self, run: _Run) -> LearnStatus:
+        self._run = None
+        result, error = run.worker.result()
+        if result is None:
+            self.status = LearnStatus("failed", note=f"not learned again ({error}): the model stays as it was")
+            return self.status
+        engine = self.engine
+        if base_label := (engine.loaded.label if engine.loaded is not None else None):
+            result.model.label = base_label  # still the model of this log (remembered under its name)
+        engine.use_model(result.model, result.change())
+        recent = [x for x in list(self._recent)[-WARM_LINES:] if x[0] in engine.sessions]  # open sessions only
+        engine.warm([LogLine(n, text, source, 0.0) for _, source, text, _, n in recent])
+        self.changes += 1
+        self._since = 0
+        extra = self.on_learned(result) if self.on_learned is not None else None
+        threshold = engine.threshold  # the learned one, unless the operator set one
+        note = (f"learned again from {run.window:,} recent lines at line {run.started_n:,}"
+                + (f"; threshold {threshold:.2f}" if threshold is not None else "") + (f"; {extra}" if extra else ""))
+        self.status = LearnStatus("learned", note=note)
+        return self.status

@@ -1,0 +1,92 @@
+"""Keep learning: the model learns again on recent lines of sessions that did not alert, in the
+background, and takes over between batches at a line that does not depend on the machine's speed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from logwatch.core.engine import Engine
+from logwatch.core.generator import generate_log
+from logwatch.core.learn import LearnConfig
+from logwatch.core.relearn import Relearning, RelearnPlan
+from logwatch.core.stream import LineSource, run_stream
+from logwatch.core.types import ScoredLine
+
+QUICK = LearnConfig(token_budget=6_000, max_seconds=30, min_lines=100)
+
+
+def _log(tmp_path: Path) -> tuple[Path, list[str]]:
+    log = generate_log(seed=41, n_instances=20, incidents=("disk_full",), dialect="other")
+    path = tmp_path / "other.log"
+    path.write_text("\n".join(log.lines) + "\n")
+    return path, log.lines
+
+
+def _scored(n: int, session: str, alert: bool = False) -> ScoredLine:
+    return ScoredLine(n=n, source="log", arrival=0.0, text=f"INFO x [{session}] line {n}", session=session, alert=alert)
+
+
+def test_a_due_learning_takes_over_at_a_fixed_line_and_says_so(tiny_model_dir: Path, tmp_path: Path) -> None:
+    path, lines = _log(tmp_path)
+    # The tiny model does not know this log; a threshold out of reach keeps its sessions unalerted
+    # (only the incident's error lines alert), so they are learned from.
+    engine = Engine.load(tiny_model_dir, device="cpu", threshold=1e6)
+    before = engine.loaded
+    relearning = Relearning(RelearnPlan(every_lines=300, recent_lines=300, takeover_lines=200, config=QUICK),
+                            engine, armed=True)
+    with LineSource(str(path)) as source:
+        steps = list(run_stream(engine, source, batch_lines=100, relearning=relearning))
+    final = [x for s in steps for x in s.lines]
+    assert [x.n for x in final] == list(range(1, len(lines) + 1))  # each line once, in order
+    # Due after line 300, taken at the first batch more than 200 lines later (line 501), however
+    # long training took; the next one (due at 800) is still training when the input ends.
+    changed = [x for x in final if x.model is not None]
+    assert [x.n for x in changed] == [501], [x.n for x in changed]
+    change = changed[0].model
+    assert change is not None and engine.loaded is not before and relearning.changes == 1
+    assert change.threshold == engine.threshold and change.learned_from > 0
+    assert all(x.loss is not None for x in final if x.text.strip())
+    notes = [s.learning.text() for s in steps if s.learning is not None]
+    assert any(note.startswith("learning again from ") for note in notes), notes
+    assert any(note.startswith("learned again from ") and " at line 300; threshold 1000000.00" in note
+               for note in notes), notes
+
+
+def test_the_window_leaves_out_every_session_that_alerted() -> None:
+    relearning = Relearning(RelearnPlan(recent_lines=5), Engine.unscored())
+    relearning.observe([_scored(1, "a"), _scored(2, "b"), _scored(3, "a", alert=True), _scored(4, "c"),
+                        _scored(5, "b"), _scored(6, "c"), _scored(7, "d"), _scored(8, "c")])
+    assert [text.rsplit(" ", 1)[1] for _, text in relearning.window()] == ["4", "5", "6", "7", "8"]
+    relearning.observe([_scored(9, "d")])
+    assert [text.rsplit(" ", 1)[1] for _, text in relearning.window()] == ["5", "6", "7", "8", "9"]
+
+
+def test_not_armed_it_waits_to_be_asked_and_too_few_lines_keep_the_model(tiny_model_dir: Path) -> None:
+    engine = Engine.load(tiny_model_dir, device="cpu")
+    model = engine.loaded
+    relearning = Relearning(RelearnPlan(every_lines=10, config=QUICK), engine)  # not armed: a model not of this log
+    relearning.observe([_scored(n, f"s{n % 3}") for n in range(1, 51)])
+    assert not relearning.running and relearning.status is None
+    assert relearning.request().startswith("learning again")
+    status = relearning.poll(51)  # started here, on the stream's thread
+    assert status is not None and status.text().startswith("not learned again: 50 recent lines")
+    assert not relearning.running and engine.loaded is model
+
+
+def test_asked_it_takes_over_as_soon_as_it_is_ready(tiny_model_dir: Path, tmp_path: Path) -> None:
+    path, _ = _log(tmp_path)
+    engine = Engine.load(tiny_model_dir, device="cpu", threshold=1e6)
+    relearning = Relearning(RelearnPlan(every_lines=0, config=QUICK), engine)
+    with LineSource(str(path)) as source:
+        relearning.observe([x for step in run_stream(engine, source, batch_lines=1_000) for x in step.lines])
+    assert relearning.request().startswith("learning again from ")
+    assert relearning.request() == "already learning again"
+    status = relearning.poll(None)
+    assert status is not None and status.phase == "relearning" and relearning.running
+    deadline = time.monotonic() + 120
+    while status is not None and status.phase == "relearning" and time.monotonic() < deadline:
+        time.sleep(0.2)  # asked: taken as soon as it is ready, never waited for inside poll
+        status = relearning.poll(None)
+    assert status is not None and status.phase == "learned" and relearning.changes == 1
+    assert f"threshold {engine.threshold:.2f}" in status.text()
