@@ -113,14 +113,12 @@ class WindowGauge:
         return rule.fixed or self.stampless or self.span_seconds >= rule.span_seconds
 
     def target(self) -> str:
-        """What the window is waiting for, for a status line."""
+        """While the window grows past its fewest lines: the log time it waits for (else "")."""
         rule = self.rule
-        if rule.fixed:
-            return f"{rule.min_lines:,} lines"
-        if self.lines >= rule.min_lines and not self.complete:
-            covered = _duration(self.span_seconds)
-            return f"{_duration(rule.span_seconds)} of the log (covered {covered}; at most {rule.max_lines:,} lines)"
-        return f"{rule.min_lines:,} lines"
+        if rule.fixed or self.lines < rule.min_lines or self.complete:
+            return ""
+        covered = _duration(self.span_seconds)
+        return f"{_duration(rule.span_seconds)} of the log (covered {covered}; at most {rule.max_lines:,} lines)"
 
 
 def _duration(seconds: float) -> str:

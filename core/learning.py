@@ -86,8 +86,8 @@ class LearnStatus:
 
     def text(self) -> str:
         if self.phase in ("probing", "collecting"):
-            count = (f"{self.lines:,} lines, until they cover {self.goal}" if self.lines >= self.window and self.goal
-                     else f"{self.lines:,}/{self.window:,} lines")
+            count = (f"{self.lines:,}/{self.window:,} lines" if self.lines < self.window
+                     else f"{self.lines:,} lines, until they cover {self.goal}" if self.goal else f"{self.lines:,} lines")
             return f"learning this log: {count}" + (f" ({self.note})" if self.note else "")
         if self.phase == "relearning":
             steps = (f": step {self.steps_done:,}/{self.steps_total:,}" if self.steps_total else "") + (

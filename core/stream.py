@@ -218,12 +218,14 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
                 writer.write(step.lines)
             yield step
             for start in range(0, len(handover.to_score), batch_lines):  # the held lines, final now
-                final = engine.score_batch(handover.to_score[start:start + batch_lines])
+                held = handover.to_score[start:start + batch_lines]
+                relearned = relearning.poll(held[0].n) if relearning is not None else None
+                final = engine.score_batch(held)
                 if relearning is not None:
                     relearning.observe(final)
                 if writer is not None:
                     writer.write(final)
-                yield StreamStep(lines=final, backlog=max(0, source.queued), learning=learning.status)
+                yield StreamStep(lines=final, backlog=max(0, source.queued), learning=relearned or learning.status)
             continue
         if failed:
             return

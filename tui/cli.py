@@ -64,7 +64,8 @@ known_normal_option = click.option(
     "$XDG_STATE_HOME/logwatch/known-normal.json (~/.local/state/...); 'none' ignores the marks.")
 learn_option = click.option("--learn", default="auto", show_default=True, metavar="auto|fresh|off|N",
                             help="Learn the log being watched: auto learns it when the model does not know it (over "
-                            "5% of the first 1,000 lines surprising), from its first 5,000 lines; fresh does so even if "
+                            "5% of the first 1,000 lines surprising), from its first lines (5,000, more until they cover two "
+                            "hours of the log's time, at most 50,000); fresh does so even if "
                             "a model was remembered for it; N learns from the first N lines whatever the model; off "
                             "never learns. Learned models are kept (see `logwatch models`).")
 relearn_option = click.option(

@@ -138,9 +138,18 @@ class StderrProgress:
     def show(self, status: LearnStatus | None) -> None:
         if status is None:
             return
-        text = status.text() if status.phase != "training" else "learning this log: training"
-        if text and text != self._last and status.phase != "probing":
-            self._last = text
+        if status.phase == "training":
+            text = "learning this log: training"
+        elif status.phase == "relearning":  # one line when it starts (and one if score waits for it), not per step
+            from dataclasses import replace
+
+            text = replace(status, steps_total=0, eta_seconds=None).text()
+        else:
+            text = status.text()
+        # Collecting prints when it starts and when the window starts to grow for time, not per batch.
+        key = f"collecting {bool(status.goal)}" if status.phase == "collecting" else text
+        if text and key != self._last and status.phase != "probing":
+            self._last = key
             print(f"logwatch: {text}", file=sys.stderr, flush=True)
 
 

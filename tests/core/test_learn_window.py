@@ -83,6 +83,8 @@ def test_status_says_what_the_window_waits_for() -> None:
     rule = WindowRule(min_lines=100, span_seconds=7_200, max_lines=10_000)
     gauge = WindowGauge(rule)
     gauge.add(_stamped(50, 1.0))
-    assert gauge.target() == "100 lines"
+    assert gauge.target() == ""  # not growing yet: the count says it all
     gauge.add(_stamped(200, 1.0, first=51))
     assert gauge.target().startswith("2 h 00 min of the log (covered 4 min")
+    gauge.add(_stamped(7_000, 1.0, first=251))
+    assert gauge.complete and gauge.target() == ""

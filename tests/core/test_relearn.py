@@ -90,3 +90,24 @@ def test_asked_it_takes_over_as_soon_as_it_is_ready(tiny_model_dir: Path, tmp_pa
         status = relearning.poll(None)
     assert status is not None and status.phase == "learned" and relearning.changes == 1
     assert f"threshold {engine.threshold:.2f}" in status.text()
+
+
+def test_lines_held_while_the_log_was_first_learned_also_see_the_next_learning(tiny_model_dir: Path,
+                                                                              tmp_path: Path) -> None:
+    """A file's history is held while it is learned, then scored in one go: learning again must
+    still take over inside that go (and the first learning arms it)."""
+    from logwatch.core.learn_window import WindowRule
+    from logwatch.core.learning import Learning, LearnPlan
+
+    path, lines = _log(tmp_path)
+    engine = Engine.load(tiny_model_dir, device="cpu", threshold=1e6)
+    learning = Learning(LearnPlan(mode="always", window=WindowRule.exactly(300), config=QUICK), engine)
+    relearning = Relearning(RelearnPlan(every_lines=400, recent_lines=300, takeover_lines=100, config=QUICK), engine)
+    with LineSource(str(path)) as source:
+        steps = list(run_stream(engine, source, batch_lines=100, learning=learning, relearning=relearning))
+    final = [x for s in steps for x in s.lines]
+    assert [x.n for x in final] == list(range(1, len(lines) + 1))
+    assert learning.learned is not None and relearning.armed
+    # The first learned model scores from line 1; learning again is due after 400 of its lines
+    # and takes over at the first batch more than 100 lines later (the next is due after the end).
+    assert [x.n for x in final if x.model is not None] == [1, 501]
