@@ -225,7 +225,8 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
                     relearning.observe(final)
                 if writer is not None:
                     writer.write(final)
-                yield StreamStep(lines=final, backlog=max(0, source.queued), learning=relearned or learning.status)
+                latest = relearning.status if relearning is not None and relearning.status is not None else None
+                yield StreamStep(lines=final, backlog=max(0, source.queued), learning=relearned or latest or learning.status)
             continue
         if failed:
             return

@@ -53,13 +53,30 @@ def test_a_due_learning_takes_over_at_a_fixed_line_and_says_so(tiny_model_dir: P
                for note in notes), notes
 
 
-def test_the_window_leaves_out_every_session_that_alerted() -> None:
-    relearning = Relearning(RelearnPlan(recent_lines=5), Engine.unscored())
+def test_the_window_leaves_out_what_alerted_and_short_sessions_that_did() -> None:
+    relearning = Relearning(RelearnPlan(recent_lines=5, rehearse_lines=0), Engine.unscored())
     relearning.observe([_scored(1, "a"), _scored(2, "b"), _scored(3, "a", alert=True), _scored(4, "c"),
                         _scored(5, "b"), _scored(6, "c"), _scored(7, "d"), _scored(8, "c")])
     assert [text.rsplit(" ", 1)[1] for _, text in relearning.window()] == ["4", "5", "6", "7", "8"]
     relearning.observe([_scored(9, "d")])
     assert [text.rsplit(" ", 1)[1] for _, text in relearning.window()] == ["5", "6", "7", "8", "9"]
+
+
+def test_a_long_session_that_alerted_loses_only_its_alerting_lines() -> None:
+    relearning = Relearning(RelearnPlan(recent_lines=1_000, rehearse_lines=0), Engine.unscored())
+    relearning.observe([_scored(n, "periodic", alert=n == 10) for n in range(1, 101)])  # a host's all-day request
+    window = [int(text.rsplit(" ", 1)[1]) for _, text in relearning.window()]
+    assert window == [n for n in range(1, 101) if n != 10]
+
+
+def test_earlier_lines_are_rehearsed_from_a_uniform_sample_in_line_order() -> None:
+    relearning = Relearning(RelearnPlan(recent_lines=10, rehearse_lines=50), Engine.unscored())
+    relearning.observe([_scored(n, f"s{n % 7}", alert=n % 100 == 0 and n < 2_000) for n in range(1, 3_001)])
+    window = [int(text.rsplit(" ", 1)[1]) for _, text in relearning.window()]
+    assert window == sorted(window) and len(window) == 60 and window[-10:] == list(range(2_991, 3_001))
+    earlier = window[:-10]
+    assert not [n for n in earlier if n % 100 == 0 and n < 2_000]  # no alerting line
+    assert min(earlier) < 1_000 and max(earlier) > 1_500  # spread over the whole stream, not its end
 
 
 def test_not_armed_it_waits_to_be_asked_and_too_few_lines_keep_the_model(tiny_model_dir: Path) -> None:
