@@ -14,8 +14,8 @@ kept up (lines shown vs lines written).
 
 ``--real FILE`` streams that file's lines (repeated to ``--lines``) instead of generated ones;
 ``--learn auto|fresh|N`` lets the app learn the log while it streams (the learned model is
-kept in a temporary state directory): the key latencies taken while it learned are reported
-apart, with the learning time.
+kept in a temporary state directory): the key latencies taken while it learned (or learned
+again, ``--relearn N``) are reported apart, with the learning time.
 """
 
 from __future__ import annotations
@@ -45,17 +45,19 @@ def writer(path: Path, lines: list[str], rate: float, done: threading.Event) -> 
     done.set()
 
 
-async def measure(lines: list[str], rate: float, model: str | None, learn: str = "off") -> dict:
+async def measure(lines: list[str], rate: float, model: str | None, learn: str = "off", relearn: int = 0) -> dict:
     from logwatch.tui.app import LogwatchApp
     from logwatch.tui.pipeline import PipelineConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "live.log"
         path.write_text("")
-        app = LogwatchApp(PipelineConfig(paths=[str(path)], follow=True, model_dir=model, device="cpu", learn=learn))
+        app = LogwatchApp(PipelineConfig(paths=[str(path)], follow=True, model_dir=model, device="cpu", learn=learn,
+                                         relearn=relearn))
         latencies: list[float] = []
         learning_latencies: list[float] = []
         learned_note = ""
+        relearned_notes: list[str] = []
         backlog: list[int] = []
         async with app.run_test(size=(160, 45)) as pilot:
             while app.status.state == "loading model":
@@ -89,6 +91,8 @@ async def measure(lines: list[str], rate: float, model: str | None, learn: str =
                         learning_latencies.append(latencies[-1])
                 if "learned this log" in app.status.note:
                     learned_note = app.status.note
+                if "learned again" in app.status.note and app.status.note not in relearned_notes:
+                    relearned_notes.append(app.status.note)
                 backlog.append(app.status.queued)
                 i += 1
                 await asyncio.sleep(0.25)
@@ -103,7 +107,7 @@ async def measure(lines: list[str], rate: float, model: str | None, learn: str =
     during = {"key_ms_p95_while_learning": round(learning_latencies[int(0.95 * (len(learning_latencies) - 1))], 1),
               "key_ms_max_while_learning": round(learning_latencies[-1], 1),
               "keys_while_learning": len(learning_latencies)} if learning_latencies else {}
-    return {**during, "learning": learned_note or "-",
+    return {**during, "learning": learned_note or "-", "learned_again": relearned_notes or "-",
         "lines": len(lines), "rate_in": rate, "lines_shown": shown, "seconds": round(elapsed, 1),
         "kept_up": shown == len(lines) and elapsed < len(lines) / rate + 5,
         "key_ms_p50": round(statistics.median(latencies), 1),
@@ -121,6 +125,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--real", metavar="FILE", help="stream this log's lines instead of generated ones")
     parser.add_argument("--learn", default="off", help="the app's --learn (default off: the bundled model as is)")
+    parser.add_argument("--relearn", type=int, default=0, help="the app's --relearn (default 0: only on key L)")
     args = parser.parse_args()
     from logwatch.core.generator import INCIDENT_KINDS, generate_log
 
@@ -137,7 +142,7 @@ def main() -> None:
         import os
 
         os.environ["XDG_STATE_HOME"] = state  # a learned model is not left behind in the user's state
-        result = asyncio.run(measure(lines[: args.lines], args.rate, args.model, args.learn))
+        result = asyncio.run(measure(lines[: args.lines], args.rate, args.model, args.learn, args.relearn))
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 

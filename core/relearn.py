@@ -20,7 +20,7 @@ Training runs in the learning child process while scoring goes on with the curre
 new model takes over **between two batches**, never inside one, and tells the first line it
 scores (:attr:`~logwatch.core.types.ScoredLine.model`), which a recording keeps, so a replay
 shows where the threshold changed. A learning that was due by line count takes over
-``takeover_lines`` after it started; if training is slower than that, the stream waits for it,
+``takeover_lines`` (half of ``every_lines``) after it started; if training is slower than that, the stream waits for it,
 so the same file takes the new model at the same line on a fast or a busy machine (a learning
 the operator asked for takes over as soon as it is ready). The sessions' contexts are rebuilt
 from the recent lines, and their alert state is kept.
@@ -61,7 +61,8 @@ class RelearnPlan:
     rehearse_lines: int = 5_000
     """...and a uniform sample of this many earlier lines that did not alert (0: none)."""
     takeover_lines: int = 25_000
-    """A learning due by line count takes over this many lines after it started (waited for)."""
+    """A learning due by line count takes over this many lines after it started (waited for);
+    the commands use half of ``every_lines``."""
     max_chars: int = 32 << 20
     """Text kept for the recent lines at most (a log of huge lines keeps fewer)."""
     config: LearnConfig = field(default_factory=LearnConfig)

@@ -108,7 +108,8 @@ def relearning_for(plan: LearnPlan, engine: Engine, known_normal: KnownNormal | 
     if plan.mode == "off" or engine.loaded is None:
         return None
     remembered = engine.loaded.directory.parent == memory.models_dir()
-    return Relearning(RelearnPlan(every_lines=every, config=plan.config), engine, armed=remembered,
+    plan_again = RelearnPlan(every_lines=every, takeover_lines=every // 2, config=plan.config)
+    return Relearning(plan_again, engine, armed=remembered,
                       known_normal=known_normal, on_learned=_remember(plan))
 
 
