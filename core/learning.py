@@ -92,7 +92,7 @@ class LearnStatus:
         if self.phase == "relearning":
             steps = (f": step {self.steps_done:,}/{self.steps_total:,}" if self.steps_total else "") + (
                 f", ETA {self.eta_seconds:.0f} s" if self.eta_seconds is not None else "")
-            return f"learning again from {self.window:,} recent lines{steps}" + (f" ({self.note})" if self.note else "")
+            return f"learning again from {self.window:,} lines{steps}" + (f" ({self.note})" if self.note else "")
         if self.phase == "training":
             if not self.steps_total:
                 return f"learning this log: starting to train on {self.window:,} lines"

@@ -200,7 +200,7 @@ class Relearning:
         window = self.window()
         self._since = 0  # counted again from here, whatever the outcome
         if len(window) < self.plan.config.min_lines:
-            self.status = LearnStatus("failed", note=f"not learned again: {len(window):,} recent lines of sessions "
+            self.status = LearnStatus("failed", note=f"not learned again: {len(window):,} lines of sessions "
                                                      f"that did not alert (at least {self.plan.config.min_lines:,})")
             return self.status.note
         base = self.engine.loaded
@@ -208,7 +208,7 @@ class Relearning:
         marked = [m.text for m in self.known_normal.marks] if self.known_normal is not None else []
         self._run = _Run(LearnWorker(base, window, self.plan.config, marked), len(window), self._last_n, asked)
         self.status = LearnStatus("relearning", window=len(window))
-        return f"learning again from {len(window):,} recent lines of sessions that did not alert"
+        return f"learning again from {len(window):,} lines that did not alert (the latest, and earlier ones)"
 
     def _take(self, run: _Run) -> LearnStatus:
         self._run = None
@@ -226,7 +226,7 @@ class Relearning:
         self._since = 0
         extra = self.on_learned(result) if self.on_learned is not None else None
         threshold = engine.threshold  # the learned one, unless the operator set one
-        note = (f"learned again from {run.window:,} recent lines at line {run.started_n:,}"
+        note = (f"learned again from {run.window:,} lines at line {run.started_n:,}"
                 + (f"; threshold {threshold:.2f}" if threshold is not None else "") + (f"; {extra}" if extra else ""))
         self.status = LearnStatus("learned", note=note)
         return self.status

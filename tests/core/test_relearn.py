@@ -87,7 +87,7 @@ def test_not_armed_it_waits_to_be_asked_and_too_few_lines_keep_the_model(tiny_mo
     assert not relearning.running and relearning.status is None
     assert relearning.request().startswith("learning again")
     status = relearning.poll(51)  # started here, on the stream's thread
-    assert status is not None and status.text().startswith("not learned again: 50 recent lines")
+    assert status is not None and status.text().startswith("not learned again: 50 lines")
     assert not relearning.running and engine.loaded is model
 
 
