@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from .known_normal import KnownNormal
 
 MODES = ("auto", "always", "off")
+#: Lines held past the learning window while it trains (the monitor shows them pending).
+HOLD_BEYOND_WINDOW = 20_000
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,14 @@ class Learning:
     def active(self) -> bool:
         """Still holding lines back (they are not final yet)."""
         return self.status.phase in ("probing", "collecting", "training")
+
+    @property
+    def holding_enough(self) -> bool:
+        """Training, with :data:`HOLD_BEYOND_WINDOW` lines held past the window: take no more for
+        now. A big file's history then waits in the reader (bounded) instead of in memory, and
+        the driver does not spend a core parsing it while the child trains on both (on HDFS,
+        reading and holding the rest of a 145k-line file meanwhile made learning 55 s -> 76-87 s)."""
+        return self.status.phase == "training" and len(self.held) >= self.gauge.lines + HOLD_BEYOND_WINDOW
 
     def stop(self) -> None:
         """The stream is ending: stop training (the model stays as it was)."""

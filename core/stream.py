@@ -195,7 +195,11 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
     last_idle_check = clock()
     eof = failed = False
     while halt is None or not halt.is_set():
-        batch = [] if eof else source.take(timeout=POLL_SECONDS, max_lines=batch_lines)
+        if learning is not None and learning.holding_enough and not eof:
+            learning.wait(POLL_SECONDS)  # the rest waits in the reader until the model is learned
+            batch: list[LogLine] | None = []
+        else:
+            batch = [] if eof else source.take(timeout=POLL_SECONDS, max_lines=batch_lines)
         if batch is None:
             eof, batch = True, []
         elif not batch and not source.alive and source.error is not None:

@@ -85,3 +85,20 @@ def test_the_window_grows_until_it_covers_the_span_of_log_time(tiny_model_dir: P
     assert learning.learned is not None
     window = learning.learned.summary["window_lines"]
     assert isinstance(window, int) and covered <= window < covered + 200  # whole batches of 200
+
+
+def test_while_it_trains_a_big_history_waits_in_the_reader_not_in_memory(tiny_model_dir: Path, tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    import logwatch.core.learning as learning_module
+    from logwatch.core.learn_window import WindowRule
+
+    monkeypatch.setattr(learning_module, "HOLD_BEYOND_WINDOW", 100)
+    log = generate_log(seed=41, n_instances=20, incidents=("disk_full",), dialect="other")
+    path = tmp_path / "other.log"
+    path.write_text("\n".join(log.lines) + "\n")
+    plan = LearnPlan(mode="always", probe_lines=200, window=WindowRule.exactly(300), config=QUICK)
+    steps, learning = _run(Engine.load(tiny_model_dir, device="cpu"), path, plan)
+    assert learning.learned is not None
+    held = [x.n for s in steps for x in s.pending]  # every line held back is shown pending once
+    assert 300 + 100 <= len(held) <= 300 + 100 + 200, len(held)  # the window, the allowance, one batch
+    assert [x.n for s in steps for x in s.lines] == list(range(1, len(log.lines) + 1))  # nothing lost
