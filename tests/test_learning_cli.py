@@ -110,3 +110,15 @@ def test_eval_learn_measures_the_learning_path_on_labelled_lines(other_log, tmp_
     assert refused.returncode == 2 and "--session-regex" in refused.stderr
     nonsense = _logwatch("eval", str(path), "--labels", str(labels), "--learn", "lots", env_home=tmp_path)
     assert nonsense.returncode == 2 and "--learn must be auto or a number" in nonsense.stderr
+
+
+def test_relearn_takes_0_or_a_sensible_number_of_lines(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from logwatch.tui.cli import main
+
+    log = tmp_path / "x.log"
+    log.write_text("INFO a\n")
+    for value in ("10", "-1", "lots"):
+        result = CliRunner().invoke(main, ["score", str(log), "--relearn", value])
+        assert result.exit_code == 2 and "--relearn" in result.output, (value, result.output)

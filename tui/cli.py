@@ -68,8 +68,15 @@ learn_option = click.option("--learn", default="auto", show_default=True, metava
                             "hours of the log's time, at most 50,000); fresh does so even if "
                             "a model was remembered for it; N learns from the first N lines whatever the model; off "
                             "never learns. Learned models are kept (see `logwatch models`).")
+def _relearn_lines(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
+    if 0 < value < 1_000:  # each learning takes a minute of a core: every few lines would never stop
+        raise click.BadParameter("0 (only when asked), or at least 1,000 lines")
+    return value
+
+
 relearn_option = click.option(
     "--relearn", type=click.IntRange(0, 100_000_000), default=50_000, show_default=True, metavar="N",
+    callback=_relearn_lines,
     help="Keep learning: once a model learned from this log is in use, learn again every N lines it scored, in the "
     "background, from the recent lines of sessions that did not alert; 0 only when asked (key L in the monitor).")
 name_option = click.option("--name", metavar="NAME", default=None,
