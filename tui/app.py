@@ -161,10 +161,13 @@ class LogwatchApp(App[int]):
             self._draw_focus()
 
     def on_status_changed(self, message: StatusChanged) -> None:
-        self.status = message.status
+        previous, self.status = self.status, message.status
         if message.status.warning and message.status.warning != self._warned:
             self._warned = message.status.warning
             self.notify(message.status.warning, severity="error", timeout=10, markup=False)
+        note = message.status.note
+        if note != previous.note and note.startswith(("learned again", "not learned again")):
+            self.notify(note, timeout=8, markup=False)  # the status bar's note is cut on narrow screens
         self.log_view.invalidate()
         self._show_status()
 

@@ -363,6 +363,8 @@ async def test_l_learns_the_log_again_and_the_recording_tells_the_replay(tiny_mo
         while "learned again" not in app.status.note and loop.time() < deadline:
             await asyncio.sleep(0.1)
         assert "learned again from " in app.status.note, app.status
+        await pilot.pause()
+        assert said[-1] == app.status.note  # said aloud too: the status bar's end is cut on narrow screens
         learned = app.status.threshold
         assert learned is not None and learned != before
         with log.open("a") as out:  # the next lines are the new model's
