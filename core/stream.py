@@ -192,73 +192,76 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
     the input ends by itself, every open session ends too and a last step with ``finished`` set
     follows.
     """
-    last_idle_check = clock()
-    eof = failed = False
-    while halt is None or not halt.is_set():
-        if learning is not None and learning.holding_enough and not eof:
-            learning.wait(POLL_SECONDS)  # the rest waits in the reader until the model is learned
-            batch: list[LogLine] | None = []
-        else:
-            batch = [] if eof else source.take(timeout=POLL_SECONDS, max_lines=batch_lines)
-        if batch is None:
-            eof, batch = True, []
-        elif not batch and not source.alive and source.error is not None:
-            eof = failed = True  # the reader failed: what came is all that will come
-        if learning is not None and learning.active:
-            step = StreamStep(pending=learning.feed(batch) if batch else [], learning=learning.status)
-            handover = learning.poll(eof, quiet=not batch and source.can_pause)
-            if handover is None:
-                if eof:
-                    learning.wait(POLL_SECONDS)
-                step.backlog = max(0, source.queued)
+    try:
+        last_idle_check = clock()
+        eof = failed = False
+        while halt is None or not halt.is_set():
+            if learning is not None and learning.holding_enough and not eof:
+                learning.wait(POLL_SECONDS)  # the rest waits in the reader until the model is learned
+                batch: list[LogLine] | None = []
+            else:
+                batch = [] if eof else source.take(timeout=POLL_SECONDS, max_lines=batch_lines)
+            if batch is None:
+                eof, batch = True, []
+            elif not batch and not source.alive and source.error is not None:
+                eof = failed = True  # the reader failed: what came is all that will come
+            if learning is not None and learning.active:
+                step = StreamStep(pending=learning.feed(batch) if batch else [], learning=learning.status)
+                handover = learning.poll(eof, quiet=not batch and source.can_pause)
+                if handover is None:
+                    if eof:
+                        learning.wait(POLL_SECONDS)
+                    step.backlog = max(0, source.queued)
+                    yield step
+                    continue
+                step.lines = handover.scored
+                step.learning = learning.status
+                if relearning is not None:
+                    relearning.armed = relearning.armed or learning.learned is not None
+                    relearning.observe(step.lines)
+                if writer is not None:
+                    writer.write(step.lines)
                 yield step
+                for start in range(0, len(handover.to_score), batch_lines):  # the held lines, final now
+                    held = handover.to_score[start:start + batch_lines]
+                    relearned = relearning.poll(held[0].n) if relearning is not None else None
+                    final = engine.score_batch(held)
+                    if relearning is not None:
+                        relearning.observe(final)
+                    if writer is not None:
+                        writer.write(final)
+                    latest = relearning.status if relearning is not None and relearning.status is not None else None
+                    yield StreamStep(lines=final, backlog=max(0, source.queued),
+                                     learning=relearned or latest or learning.status)
                 continue
-            step.lines = handover.scored
-            step.learning = learning.status
+            if failed:
+                return
+            if eof:
+                engine.close_all()
+                ends = engine.take_ended()
+                if writer is not None:
+                    writer.write(ends)
+                yield StreamStep(ends=ends, finished=True)
+                return
+            relearned = relearning.poll(batch[0].n if batch else None) if relearning is not None else None
+            step = StreamStep(lines=engine.score_batch(batch) if batch else [], learning=relearned)
             if relearning is not None:
-                relearning.armed = relearning.armed or learning.learned is not None
                 relearning.observe(step.lines)
+            now = clock()
+            if now - last_idle_check >= IDLE_CHECK_SECONDS:
+                last_idle_check = now
+                engine.evict_idle()
+                step.ends = engine.take_ended()
             if writer is not None:
                 writer.write(step.lines)
+                writer.write(step.ends)
+            step.backlog = max(0, source.queued)
             yield step
-            for start in range(0, len(handover.to_score), batch_lines):  # the held lines, final now
-                held = handover.to_score[start:start + batch_lines]
-                relearned = relearning.poll(held[0].n) if relearning is not None else None
-                final = engine.score_batch(held)
-                if relearning is not None:
-                    relearning.observe(final)
-                if writer is not None:
-                    writer.write(final)
-                latest = relearning.status if relearning is not None and relearning.status is not None else None
-                yield StreamStep(lines=final, backlog=max(0, source.queued), learning=relearned or latest or learning.status)
-            continue
-        if failed:
-            return
-        if eof:
-            engine.close_all()
-            ends = engine.take_ended()
-            if writer is not None:
-                writer.write(ends)
-            yield StreamStep(ends=ends, finished=True)
-            return
-        relearned = relearning.poll(batch[0].n if batch else None) if relearning is not None else None
-        step = StreamStep(lines=engine.score_batch(batch) if batch else [], learning=relearned)
+    finally:  # however it ends (the input, a return, the consumer closing us): no child left training
+        if learning is not None:
+            learning.stop()
         if relearning is not None:
-            relearning.observe(step.lines)
-        now = clock()
-        if now - last_idle_check >= IDLE_CHECK_SECONDS:
-            last_idle_check = now
-            engine.evict_idle()
-            step.ends = engine.take_ended()
-        if writer is not None:
-            writer.write(step.lines)
-            writer.write(step.ends)
-        step.backlog = max(0, source.queued)
-        yield step
-    if learning is not None:
-        learning.stop()
-    if relearning is not None:
-        relearning.stop()
+            relearning.stop()
 
 
 def score_lines(engine: Engine, lines: Iterable[LogLine], batch_lines: int = BATCH_LINES) -> Iterator[ScoredLine]:

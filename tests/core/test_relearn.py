@@ -128,3 +128,28 @@ def test_lines_held_while_the_log_was_first_learned_also_see_the_next_learning(t
     # The first learned model scores from line 1; learning again is due after 400 of its lines
     # and takes over at the first batch more than 100 lines later (the next is due after the end).
     assert [x.n for x in final if x.model is not None] == [1, 501]
+
+
+def test_a_learning_still_running_when_the_input_ends_is_stopped_and_cleaned_up(tiny_model_dir: Path,
+                                                                               tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    path, lines = _log(tmp_path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the learning child's job directory goes
+    engine = Engine.load(tiny_model_dir, device="cpu", threshold=1e6)
+    relearning = Relearning(RelearnPlan(every_lines=len(lines) - 100, recent_lines=300, takeover_lines=10_000,
+                                        config=QUICK), engine, armed=True)
+    with LineSource(str(path)) as source:
+        steps = run_stream(engine, source, batch_lines=100, relearning=relearning)
+        for _step in steps:
+            if relearning.running:
+                break  # the consumer stops early (Ctrl-C, a closed pipe): the generator is closed
+        steps.close()
+    assert not relearning.running and list(scratch.iterdir()) == []
+    relearning = Relearning(RelearnPlan(every_lines=len(lines) - 100, recent_lines=300, takeover_lines=10_000,
+                                        config=QUICK), engine, armed=True)
+    with LineSource(str(path)) as source:
+        assert list(run_stream(engine, source, batch_lines=100, relearning=relearning))[-1].finished
+    assert not relearning.running and list(scratch.iterdir()) == []  # the input ended before its turn
