@@ -19,11 +19,14 @@ import tempfile
 import threading
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .learn import LearnConfig, Learned, LearnError
 from .model import LoadedModel, load_model_dir, write_model_dir
 from .spec import SPEC_FILE, ModelDirError
+
+if TYPE_CHECKING:
+    from .known_normal import KnownNormal
 
 
 def write_job(job: Path, *, base_dir: Path, window: list[tuple[str, str]], config: LearnConfig,
@@ -47,7 +50,9 @@ class LearnWorker:
     """
 
     def __init__(self, base: LoadedModel, window: list[tuple[str, str]], config: LearnConfig,
-                 marked: list[str]) -> None:
+                 known_normal: KnownNormal | None = None) -> None:
+        """``known_normal``: the operator's marks, learned as normal whatever the window says."""
+        marked = [m.text for m in known_normal.marks] if known_normal is not None else []
         self._tmp = Path(tempfile.mkdtemp(prefix="logwatch-learn-"))
         base_dir = base.directory
         if not (base_dir / SPEC_FILE).is_file():

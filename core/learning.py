@@ -215,8 +215,7 @@ class Learning:
         base = self.engine.loaded
         assert base is not None
         self.status = LearnStatus("training", lines=len(self.held), window=len(window))
-        self._worker = LearnWorker(base, window, self.plan.config,
-                               [m.text for m in self.known_normal.marks] if self.known_normal is not None else [])
+        self._worker = LearnWorker(base, window, self.plan.config, self.known_normal)
 
     def _progress(self) -> None:
         if self._worker is not None:

@@ -205,8 +205,8 @@ class Relearning:
             return self.status.note
         base = self.engine.loaded
         assert base is not None
-        marked = [m.text for m in self.known_normal.marks] if self.known_normal is not None else []
-        self._run = _Run(LearnWorker(base, window, self.plan.config, marked), len(window), self._last_n, asked)
+        self._run = _Run(LearnWorker(base, window, self.plan.config, self.known_normal), len(window), self._last_n,
+                         asked)
         self.status = LearnStatus("relearning", window=len(window))
         return f"learning again from {len(window):,} lines that did not alert (the latest, and earlier ones)"
 
