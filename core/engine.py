@@ -7,7 +7,6 @@ swapped between batches (:meth:`Engine.use_model`, when the log has been learned
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections import Counter
@@ -82,9 +81,10 @@ class Engine:
         if session_ends:
             self.enable_session_ends()
 
-    def use_model(self, loaded: LoadedModel, change: ModelChange | None = None) -> None:
+    def use_model(self, loaded: LoadedModel, learned_from: int | None = None) -> None:
         """Score with this model from the next batch on (its calibration sets the alert rule);
-        ``change`` is given to the first line it scores (:attr:`ScoredLine.model`).
+        ``learned_from``: it was learned from that many lines of this stream, which the first
+        line it scores is told (:attr:`ScoredLine.model`, with the threshold now applied).
 
         The sessions' windows are dropped (they hold the old tokenizer's ids): the caller warms
         the new model with recent lines (:meth:`warm`) or starts over (:meth:`reset`).
@@ -122,7 +122,7 @@ class Engine:
             threshold = self.calibration.line_threshold
         self.rule = AlertRule(threshold, min_lines or (self.calibration.min_lines if self.calibration else 1),
                               frozenset(signals), loaded.patterns, margin)
-        self._change = None if change is None else dataclasses.replace(change, threshold=self.rule.threshold)
+        self._change = None if learned_from is None else ModelChange(loaded.name, self.rule.threshold, learned_from)
 
     @property
     def threshold(self) -> float | None:

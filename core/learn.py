@@ -53,7 +53,6 @@ from .train import (
     group_sessions,
     split_sessions,
 )
-from .types import ModelChange
 
 
 class LearnError(ValueError):
@@ -104,12 +103,11 @@ class Learned:
     model: LoadedModel
     summary: dict[str, object] = field(default_factory=dict)
 
-    def change(self) -> ModelChange:
-        """What the first line this model scores is told (:attr:`ScoredLine.model`)."""
+    @property
+    def lines_learned(self) -> int:
+        """How many lines of the window were learned from (its usable lines)."""
         usable = self.summary.get("usable_lines")
-        calibration = self.model.calibration
-        return ModelChange(self.model.name, calibration.line_threshold if calibration else None,
-                           usable if isinstance(usable, int) else 0)
+        return usable if isinstance(usable, int) else 0
 
 
 def usable_sessions(texts: Sequence[tuple[str, str]], rule: str, config: LearnConfig,

@@ -231,10 +231,10 @@ class Learning:
         else:
             if self.plan.name:
                 result.model.label = f"learned: {self.plan.name}"
-            self.engine.use_model(result.model, result.change())
+            self.engine.use_model(result.model, learned_from=result.lines_learned)
             self.learned = result
             summary = result.summary
-            note = (f"learned this log in {summary.get('seconds')} s from {summary.get('usable_lines'):,} lines; "
+            note = (f"learned this log in {summary.get('seconds')} s from {result.lines_learned:,} lines; "
                     f"threshold {result.model.calibration.line_threshold:.2f}" if result.model.calibration else "")
             extra = self.on_learned(result) if self.on_learned is not None else None
             self.status = LearnStatus("learned", note=f"{note}; {extra}" if extra else note)

@@ -219,7 +219,7 @@ class Relearning:
         engine = self.engine
         if base_label := (engine.loaded.label if engine.loaded is not None else None):
             result.model.label = base_label  # still the model of this log (remembered under its name)
-        engine.use_model(result.model, result.change())
+        engine.use_model(result.model, learned_from=result.lines_learned)
         recent = [x for x in list(self._recent)[-WARM_LINES:] if x[0] in engine.sessions]  # open sessions only
         engine.warm([LogLine(n, text, source, 0.0) for _, source, text, _, n in recent])
         self.changes += 1
