@@ -224,15 +224,15 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
                 yield step
                 for start in range(0, len(handover.to_score), batch_lines):  # the held lines, final now
                     held = handover.to_score[start:start + batch_lines]
-                    relearned = relearning.poll(held[0].n) if relearning is not None else None
+                    if relearning is not None:
+                        relearning.poll(held[0].n)
                     final = engine.score_batch(held)
                     if relearning is not None:
                         relearning.observe(final)
                     if writer is not None:
                         writer.write(final)
-                    latest = relearning.status if relearning is not None and relearning.status is not None else None
-                    yield StreamStep(lines=final, backlog=max(0, source.queued),
-                                     learning=relearned or latest or learning.status)
+                    latest = relearning.status if relearning is not None else None  # poll's word, or its last
+                    yield StreamStep(lines=final, backlog=max(0, source.queued), learning=latest or learning.status)
                 continue
             if failed:
                 return
