@@ -34,7 +34,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .learn import LearnConfig, Learned
 from .learn_child import LearnWorker
@@ -72,6 +72,16 @@ class RelearnPlan:
             raise ValueError("every_lines and takeover_lines must be >= 0, recent_lines >= 1")
 
 
+class _Seen(NamedTuple):
+    """A final line as learning again needs it."""
+
+    session: str
+    source: str
+    text: str
+    alert: bool
+    n: int
+
+
 @dataclass
 class _Run:
     worker: LearnWorker
@@ -98,9 +108,9 @@ class Relearning:
         self.status: LearnStatus | None = None
         """The latest word on learning again (None until there is one)."""
         self.changes = 0
-        self._recent: deque[tuple[str, str, str, bool, int]] = deque()
-        """(session, source, text, alerted, n) of the latest final lines."""
-        self._sample: list[tuple[str, str, str, bool, int]] = []
+        self._recent: deque[_Seen] = deque()
+        """The latest final lines."""
+        self._sample: list[_Seen] = []
         """A uniform sample of the lines that did not alert and left the recent lines."""
         self._sample_seen = 0
         self._random = random.Random(0)  # a fixed seed: the same log gives the same sample
@@ -118,14 +128,14 @@ class Relearning:
         """Final lines, in order: remembered as recent, counted toward the next learning."""
         recent, plan = self._recent, self.plan
         for line in lines:
-            recent.append((line.session, line.source, line.text, line.alert, line.n))
+            recent.append(_Seen(line.session, line.source, line.text, line.alert, line.n))
             self._chars += len(line.text)
             self._since += 1
             self._last_n = line.n
         while recent and (len(recent) > 3 * plan.recent_lines or self._chars > plan.max_chars):
             old = recent.popleft()
-            self._chars -= len(old[2])
-            if not old[3]:
+            self._chars -= len(old.text)
+            if not old.alert:
                 self._keep_sample(old)
         if self.armed and plan.every_lines and self._run is None and self._since >= plan.every_lines:
             self._start(asked=False)
@@ -176,14 +186,14 @@ class Relearning:
     def window(self) -> list[tuple[str, str]]:
         """What to learn from, in line order: the recent lines (at most ``recent_lines``) without
         the lines that alerted and without short sessions that alerted; then the earlier sample."""
-        lines_of = Counter(session for session, *_ in self._recent)
-        alerted = {session for session, _, _, alert, _ in self._recent if alert}
+        lines_of = Counter(x.session for x in self._recent)
+        alerted = {x.session for x in self._recent if x.alert}
         dropped = {session for session in alerted if lines_of[session] <= LONG_SESSION_LINES}
-        kept = [x for x in self._recent if not x[3] and x[0] not in dropped][-self.plan.recent_lines:]
-        earlier = [x for x in self._sample if x[0] not in dropped]
-        return [(source, text) for _, source, text, _, _ in sorted(earlier + kept, key=lambda x: x[4])]
+        kept = [x for x in self._recent if not x.alert and x.session not in dropped][-self.plan.recent_lines:]
+        earlier = [x for x in self._sample if x.session not in dropped]
+        return [(x.source, x.text) for x in sorted(earlier + kept, key=lambda x: x.n)]
 
-    def _keep_sample(self, line: tuple[str, str, str, bool, int]) -> None:
+    def _keep_sample(self, line: _Seen) -> None:
         """Reservoir sampling: every line that left the recent lines is in the sample with equal odds."""
         size = self.plan.rehearse_lines
         if not size:
@@ -220,8 +230,8 @@ class Relearning:
         if base_label := (engine.loaded.label if engine.loaded is not None else None):
             result.model.label = base_label  # still the model of this log (remembered under its name)
         engine.use_model(result.model, learned_from=result.lines_learned)
-        recent = [x for x in list(self._recent)[-WARM_LINES:] if x[0] in engine.sessions]  # open sessions only
-        engine.warm([LogLine(n, text, source, 0.0) for _, source, text, _, n in recent])
+        recent = [x for x in list(self._recent)[-WARM_LINES:] if x.session in engine.sessions]  # open sessions only
+        engine.warm([LogLine(x.n, x.text, x.source, 0.0) for x in recent])
         self.changes += 1
         self._since = 0
         extra = self.on_learned(result) if self.on_learned is not None else None
