@@ -100,12 +100,14 @@ def _window_rule(option: str) -> Any:
     """``--learn auto`` or ``--learn N`` as a window rule; a usage error for anything else."""
     from logwatch.core.learn_window import WindowRule
 
-    value = option.strip().lower()
-    if value == "auto":
+    from .learning import learn_lines
+
+    if option.strip().lower() == "auto":
         return WindowRule()
-    if value.isdigit() and 200 <= int(value) <= 1_000_000:
-        return WindowRule.exactly(int(value))
-    raise usage_error(f"--learn must be auto or a number of lines between 200 and 1,000,000, not {option!r}")
+    lines = learn_lines(option)
+    if lines is None:
+        raise usage_error(f"--learn must be auto or a number of lines between 200 and 1,000,000, not {option!r}")
+    return WindowRule.exactly(lines)
 
 
 def _learn_first_lines(engine: Any, files: tuple[str, ...], rule: Any, store: Any) -> dict[str, Any]:

@@ -23,6 +23,16 @@ if TYPE_CHECKING:
     from logwatch.core.model import LoadedModel
     from logwatch.core.relearn import Relearning
 
+def learn_lines(option: str) -> int | None:
+    """``--learn N``: the N lines asked for (a usage error outside 200..1,000,000); None for a word."""
+    value = option.strip()
+    if not value.isdigit():
+        return None
+    if not 200 <= int(value) <= 1_000_000:
+        raise usage_error("--learn N: N lines to learn from, between 200 and 1,000,000")
+    return int(value)
+
+
 def learn_plan(option: str, name: str | None, source: str) -> LearnPlan:
     """The plan ``--learn`` and ``--name`` ask for; a usage error for nonsense."""
     from logwatch.core.learn import learned_dir_name
@@ -30,11 +40,8 @@ def learn_plan(option: str, name: str | None, source: str) -> LearnPlan:
     from logwatch.core.memory import valid_name
 
     value = option.strip().lower()
-    window: int | None = None
-    if value.isdigit():
-        window = int(value)
-        if not 200 <= window <= 1_000_000:
-            raise usage_error("--learn N: N lines to learn from, between 200 and 1,000,000")
+    window = learn_lines(value)
+    if window is not None:
         mode = "always"
     elif value in ("auto", "off"):
         mode = value
