@@ -6,7 +6,10 @@ whole recent lines, at most ``n_ctx`` tokens; a new line is scored against it, t
 Three things make this fast, none of which changes a result:
 - a KV cache per session (a slot in :class:`~logwatch.core.gpt.KVPool`): an appended line
   costs its own tokens, not the window's; the LM head runs only on the line's tokens;
-- batching: the next line of many sessions goes through one forward pass;
+- batching: the next line of many sessions goes through one forward pass, and so do the
+  windows of one long session: a window that slides re-reads its lines anyway, so each of
+  the session's later windows is a row of its own beside the first (rows, not sequential
+  forwards: a session of 500 queued lines costs one pass, not 100);
 - memoisation: logs repeat, and the same window + line always gives the same losses, so
   results are cached by a digest of (window tokens, line tokens). A line served from the
   memo is not fed to the model at all; the session's cache catches up on its next miss.
@@ -41,12 +44,18 @@ class _Feed:
     """The window's tokens before the first segment (marker + earlier lines)."""
     segments: list[tuple[list[int], int, bytes]]
     """(line tokens, result index, memo key) of each line, in session order."""
+    fresh: bool = False
+    """The row begins where the window slid: it re-reads its context into a scratch slot."""
+    final: SessionWindow | None = None
+    """On the last row of a session's chain: the window after all of the chain's lines."""
     slot: int = -1
     start: int = 0
     """Positions already in the cache slot (tokens fed begin here)."""
     n_catch: int = 0
     """Leading tokens of the row that re-read the window, not scored."""
     tokens: list[int] = field(default_factory=list)
+    last: torch.Tensor | None = None
+    """Final hidden state after the row's last token, once it ran."""
 
 
 def _digest(context: list[int], line: list[int]) -> bytes:
@@ -96,18 +105,28 @@ class Scorer:
         if window.slot is not None:
             self._slot_owner.move_to_end(window.slot)
             return window.slot
-        if not self._free:
-            self._grow_pool()
-        if self._free:
-            slot = self._free.pop()
-        else:  # pool full: take the least recently used slot not in this batch
-            slot = next(s for s in self._slot_owner if s not in busy)
-            victim = self.windows.get(self._slot_owner.pop(slot))
-            if victim is not None:
-                victim.slot, victim.cached, victim.last_hidden = None, 0, None
+        slot = self._take_slot(busy)
         self._slot_owner[slot] = session
         window.slot, window.cached, window.last_hidden = slot, 0, None
         return slot
+
+    def _take_slot(self, busy: set[int]) -> int:
+        """A slot no session owns: a free one, a new one, or the least recently used not in ``busy``."""
+        if not self._free:
+            self._grow_pool()
+        if self._free:
+            return self._free.pop()
+        slot = next(s for s in self._slot_owner if s not in busy)
+        victim = self.windows.get(self._slot_owner.pop(slot))
+        if victim is not None:
+            victim.slot, victim.cached, victim.last_hidden = None, 0, None
+        return slot
+
+    def _release_slot(self, slot: int, window: SessionWindow) -> None:
+        if window.slot == slot:
+            window.slot, window.cached, window.last_hidden = None, 0, None
+        self._slot_owner.pop(slot, None)
+        self._free.append(slot)
 
     def _grow_pool(self) -> None:
         old = self._pool
@@ -168,7 +187,8 @@ class Scorer:
                 repeats.append((window, line, index, first_of[key]))
             else:
                 first_of[key] = index
-                pending.append(self._chain(_Feed(session, window, context, [(line, index, key)]), items, queues))
+                pending.extend(self._chain(_Feed(session, window, context, [(line, index, key)]), items, queues,
+                                           results))
         done = 0
         while done < len(pending):
             batch = pending[done : done + self.max_batch]  # max_batch may shrink after an OOM
@@ -179,28 +199,52 @@ class Scorer:
             window.append(line)  # its cache catches up on the session's next miss
             self.memo_hits += 1
 
-    def _chain(self, feed: _Feed, items: Sequence[tuple[str, list[int]]],
-               queues: OrderedDict[str, deque[int]]) -> _Feed:
-        """Append the session's next queued lines to ``feed`` while the window holds them."""
-        queue = queues.get(feed.session)
-        if not queue:
-            return feed
-        context = list(feed.context) + feed.segments[0][0]
-        while queue and len(context) + len(items[queue[0]][1]) <= self.spec.n_ctx:
-            index = queue.popleft()
+    def _chain(self, first: _Feed, items: Sequence[tuple[str, list[int]]],
+               queues: OrderedDict[str, deque[int]], results: list[list[float] | None]) -> list[_Feed]:
+        """The rows that score ``first`` and every line the session has queued after it.
+
+        Lines go into the first row while the window holds them; where the window slides, a
+        fresh row begins (its context is re-read in any case, so it needs nothing from the
+        rows before it). A fresh row whose every line is in the memo is served from it,
+        unless it is the last one, which leaves the session's cache where its window is.
+        """
+        shadow = first.window.copy()
+        shadow.append(first.segments[0][0])
+        rows = [first]
+        queue = queues.pop(first.session, None) or deque()
+        for index in queue:
             line = items[index][1]
-            feed.segments.append((line, index, _digest(context, line)))
-            context.extend(line)
-        if not queue:
-            del queues[feed.session]
-        return feed
+            slides = shadow.length + len(line) > self.spec.n_ctx
+            shadow.prepare(len(line))
+            context = shadow.tokens()
+            if slides:
+                rows.append(_Feed(first.session, first.window, context, [], fresh=True))
+            rows[-1].segments.append((line, index, _digest(context, line)))
+            shadow.append(line)
+        rows[-1].final = shadow
+        kept = [rows[0]]
+        for row in rows[1:-1]:
+            hits = [self._memo.get(key) for _line, _index, key in row.segments]
+            if all(hit is not None for hit in hits):
+                for (_line, index, key), hit in zip(row.segments, hits):
+                    self._memo.move_to_end(key)
+                    results[index] = list(hit or ())
+                    self.memo_hits += 1
+            else:
+                kept.append(row)
+        if len(rows) > 1:
+            kept.append(rows[-1])
+        return kept
 
     def _score_batch(self, pending: list[_Feed], results: list[list[float] | None]) -> None:
-        busy = {f.window.slot for f in pending if f.window.slot is not None}
+        busy = {f.window.slot for f in pending if f.window.slot is not None and not f.fresh}
         for feed in pending:
-            feed.slot = self._assign_slot(feed.session, feed.window, busy)
+            if feed.fresh:
+                feed.slot, feed.start = self._take_slot(busy), 0
+            else:
+                feed.slot = self._assign_slot(feed.session, feed.window, busy)
+                feed.start = feed.window.cached
             busy.add(feed.slot)
-            feed.start = feed.window.cached
             catch_up = feed.context[feed.start :]
             feed.n_catch = len(catch_up)
             feed.tokens = catch_up + [t for line, _, _ in feed.segments for t in line]
@@ -211,6 +255,8 @@ class Scorer:
         for group in (short, long):
             if group:
                 self._forward(group, results)
+        for feed in pending:  # in chain order: a session's first row gives up its slot before its last takes over
+            self._settle(feed)
 
     def _forward(self, feeds: list[_Feed], results: list[list[float] | None]) -> None:
         gpt, device = self.gpt, self.gpt.device
@@ -250,18 +296,30 @@ class Scorer:
                     rows.append(torch.cat([feed.window.last_hidden[None, :], hidden[row, : k - 1]]))
                 targets.extend(line)
                 offset += k
-            feed.window.last_hidden = hidden[row, len(feed.tokens) - 1].clone()
         losses = gpt.token_losses(torch.cat(rows), torch.tensor(targets, device=device)).tolist()
         offset = 0
-        for feed in feeds:
+        for row, feed in enumerate(feeds):
             for line, index, key in feed.segments:
                 per_token = losses[offset : offset + len(line)]
                 offset += len(line)
                 results[index] = per_token
-                feed.window.append(line)
                 self._remember(key, per_token)
                 self.model_lines += 1
-            feed.window.cached = feed.start + len(feed.tokens)
+            feed.last = hidden[row, len(feed.tokens) - 1].clone()
+
+    def _settle(self, feed: _Feed) -> None:
+        """After a row ran: the chain's last row leaves the session's window and cache; others free their slot."""
+        window = feed.window
+        if feed.final is None:
+            self._release_slot(feed.slot, window)
+            return
+        if feed.fresh:  # its scratch slot becomes the session's
+            if window.slot is not None:
+                self._release_slot(window.slot, window)
+            self._slot_owner[feed.slot] = feed.session
+        window.marker, window.lines, window.length = feed.final.marker, feed.final.lines, feed.final.length
+        window.slot, window.cached = feed.slot, feed.start + len(feed.tokens)
+        window.last_hidden = feed.last
 
     def _remember(self, key: bytes, losses: list[float]) -> None:
         if self.memo_entries <= 0:

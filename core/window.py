@@ -52,6 +52,10 @@ class SessionWindow:
             # Positions shift, so the cache is useless: the next forward re-reads the window.
             self.marker, self.lines, self.length, self.cached = self.cont_id, kept, 1 + total, 0
 
+    def copy(self) -> SessionWindow:
+        """The same lines and marker, without the cache (a window to plan ahead with)."""
+        return SessionWindow(self.spec, self.bos_id, self.cont_id, self.marker, deque(self.lines), self.length)
+
     def tokens(self) -> list[int]:
         out = [self.marker]
         for line in self.lines:

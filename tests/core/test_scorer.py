@@ -55,6 +55,39 @@ def test_fast_path_matches_reference(max_batch: int, cache_slots: int) -> None:
     assert max(max(x) for x in ref) - min(min(x) for x in ref) > 1.0  # the comparison is not vacuous
 
 
+@pytest.mark.parametrize("max_batch,cache_slots,memo", [(8, 64, 0), (3, 4, 0), (8, 64, 200_000)])
+def test_a_long_sessions_windows_run_as_rows_of_one_pass(monkeypatch: pytest.MonkeyPatch, max_batch: int,
+                                                         cache_slots: int, memo: int) -> None:
+    """Two sessions of 150 lines in one call slide many times: their windows are rows, not 60 forwards."""
+    spec, model = _random_model(6)
+    rng = random.Random(11)
+    lines = [[rng.randrange(4, 12) for _ in range(rng.randrange(2, 8))] + [EOL] for _ in range(6)]
+    items = [(f"s{i % 2}", lines[rng.randrange(len(lines))]) for i in range(300)]
+    gpt = LeanGPT(spec, dict(model.state_dict()), torch.device("cpu"))
+    real_step = gpt.step
+    passes: list[int] = []
+
+    def counting_step(pool, slots, tokens, starts, lengths):  # type: ignore[no-untyped-def]
+        passes.append(int(tokens.shape[0]))
+        return real_step(pool, slots, tokens, starts, lengths)
+
+    monkeypatch.setattr(gpt, "step", counting_step)
+    scorer = Scorer(gpt, bos_id=BOS, cont_id=CONT, max_batch=max_batch, cache_slots=cache_slots, memo_entries=memo)
+    fast = scorer.score(items[:200]) + scorer.score(items[200:])  # the second call continues the windows
+    ref = reference_losses(model, spec, items, bos_id=BOS, cont_id=CONT)
+    assert _max_diff(fast, ref) < 1e-4
+    slides = 0
+    window = SessionWindow(spec, BOS, CONT)
+    for session, line in items:
+        if session == "s0":
+            slides += window.length + len(line) > spec.n_ctx
+            window.prepare(len(line))
+            window.append(line)
+    assert slides > 20  # the windows really slid
+    assert len(passes) < slides  # ...and did not cost a forward each
+    assert scorer.model_lines + scorer.memo_hits == len(items)
+
+
 def test_memo_serves_repeats_with_the_models_own_losses() -> None:
     spec, model = _random_model(1)
     # Few distinct lines over many sessions: windows repeat, so the memo is exercised.
