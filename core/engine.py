@@ -124,6 +124,18 @@ class Engine:
                               frozenset(signals), loaded.patterns, margin)
         self._change = None if learned_from is None else ModelChange(loaded.name, self.rule.threshold, learned_from)
 
+    def share_cores(self, sharing: bool) -> None:
+        """Score on one torch thread fewer while a learning child trains beside this process.
+
+        Torch's workers spin while they wait for a core; two processes' workers on the same
+        cores slow both to a crawl, and the child's training has a wall-time cap.
+        """
+        threads = self._options["threads"]
+        if threads is not None and threads > 1:
+            from .model import set_threads
+
+            set_threads(threads - 1 if sharing else threads)
+
     @property
     def threshold(self) -> float | None:
         """The surprise threshold of the alert rule (None: the model has no calibration)."""

@@ -41,7 +41,7 @@ from .known_normal import KnownNormal
 from .masking import MASK_VERSION, masked_line
 from .model import LoadedModel, expected_shapes, hf_model, pick_device
 from .parse import parse_line
-from .spec import ModelSpec
+from .spec import LEARNED_SLIDE_KEEP, ModelSpec
 from .tokenizer import LogTokenizer
 from .train import (
     LONG_SESSION_LINES,
@@ -77,6 +77,8 @@ class LearnConfig:
     max_epochs: int = 12
     holdout: float = 0.15
     vocab_size: int = 2048
+    slide_keep: int = LEARNED_SLIDE_KEEP
+    """Tokens a window keeps when it slides (:attr:`ModelSpec.slide_keep`): less to re-read on long sessions."""
     start_stride: int = 4
     """Long sessions also open a short sample every this many lines (:func:`chunk_long_sessions`)."""
     rare_error_share: float = 0.005
@@ -207,7 +209,8 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
     torch.manual_seed(config.seed)
     tokenizer = LogTokenizer.train((masked_line(parse_line(t)) for ls in train_raw.values() for t in ls),
                                    vocab_size=config.vocab_size)
-    spec = replace(base.spec, vocab_size=tokenizer.vocab_size, mask_version=MASK_VERSION)
+    spec = replace(base.spec, vocab_size=tokenizer.vocab_size, mask_version=MASK_VERSION,
+                   slide_keep=min(config.slide_keep, base.spec.n_ctx - 1 - base.spec.max_line_tokens))
     weights = dict(base.weights)
     weights["transformer.wte.weight"] = transfer_embeddings(base, tokenizer)
     model = hf_model(spec, weights)

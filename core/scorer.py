@@ -58,6 +58,11 @@ class _Feed:
     """Final hidden state after the row's last token, once it ran."""
 
 
+#: Padded tokens one forward pass takes at most: big enough to keep the matmuls efficient,
+#: small enough that one pass's activations stay a few MB.
+PASS_TOKENS = 4096
+
+
 def _digest(context: list[int], line: list[int]) -> bytes:
     data = array("i", context)
     data.append(-1)
@@ -248,13 +253,17 @@ class Scorer:
             catch_up = feed.context[feed.start :]
             feed.n_catch = len(catch_up)
             feed.tokens = catch_up + [t for line, _, _ in feed.segments for t in line]
-        # Short feeds (appends) and long ones (window re-reads) go in separate passes so a
-        # few 128-token prefills do not pad every short row to 128.
-        short = [f for f in pending if len(f.tokens) <= 32]
-        long = [f for f in pending if len(f.tokens) > 32]
-        for group in (short, long):
-            if group:
+        # Rows of similar length share a pass (sorted, cut where the width doubles or the pass
+        # would exceed PASS_TOKENS): a few 128-token re-reads do not pad every 8-token append.
+        group: list[_Feed] = []
+        for feed in sorted(pending, key=lambda f: len(f.tokens)):
+            width = len(feed.tokens)
+            if group and ((len(group) + 1) * width > PASS_TOKENS or width > 2 * len(group[0].tokens)):
                 self._forward(group, results)
+                group = []
+            group.append(feed)
+        if group:
+            self._forward(group, results)
         for feed in pending:  # in chain order: a session's first row gives up its slot before its last takes over
             self._settle(feed)
 

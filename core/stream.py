@@ -244,6 +244,7 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
                 yield StreamStep(ends=ends, finished=True)
                 return
             relearned = relearning.poll(batch[0].n if batch else None) if relearning is not None else None
+            engine.share_cores(relearning is not None and relearning.running)
             step = StreamStep(lines=engine.score_batch(batch) if batch else [], learning=relearned)
             if relearning is not None:
                 relearning.observe(step.lines)

@@ -82,3 +82,19 @@ def test_scoring_leaves_a_core_free_unless_told(monkeypatch: pytest.MonkeyPatch)
     assert scoring_threads() == 3
     monkeypatch.setenv("OMP_NUM_THREADS", "lots")
     assert scoring_threads() == 1
+
+
+def test_headless_scoring_takes_every_core_of_an_idle_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from logwatch.tui.common import scoring_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.5, 0.5))
+    assert scoring_threads(keep_a_core=False) == 2
+    assert scoring_threads() == 1  # the monitor keeps one for its UI
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.8, 1.0, 1.0))  # busy already: leave it a core
+    assert scoring_threads(keep_a_core=False) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert scoring_threads(keep_a_core=False) == 2

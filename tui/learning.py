@@ -87,7 +87,7 @@ def engine_for(model_dir: str | None, device: str, session_regex: str | None, *,
     from .common import load_engine, scoring_threads
 
     model, note = starting_model(model_dir, learn, plan)
-    kwargs.setdefault("threads", scoring_threads())
+    kwargs.setdefault("threads", scoring_threads(keep_a_core=False))
     if model is None:
         return load_engine(model_dir, device, session_regex, **kwargs), note
     try:

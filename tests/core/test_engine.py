@@ -107,3 +107,20 @@ def test_asking_for_session_ends_without_a_check_is_a_clear_error(tiny_model_dir
     _feed(plain, truncated[0][:50])
     plain.close_all()
     assert plain.take_ended() == [] and plain.session_check is None
+
+
+def test_scoring_gives_a_core_to_a_learning_child_while_it_trains(tiny_model_dir: Path) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        engine = Engine.load(tiny_model_dir, device="cpu", threads=2)
+        assert torch.get_num_threads() == 2
+        engine.share_cores(True)
+        assert torch.get_num_threads() == 1
+        engine.share_cores(False)
+        assert torch.get_num_threads() == 2
+        Engine.load(tiny_model_dir, device="cpu", threads=1).share_cores(True)
+        assert torch.get_num_threads() == 1  # never below one
+    finally:
+        torch.set_num_threads(before)

@@ -75,6 +75,8 @@ def test_learning_a_log_the_model_never_saw(tiny_model_dir: Path) -> None:
     summary = learned.summary
     assert summary["usable_lines"] == len(window) and summary["tokens"] > 0 and summary["steps"] > 0
     assert summary["tokens_per_line"]["learned"] < summary["tokens_per_line"]["base"]  # the new words fit
+    most = base.spec.n_ctx - 1 - base.spec.max_line_tokens
+    assert base.spec.slide_keep is None and model.spec.slide_keep == min(QUICK.slide_keep, most)
     # the threshold is at least the held-out line quantile: few normal lines of the log go over it
     engine = Engine(loaded=model, device="cpu")
     scored = list(score_lines(engine, [LogLine(n=i, text=t, source=s, arrival=0.0) for i, (s, t) in enumerate(window, 1)]))

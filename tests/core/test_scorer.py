@@ -16,9 +16,10 @@ from logwatch.core.window import SessionWindow
 BOS, CONT, EOL = 1, 2, 3
 
 
-def _random_model(seed: int = 0):
+def _random_model(seed: int = 0, slide_keep: int | None = None):
     torch.manual_seed(seed)
-    spec = ModelSpec(vocab_size=300, n_layer=2, n_head=4, n_embd=64, n_ctx=48, max_line_tokens=16)
+    spec = ModelSpec(vocab_size=300, n_layer=2, n_head=4, n_embd=64, n_ctx=48, max_line_tokens=16,
+                     slide_keep=slide_keep)
     model = hf_model(spec).eval()
     # Random init is near-uniform; sharpen it so losses differ a lot between tokens.
     with torch.no_grad():
@@ -55,11 +56,12 @@ def test_fast_path_matches_reference(max_batch: int, cache_slots: int) -> None:
     assert max(max(x) for x in ref) - min(min(x) for x in ref) > 1.0  # the comparison is not vacuous
 
 
-@pytest.mark.parametrize("max_batch,cache_slots,memo", [(8, 64, 0), (3, 4, 0), (8, 64, 200_000)])
+@pytest.mark.parametrize("max_batch,cache_slots,memo,keep", [(8, 64, 0, None), (3, 4, 0, None),
+                                                             (8, 64, 200_000, None), (8, 64, 0, 8)])
 def test_a_long_sessions_windows_run_as_rows_of_one_pass(monkeypatch: pytest.MonkeyPatch, max_batch: int,
-                                                         cache_slots: int, memo: int) -> None:
+                                                         cache_slots: int, memo: int, keep: int | None) -> None:
     """Two sessions of 150 lines in one call slide many times: their windows are rows, not 60 forwards."""
-    spec, model = _random_model(6)
+    spec, model = _random_model(6, keep)
     rng = random.Random(11)
     lines = [[rng.randrange(4, 12) for _ in range(rng.randrange(2, 8))] + [EOL] for _ in range(6)]
     items = [(f"s{i % 2}", lines[rng.randrange(len(lines))]) for i in range(300)]
