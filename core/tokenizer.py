@@ -8,6 +8,7 @@ few hundred words. The sequence markers are added tokens, so each is always one 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -23,6 +24,11 @@ CONT = "<|cont|>"
 EOL = "<|eol|>"
 """Ends every line, so the model also learns (and is scored on) where a line stops."""
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, BOS, CONT, EOL)
+#: Masked lines whose encoding is kept: masked logs repeat a few hundred lines, so most of
+#: a batch is encoded already. Only lines of at most ENCODED_CACHE_CHARS are kept, so the
+#: cache stays under ~40 MB whatever the log holds.
+ENCODED_CACHE_LINES = 20_000
+ENCODED_CACHE_CHARS = 1_000
 
 
 class TokenizerError(ValueError):
@@ -38,6 +44,7 @@ class LogTokenizer:
         if any(i is None for i in ids):
             raise TokenizerError("tokenizer.json lacks logwatch's special tokens; was it made by `logwatch train`?")
         self.pad_id, self.bos_id, self.cont_id, self.eol_id = (int(i) for i in ids)  # type: ignore[arg-type]
+        self._encoded: OrderedDict[tuple[str, int], tuple[tuple[int, ...], tuple[str, ...]]] = OrderedDict()
 
     @classmethod
     def train(cls, masked_lines: Iterable[str], *, vocab_size: int = 4096, min_frequency: int = 2) -> LogTokenizer:
@@ -87,9 +94,15 @@ class LogTokenizer:
         return [enc.ids[: max_tokens - 1] + [self.eol_id] for enc in encodings]
 
     def encode_with_pieces(self, masked: Sequence[str], *, max_tokens: int) -> list[tuple[list[int], list[str]]]:
-        """Like :meth:`encode_lines`, plus the readable text of each token (EOL shown as ⏎)."""
-        out = []
-        for text, enc in zip(masked, self._tok.encode_batch(list(masked), add_special_tokens=False)):
+        """Like :meth:`encode_lines`, plus the readable text of each token (EOL shown as ⏎).
+
+        Lines encoded recently are served from a bounded cache; the rest go to the tokenizer
+        in one batch, each distinct line once.
+        """
+        cache = self._encoded
+        fresh: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {}
+        todo = list(dict.fromkeys(text for text in masked if (text, max_tokens) not in cache))
+        for text, enc in zip(todo, self._tok.encode_batch(todo, add_special_tokens=False)):
             pieces: list[str] = []
             done = 0
             for start, end in enc.offsets[: max_tokens - 1]:
@@ -97,7 +110,19 @@ class LogTokenizer:
                 # offsets: show the character once, on the first of them.
                 pieces.append(text[max(start, done) : end])
                 done = max(done, end)
-            out.append((enc.ids[: max_tokens - 1] + [self.eol_id], [*pieces, "⏎"]))
+            fresh[text] = ((*enc.ids[: max_tokens - 1], self.eol_id), (*pieces, "⏎"))
+        out = []
+        for text in masked:
+            got = fresh.get(text)
+            if got is None:
+                got = cache[(text, max_tokens)]
+                cache.move_to_end((text, max_tokens))
+            out.append((list(got[0]), list(got[1])))
+        for text, got in fresh.items():
+            if len(text) <= ENCODED_CACHE_CHARS:
+                cache[(text, max_tokens)] = got
+        while len(cache) > ENCODED_CACHE_LINES:
+            cache.popitem(last=False)
         return out
 
     def vocab(self) -> dict[str, int]:

@@ -37,3 +37,22 @@ def test_any_text_encodes_and_decodes(text: str) -> None:
     ids, pieces = TOK.encode_with_pieces([text], max_tokens=100_000)[0]
     assert TOK.decode(ids[:-1]) == text
     assert len(pieces) == len(ids)
+
+
+def test_cached_encodings_equal_fresh_ones_and_the_cache_is_bounded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import logwatch.core.tokenizer as tokenizer_module
+
+    monkeypatch.setattr(tokenizer_module, "ENCODED_CACHE_LINES", 50)
+    tok = LogTokenizer.train(LINES * 3, vocab_size=400)
+    batch = LINES[:30] * 3 + ["x" * 5_000, LINES[0]]
+    first = tok.encode_with_pieces(batch, max_tokens=64)
+    again = tok.encode_with_pieces(batch, max_tokens=64)  # served from the cache
+    assert first == again
+    assert [ids for ids, _ in first] == TOK.encode_lines(batch, max_tokens=64)
+    assert first[0] == tok.encode_with_pieces([LINES[0]], max_tokens=64)[0]
+    first[0][0].append(99)  # a caller changing its copy changes nothing cached
+    assert tok.encode_with_pieces([LINES[0]], max_tokens=64)[0] == again[0]
+    assert tok.encode_with_pieces([LINES[0]], max_tokens=8)[0][0] == TOK.encode_lines([LINES[0]], max_tokens=8)[0]
+    tok.encode_with_pieces(LINES, max_tokens=64)
+    assert len(tok._encoded) <= 50
+    assert ("x" * 5_000, 64) not in tok._encoded  # long lines are encoded, not kept
