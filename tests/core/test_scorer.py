@@ -200,3 +200,13 @@ def test_int8_projections_track_fp32_and_refuse_the_gpu() -> None:
         pick_dtype(torch.device("cuda"), "int8")
     with pytest.raises(ValueError):
         LeanGPT(*_random_model()[:1], {}, torch.device("cpu"), torch.bfloat16, int8=True)
+
+
+def test_the_sigmoid_form_of_gelu_is_gpt2s_tanh_gelu() -> None:
+    from logwatch.core.gpt import gelu_tanh_
+
+    x = torch.linspace(-12, 12, 10_001)
+    expected = torch.nn.functional.gelu(x, approximate="tanh")
+    got = gelu_tanh_(x.clone())
+    assert torch.allclose(got, expected, atol=2e-6, rtol=0)
+    assert not torch.allclose(got, torch.nn.functional.gelu(x), atol=2e-6, rtol=0)  # tanh, not erf
