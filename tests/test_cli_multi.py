@@ -87,14 +87,33 @@ def test_scoring_leaves_a_core_free_unless_told(monkeypatch: pytest.MonkeyPatch)
 def test_headless_scoring_takes_every_core_of_an_idle_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
+    from logwatch.tui import common
     from logwatch.tui.common import scoring_threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.5, 0.5))
+    monkeypatch.setattr(common, "busy_cores", lambda: 0.1)
     assert scoring_threads(keep_a_core=False) == 2
     assert scoring_threads() == 1  # the monitor keeps one for its UI
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.8, 1.0, 1.0))  # busy already: leave it a core
+    monkeypatch.setattr(common, "busy_cores", lambda: 0.9)  # busy already: leave it a core
     assert scoring_threads(keep_a_core=False) == 1
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(common, "busy_cores", lambda: None)  # cannot tell: an idle machine
     assert scoring_threads(keep_a_core=False) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(common, "busy_cores", lambda: 0.9)
+    assert scoring_threads(keep_a_core=False) == 2
+
+
+def test_busy_cores_sees_a_spinning_process() -> None:
+    import subprocess
+    import sys
+
+    from logwatch.tui.common import busy_cores
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        busy = busy_cores(0.5)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert busy is not None and busy >= 0.7  # one whole core, give or take the VM's noise

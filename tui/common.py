@@ -153,10 +153,10 @@ def scoring_threads(*, keep_a_core: bool = True) -> int:
 
     ``keep_a_core`` (the monitor): every core but one, so the UI and reader threads keep one;
     torch's workers spin while they wait, and sharing every core with them makes the UI stutter.
-    Otherwise (``logwatch score``) every core, unless the machine is busy already (a 1-minute
-    load average within half a core of the core count): beside two busy processes, two threads
-    took 17-21 s and one 9-10 s on 2 cores (Loghub OpenStack_2k), since each waits for a core
-    that is taken. Idle, two threads score 10,000 real Loghub nova lines 1.4x faster than one.
+    Otherwise (``logwatch score``) every core, unless other processes keep at least half a core
+    busy right now: beside two busy processes, two threads took 17-21 s and one 9-10 s on 2 cores
+    (Loghub OpenStack_2k), since each waits for a core that is taken. Idle, two threads score
+    real Loghub nova lines 1.4x faster than one.
     """
     import os
 
@@ -166,11 +166,35 @@ def scoring_threads(*, keep_a_core: bool = True) -> int:
     cores = os.cpu_count() or 2
     if keep_a_core:
         return max(1, cores - 1)
+    busy = busy_cores()
+    return max(1, cores - 1) if busy is not None and busy >= 0.5 else cores
+
+
+def busy_cores(seconds: float = 0.1) -> float | None:
+    """How many cores the machine's processes keep busy now (Linux /proc/stat over ``seconds``).
+
+    Not the load average: that lags by a minute, so it still counts work this process has just
+    finished (learning the log) as another process's. None where /proc/stat cannot be read.
+    """
+    import os
+    import time
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
     try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # no load average here (Windows): assume an idle machine
-        load = 0.0
-    return max(1, cores - 1) if load >= cores - 0.5 else cores
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    spent = total1 - total0
+    if spent <= 0:
+        return None
+    return (spent - (idle1 - idle0)) / spent * (os.cpu_count() or 1)
 
 
 def load_engine(model_dir: str | None, device: str, session_regex: str | None, **kwargs: Any) -> Engine:
