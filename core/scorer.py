@@ -219,10 +219,9 @@ class Scorer:
         queue = queues.pop(first.session, None) or deque()
         for index in queue:
             line = items[index][1]
-            slides = shadow.length + len(line) > self.spec.n_ctx
-            shadow.prepare(len(line))
+            slid = shadow.prepare(len(line))  # the shadow has begun, so True means it slid
             context = shadow.tokens()
-            if slides:
+            if slid:
                 rows.append(_Feed(first.session, first.window, context, [], fresh=True))
             rows[-1].segments.append((line, index, _digest(context, line)))
             shadow.append(line)

@@ -157,9 +157,7 @@ def build_windows(sessions: Iterable[list[list[int]]], spec: ModelSpec, bos_id: 
         ids: list[int] = []
         labels: list[int] = []
         for line in lines:
-            starts_new = window.length == 0 or window.length + len(line) > spec.n_ctx
-            window.prepare(len(line))
-            if starts_new:  # first line, or the window slid: the previous sequence is complete
+            if window.prepare(len(line)):  # first line, or the window slid: the previous sequence is complete
                 if ids:
                     windows.append((ids, labels))
                 ids = window.tokens()

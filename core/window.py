@@ -37,11 +37,16 @@ class SessionWindow:
     last_hidden: torch.Tensor | None = None
     """Final hidden state after the last cached token: it predicts the next token."""
 
-    def prepare(self, line_len: int) -> None:
-        """Make room for a line of ``line_len`` tokens, sliding the window if needed."""
+    def prepare(self, line_len: int) -> bool:
+        """Make room for a line of ``line_len`` tokens, sliding the window if needed.
+
+        True when the window starts here (the session's first line, or it slid): the tokens
+        before the line are a new sequence, which training cuts and the scorer reads afresh.
+        """
         if self.length == 0:
             self.marker, self.length, self.cached = self.bos_id, 1, 0
-        elif self.length + line_len > self.spec.n_ctx:
+            return True
+        if self.length + line_len > self.spec.n_ctx:
             kept: deque[list[int]] = deque()
             total = 0
             for line in reversed(self.lines):
@@ -51,6 +56,8 @@ class SessionWindow:
                 total += len(line)
             # Positions shift, so the cache is useless: the next forward re-reads the window.
             self.marker, self.lines, self.length, self.cached = self.cont_id, kept, 1 + total, 0
+            return True
+        return False
 
     def copy(self) -> SessionWindow:
         """The same lines and marker, without the cache (a window to plan ahead with)."""
