@@ -210,7 +210,7 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
     tokenizer = LogTokenizer.train((masked_line(parse_line(t)) for ls in train_raw.values() for t in ls),
                                    vocab_size=config.vocab_size)
     spec = replace(base.spec, vocab_size=tokenizer.vocab_size, mask_version=MASK_VERSION,
-                   slide_keep=min(config.slide_keep, base.spec.n_ctx - 1 - base.spec.max_line_tokens))
+                   slide_keep=min(config.slide_keep, base.spec.most_keep_tokens))
     weights = dict(base.weights)
     weights["transformer.wte.weight"] = transfer_embeddings(base, tokenizer)
     model = hf_model(spec, weights)

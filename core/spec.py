@@ -106,15 +106,20 @@ class ModelSpec:
             raise ModelDirError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
         if not 2 <= self.max_line_tokens <= self.n_ctx // 2:
             raise ModelDirError(f"max_line_tokens must be between 2 and n_ctx/2 ({self.n_ctx // 2})")
-        most = self.n_ctx - 1 - self.max_line_tokens
+        most = self.most_keep_tokens
         keep = self.slide_keep
         if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or not 0 <= keep <= most):
             raise ModelDirError(f"spec.json: slide_keep must be a whole number from 0 to {most}, not {keep!r}")
 
     @property
+    def most_keep_tokens(self) -> int:
+        """The most a slid window can keep and still hold the marker and one more line of any length."""
+        return self.n_ctx - 1 - self.max_line_tokens
+
+    @property
     def keep_tokens(self) -> int:
-        """Context kept (in whole lines) when the window slides: room for one more line always."""
-        return self.n_ctx - 1 - self.max_line_tokens if self.slide_keep is None else self.slide_keep
+        """Context kept (in whole lines) when the window slides: ``slide_keep``, or the most (older models)."""
+        return self.most_keep_tokens if self.slide_keep is None else self.slide_keep
 
     def save(self, directory: Path) -> None:
         data = asdict(self)
