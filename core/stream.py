@@ -192,6 +192,16 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
     the input ends by itself, every open session ends too and a last step with ``finished`` set
     follows.
     """
+
+    def score(batch: list[LogLine]) -> tuple[list[ScoredLine], LearnStatus | None]:
+        """Score final lines (a new model may take over first); what relearning said, if anything."""
+        relearned = relearning.poll(batch[0].n if batch else None) if relearning is not None else None
+        engine.share_cores(relearning is not None and relearning.running)
+        scored = engine.score_batch(batch) if batch else []
+        if relearning is not None:
+            relearning.observe(scored)
+        return scored, relearned
+
     try:
         last_idle_check = clock()
         eof = failed = False
@@ -223,12 +233,7 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
                     writer.write(step.lines)
                 yield step
                 for start in range(0, len(handover.to_score), batch_lines):  # the held lines, final now
-                    held = handover.to_score[start:start + batch_lines]
-                    if relearning is not None:
-                        relearning.poll(held[0].n)
-                    final = engine.score_batch(held)
-                    if relearning is not None:
-                        relearning.observe(final)
+                    final, _ = score(handover.to_score[start:start + batch_lines])
                     if writer is not None:
                         writer.write(final)
                     latest = relearning.status if relearning is not None else None  # poll's word, or its last
@@ -243,11 +248,8 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
                     writer.write(ends)
                 yield StreamStep(ends=ends, finished=True)
                 return
-            relearned = relearning.poll(batch[0].n if batch else None) if relearning is not None else None
-            engine.share_cores(relearning is not None and relearning.running)
-            step = StreamStep(lines=engine.score_batch(batch) if batch else [], learning=relearned)
-            if relearning is not None:
-                relearning.observe(step.lines)
+            scored, relearned = score(batch)
+            step = StreamStep(lines=scored, learning=relearned)
             now = clock()
             if now - last_idle_check >= IDLE_CHECK_SECONDS:
                 last_idle_check = now
