@@ -33,6 +33,12 @@ line: level, component and the masked content (node names and dates are header; 
 
     python benchmarks/eval_bgl.py                               # LogGPT-Small, 1 epoch, all ~109k lines
     python benchmarks/eval_bgl.py --lines 3000 --small --json   # a quick run (~20 s)
+
+``--rules``: also each alert signal alone and combined (docs/EVALUATION.md §5), decided by
+``logwatch.core.alerts.AlertRule`` on the same losses: the line threshold calibrated at --max-fpr,
+the normal patterns of the train and calibration periods (what ``logwatch train`` stores), and an
+"any ERROR line" row. A window alerts when any of its lines does (the live rule has no window
+threshold). BGL has no session check (every line is its own session), so that signal stays silent.
 """
 
 from __future__ import annotations
@@ -231,6 +237,41 @@ def evaluate_level(name: str, units: dict[str, list[int]], cal_units: list[list[
     return report
 
 
+def rule_levels(texts: Sequence[str], labels: Sequence[bool], losses: Sequence[float], normal: Sequence[int],
+                cal: Sequence[int], test: Sequence[int], size: int, max_fpr: float) -> dict[str, dict[str, Any]]:
+    """Every rule of ``experiment.RULES`` (and "any ERROR line") at line and window level."""
+    from experiment import RULES
+
+    from logwatch.core.alerts import AlertRule, is_error_level
+    from logwatch.core.calibrate import threshold_for_fpr
+    from logwatch.core.eval.metrics import decision_metrics
+    from logwatch.core.masking import masked_line
+    from logwatch.core.parse import parse_line
+
+    threshold = threshold_for_fpr([losses[i] for i in cal if not labels[i]], max_fpr)
+    parsed = {i: parse_line(texts[i]) for i in test}
+    masked = {i: masked_line(p) for i, p in parsed.items()}
+    patterns = frozenset(masked_line(parse_line(texts[i])) for i in normal)
+    decisions: dict[str, dict[int, bool]] = {
+        "any ERROR line": {i: is_error_level(p.level, p.message) for i, p in parsed.items()}}
+    for name, signals, margin in RULES:
+        if set(signals) <= {"session"}:
+            continue  # no session check on BGL
+        rule = AlertRule(threshold=threshold, signals=frozenset(signals), normal_patterns=patterns,
+                         known_margin=margin)
+        decisions[name] = {i: bool(rule.reasons(loss=losses[i], level=parsed[i].level, message=parsed[i].message,
+                                                pattern=masked[i], surprising_in_session=int(losses[i] > threshold)))
+                           for i in test}
+    out: dict[str, dict[str, Any]] = {"line": {}, "window": {}}
+    window_units = windows(list(test), size)
+    for name, flags in decisions.items():
+        out["line"][name] = decision_metrics({str(i): flags[i] for i in test}, {str(i): labels[i] for i in test})
+        out["window"][name] = decision_metrics({f"w{w[0]}": any(flags[i] for i in w) for w in window_units},
+                                               {f"w{w[0]}": any(labels[i] for i in w) for w in window_units})
+    out["threshold"] = {"line": round(threshold, 4)}
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from logwatch.core.eval.baselines import UnseenTemplateBaseline
     from logwatch.core.masking import mask_line
@@ -291,7 +332,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "score_seconds": round(score_s, 1), "lines_per_second": round(len(scored_idx) / max(score_s, 1e-9)),
         "baseline_seconds": round(base_s, 1), "total_seconds": round(time.perf_counter() - started, 1),
     }
-    return {"split": split_info, "line": line, "window": window, "literature": LITERATURE}
+    report = {"split": split_info, "line": line, "window": window, "literature": LITERATURE}
+    if getattr(args, "rules", False):
+        normal = [i for i in list(train) + list(cal) if not labels[i]]
+        report["rules"] = rule_levels(texts, labels, losses, normal, cal, test, size, max_fpr)
+    return report
 
 
 # -- output -----------------------------------------------------------------------------------------------
@@ -332,15 +377,23 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="also replay the alerts with an operator who reviews the first N false alarms (repeatable)")
     parser.add_argument("--feedback-fpr", type=float, action="append", default=[], metavar="F",
                         help="with --feedback: also at a threshold calibrated to this false-alarm budget (repeatable)")
+    parser.add_argument("--rules", action="store_true", help="also each alert signal alone and combined")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     report = run(args)
     if args.json:
-        print(json.dumps({k: report[k] for k in ("split", "line", "window")}))
+        print(json.dumps({k: report[k] for k in ("split", "line", "window", "rules") if k in report}))
         return
     print(json.dumps(report["split"]))
     print_level("BGL test lines (line level)", report["line"])
     print_level(f"BGL test windows of {args.window} consecutive sampled lines (window level)", report["window"])
+    if "rules" in report:
+        from experiment import print_rules
+
+        thr = report["rules"]["threshold"]["line"]
+        print_rules(f"BGL alert rules, test lines (line threshold {thr})", report["rules"]["line"])
+        print_rules(f"BGL alert rules, windows of {args.window} (a window alerts if a line does)",
+                    report["rules"]["window"])
     print("\nLiterature (other protocols; docs/DESIGN.md §5):")
     for name, ref in LITERATURE.items():
         value = ref.get("f1", ref.get("f1_range"))

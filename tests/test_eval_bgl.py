@@ -113,3 +113,36 @@ def test_best_f1_picks_the_threshold_that_separates() -> None:
     best = eval_bgl.best_f1(scores, labels)
     # a alone: P 1, R 0.5 -> 0.667; a+b+c (ties flagged together): P 0.667, R 1 -> 0.8
     assert best["f1"] == 0.8 and best["threshold"] == 0.8 and best["fpr"] == 0.5
+
+
+def _bgl(epoch: int, level: str, message: str) -> str:
+    node = "R02-M1-N0-C:J12-U11"
+    return f"{1117838570 + epoch} 2005.06.03 {node} 2005-06-03-15.42.50.{epoch:06d} {node} RAS KERNEL {level} {message}"
+
+
+def test_rule_levels_decide_each_line_by_the_one_alert_rule() -> None:
+    normal = "instruction cache parity error corrected"
+    texts = [_bgl(1000 + i, "INFO", normal) for i in range(4)]            # 0-3: train / calibration
+    texts += [_bgl(2000, "FATAL", "rts panic! - stopping execution"),     # 4: new error-level pattern
+              _bgl(2001, "INFO", normal),                                  # 5: known, very surprising
+              _bgl(2002, "WARNING", "machine check interrupt"),            # 6: new warning pattern
+              _bgl(2003, "INFO", normal)]                                  # 7: known, unsurprising
+    labels = [False] * 4 + [True, False, True, False]
+    losses = [1.0, 1.0, 1.0, 1.0, 5.0, 1.8, 0.5, 1.2]
+    out = eval_bgl.rule_levels(texts, labels, losses, normal=[0, 1, 2], cal=[3], test=[4, 5, 6, 7], size=2,
+                               max_fpr=0.01)
+    assert out["threshold"]["line"] == 1.0
+    line = out["line"]
+    # (tp, fp) of the four test lines
+    got = {name: (line[name]["tp"], line[name]["fp"]) for name in line}
+    assert got["any ERROR line"] == (1, 0)              # the FATAL line only
+    assert got["severity only"] == (1, 0)
+    assert got["novelty only"] == (2, 0)                # both new patterns are WARNING or above
+    assert got["surprise only"] == (1, 2)               # 5.0, 1.8 and 1.2 are over 1.0
+    assert got["all signals, known patterns x1.5"] == (2, 1)   # 1.8 > 1.5 still alerts, 1.2 no longer does
+    assert got["all signals, known patterns x2"] == (2, 0)
+    assert "session check only" not in line             # no session check on BGL
+    windows = out["window"]
+    # windows [4, 5] and [6, 7] both hold an alert line; a window alerts when one of its lines does
+    assert (windows["any ERROR line"]["tp"], windows["any ERROR line"]["fn"]) == (1, 1)
+    assert windows["surprise only"]["tp"] == 2
