@@ -56,3 +56,22 @@ def test_cached_encodings_equal_fresh_ones_and_the_cache_is_bounded(monkeypatch)
     tok.encode_with_pieces(LINES, max_tokens=64)
     assert len(tok._encoded) <= 50
     assert ("x" * 5_000, 64) not in tok._encoded  # long lines are encoded, not kept
+
+
+
+def test_attached_placeholders_end_the_phrase_before_them_and_halve_the_tokens() -> None:
+    attached = LogTokenizer.train(LINES * 3, vocab_size=400, attach_placeholders=True)
+    line = LINES[5]  # "INFO nova.compute.manager [instance: <UUID>] Took <NUM> seconds to spawn the instance"
+    ids, pieces = attached.encode_with_pieces([line], max_tokens=64)[0]
+    assert attached.decode(ids[:-1]) == line and "".join(pieces[:-1]) == line
+    assert all(piece.count("<") <= 1 for piece in pieces)  # no token spans two placeholders
+    # joined to the words before it
+    assert any(piece.endswith("<UUID>") and piece[:-len("<UUID>")].strip() for piece in pieces)
+    assert any(piece.endswith(" <NUM>") and piece[:-len(" <NUM>")].strip() for piece in pieces)
+    assert len(ids) < len(TOK.encode_lines([line], max_tokens=64)[0])  # placeholders apart cost more
+    new = mask_line("ERROR nova.compute.manager Instance failed to spawn: disk full at 93%")
+    ids = attached.encode_lines([new], max_tokens=64)[0]
+    assert attached.decode(ids[:-1]) == new
+    # saved and loaded, it splits the same way (the pre-tokenizer is part of tokenizer.json)
+    again = LogTokenizer(type(attached._tok).from_str(attached._tok.to_str()))
+    assert again.encode_lines([new, line], max_tokens=64) == attached.encode_lines([new, line], max_tokens=64)
