@@ -105,7 +105,9 @@ class Engine:
             dtype = pick_dtype(torch_device, options["precision"])
         except ModelDirError as exc:
             raise EngineError(str(exc)) from None
-        gpt = LeanGPT(loaded.spec, loaded.weights, torch_device, dtype, int8=uses_int8(torch_device, options["precision"]))
+        checked = loaded.calibration.details.get("int8_max_diff") if loaded.calibration is not None else None
+        int8 = uses_int8(torch_device, options["precision"], checked)
+        gpt = LeanGPT(loaded.spec, loaded.weights, torch_device, dtype, int8=int8)
         if self.scorer is not None:
             for session in list(self.scorer.windows):
                 self.scorer.drop(session)

@@ -38,6 +38,7 @@ import torch
 
 from .alerts import WARNING_LEVELS, is_error_level
 from .calibrate import Calibration, calibrate, kth_largest
+from .gpt import int8_available
 from .known_normal import KnownNormal
 from .masking import MASK_VERSION, masked_line
 from .model import LoadedModel, expected_shapes, hf_model, pick_device
@@ -262,12 +263,22 @@ def calibrate_learned(model: LoadedModel, held: dict[str, list[str]], config: Le
     from .engine import Engine
     from .stream import score_lines
 
-    engine = Engine(loaded=model, device="cpu")
-    engine.rule = AlertRule.off()
-    per_session: dict[str, list[float]] = {}
-    for line in score_lines(engine, session_lines(held)):
-        if line.loss is not None:
-            per_session.setdefault(line.session, []).append(line.loss)
+    def held_out_losses(precision: str) -> dict[str, list[float]]:
+        engine = Engine(loaded=model, device="cpu", precision=precision)
+        engine.rule = AlertRule.off()
+        per_session: dict[str, list[float]] = {}
+        for line in score_lines(engine, session_lines(held)):
+            if line.loss is not None:
+                per_session.setdefault(line.session, []).append(line.loss)
+        return per_session
+
+    per_session = held_out_losses("fp32")  # the exact reference sets the threshold
+    checked: dict[str, object] = {}
+    if int8_available():  # may `--precision auto` run this model in int8? (model.uses_int8)
+        int8 = held_out_losses("int8")
+        diff = max((abs(a - b) for key, losses in per_session.items() for a, b in zip(losses, int8.get(key, []))),
+                   default=0.0)
+        checked["int8_max_diff"] = round(diff, 6)
     chunks = {f"{key}#{i}": losses[i:i + LONG_SESSION_LINES]
               for key, losses in per_session.items() for i in range(0, len(losses), LONG_SESSION_LINES)}
     session_rule = calibrate(chunks, max_fpr=config.max_fpr)
@@ -277,7 +288,7 @@ def calibrate_learned(model: LoadedModel, held: dict[str, list[str]], config: Le
     flagged = sum(1 for v in chunks.values() if kth_largest(v, 1) > threshold)
     return Calibration(line_threshold=threshold, min_lines=1, method="learned", max_fpr=config.max_fpr,
                        normal_sessions=len(chunks), flagged_sessions=flagged,
-                       details={"held_out_lines": len(losses), "line_quantile": config.line_quantile,
+                       details={**checked, "held_out_lines": len(losses), "line_quantile": config.line_quantile,
                                 "line_quantile_threshold": round(line_q, 6),
                                 "session_budget_threshold": session_rule.line_threshold,
                                 "note": "at most the held-out maximum" if len(losses) < 1 / (1 - config.line_quantile)

@@ -202,6 +202,20 @@ def test_int8_projections_track_fp32_and_refuse_the_gpu() -> None:
         LeanGPT(*_random_model()[:1], {}, torch.device("cpu"), torch.bfloat16, int8=True)
 
 
+
+def test_auto_runs_int8_only_where_the_models_own_check_stayed_within_tolerance() -> None:
+    from logwatch.core.gpt import int8_available
+    from logwatch.core.model import INT8_TOLERANCE, uses_int8
+
+    cpu = torch.device("cpu")
+    kernels = int8_available()
+    assert uses_int8(cpu, "auto") is kernels and uses_int8(cpu, "auto", 0.05) is kernels
+    assert uses_int8(cpu, "auto", INT8_TOLERANCE) is kernels
+    for over in (INT8_TOLERANCE + 0.001, float("nan"), float("inf"), -1.0):
+        assert uses_int8(cpu, "auto", over) is False, over
+    assert uses_int8(cpu, "auto", "0.5") is kernels  # not a number: no check recorded
+    assert uses_int8(cpu, "int8", 0.5) is True and uses_int8(cpu, "fp32", 0.0) is False  # asked for
+
 def test_the_sigmoid_form_of_gelu_is_gpt2s_tanh_gelu() -> None:
     from logwatch.core.gpt import gelu_tanh_
 
