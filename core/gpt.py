@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .spec import ModelSpec
 
-#: The four projections of every block; the only weights int8 mode quantises.
+#: The four projections of every block; the only weights int8 mode quantises (in every block but the first).
 PROJECTIONS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
 
 
@@ -123,7 +123,10 @@ class LeanGPT:
             h = f"transformer.h.{i}."
             layer: dict = {name: w(h + name) for name in ("ln_1.weight", "ln_1.bias", "ln_2.weight", "ln_2.bias")}
             for name in PROJECTIONS:
-                layer[name] = Projection(w(h + name + ".weight"), w(h + name + ".bias"), int8)
+                # The first block stays fp32: its input is the raw embeddings, whose outlier
+                # channels cost one-scale-per-row int8 the most. Measured on a learned OpenStack
+                # model: largest line loss difference 0.087 -> 0.032 nats, 1.29x -> 1.19x speed.
+                layer[name] = Projection(w(h + name + ".weight"), w(h + name + ".bias"), int8 and i > 0)
             self.layers.append(layer)
 
     def new_pool(self, slots: int) -> KVPool:

@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from logwatch.core.gpt import LeanGPT
+from logwatch.core.gpt import PROJECTIONS, LeanGPT
 from logwatch.core.model import hf_model
 from logwatch.core.scorer import Scorer, reference_losses
 from logwatch.core.spec import ModelSpec
@@ -215,6 +215,13 @@ def test_auto_runs_int8_only_where_the_models_own_check_stayed_within_tolerance(
         assert uses_int8(cpu, "auto", over) is False, over
     assert uses_int8(cpu, "auto", "0.5") is kernels  # not a number: no check recorded
     assert uses_int8(cpu, "int8", 0.5) is True and uses_int8(cpu, "fp32", 0.0) is False  # asked for
+
+
+def test_int8_mode_keeps_the_first_block_fp32() -> None:
+    spec, model = _random_model()
+    gpt = LeanGPT(spec, dict(model.state_dict()), torch.device("cpu"), int8=True)
+    assert all(gpt.layers[0][name]._packed is None for name in PROJECTIONS)  # its input has the outliers
+    assert all(layer[name]._packed is not None for layer in gpt.layers[1:] for name in PROJECTIONS)
 
 def test_the_sigmoid_form_of_gelu_is_gpt2s_tanh_gelu() -> None:
     from logwatch.core.gpt import gelu_tanh_
