@@ -95,7 +95,7 @@ class Engine:
                 f"this logwatch masks with v{MASK_VERSION}: retrain it with `logwatch train`"
             )
         from .gpt import LeanGPT
-        from .model import pick_device, pick_dtype, set_threads, uses_int8
+        from .model import INT8_CHECK, pick_device, pick_dtype, set_threads, uses_int8
         from .scorer import Scorer
 
         options = self._options
@@ -105,7 +105,7 @@ class Engine:
             dtype = pick_dtype(torch_device, options["precision"])
         except ModelDirError as exc:
             raise EngineError(str(exc)) from None
-        checked = loaded.calibration.details.get("int8_max_diff") if loaded.calibration is not None else None
+        checked = loaded.calibration.details.get(INT8_CHECK) if loaded.calibration is not None else None
         int8 = uses_int8(torch_device, options["precision"], checked)
         gpt = LeanGPT(loaded.spec, loaded.weights, torch_device, dtype, int8=int8)
         if self.scorer is not None:

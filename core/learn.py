@@ -41,7 +41,7 @@ from .calibrate import Calibration, calibrate, kth_largest
 from .gpt import int8_available
 from .known_normal import KnownNormal
 from .masking import MASK_VERSION, masked_line
-from .model import LoadedModel, expected_shapes, hf_model, pick_device
+from .model import INT8_CHECK, LoadedModel, expected_shapes, hf_model, pick_device
 from .parse import parse_line
 from .spec import LEARNED_SLIDE_KEEP, ModelSpec
 from .tokenizer import LogTokenizer
@@ -278,7 +278,7 @@ def calibrate_learned(model: LoadedModel, held: dict[str, list[str]], config: Le
         int8 = held_out_losses("int8")
         diff = max((abs(a - b) for key, losses in per_session.items() for a, b in zip(losses, int8.get(key, []))),
                    default=0.0)
-        checked["int8_max_diff"] = round(diff, 6)
+        checked[INT8_CHECK] = round(diff, 6)
     chunks = {f"{key}#{i}": losses[i:i + LONG_SESSION_LINES]
               for key, losses in per_session.items() for i in range(0, len(losses), LONG_SESSION_LINES)}
     session_rule = calibrate(chunks, max_fpr=config.max_fpr)

@@ -72,6 +72,8 @@ def set_threads(threads: int | None) -> None:
 
 #: How far (nats) a line's int8 loss may be from fp32's for ``auto`` to pick int8.
 INT8_TOLERANCE = 0.1
+#: The calibration.json detail where learning records that distance on a model's held-out lines.
+INT8_CHECK = "int8_max_diff"
 
 
 def uses_int8(device: torch.device, precision: str = "auto", checked: object = None) -> bool:
