@@ -243,6 +243,7 @@ def rule_levels(texts: Sequence[str], labels: Sequence[bool], losses: Sequence[f
     from experiment import RULES
 
     from logwatch.core.alerts import AlertRule, is_error_level
+    from logwatch.core.build import normal_patterns
     from logwatch.core.calibrate import threshold_for_fpr
     from logwatch.core.eval.metrics import decision_metrics
     from logwatch.core.masking import masked_line
@@ -251,7 +252,7 @@ def rule_levels(texts: Sequence[str], labels: Sequence[bool], losses: Sequence[f
     threshold = threshold_for_fpr([losses[i] for i in cal if not labels[i]], max_fpr)
     parsed = {i: parse_line(texts[i]) for i in test}
     masked = {i: masked_line(p) for i, p in parsed.items()}
-    patterns = frozenset(masked_line(parse_line(texts[i])) for i in normal)
+    patterns = frozenset(normal_patterns(texts[i] for i in normal))
     decisions: dict[str, dict[int, bool]] = {
         "any ERROR line": {i: is_error_level(p.level, p.message) for i, p in parsed.items()}}
     for name, signals, margin in RULES:
