@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .alerts import DEFAULT_KNOWN_MARGIN, SIGNALS, AlertRule, session_reason
+from .alerts import DEFAULT_KNOWN_MARGIN, SIGNALS, AlertRule, order_reason, session_reason
 from .calibrate import Calibration
 from .known_normal import KnownNormal
 from .masking import MASK_VERSION, masked_line
@@ -77,6 +77,10 @@ class Engine:
         self._told: set[str] = set()
         self.session_check: SessionCheck | None = None
         """When set, every session that ends (idle, or :meth:`close_all`) gets a :class:`SessionEnd`."""
+        self.judged_by: SessionCheck | None = None
+        """The session check that judges this engine's sessions when they end: here (with
+        :attr:`session_check`), or by evaluation after the run (:meth:`judge_sessions_with`). A known
+        line that surprises only by its place in a session is left to it (:meth:`AlertRule.order_surprise`)."""
         self._ended: list[SessionEnd] = []
         if session_ends:
             self.enable_session_ends()
@@ -166,6 +170,12 @@ class Engine:
         if not check.enabled:
             raise EngineError(f"model {self.model_name}: its session check is stored but disabled")
         self.session_check = check
+        self.judge_sessions_with(check)
+
+    def judge_sessions_with(self, check: SessionCheck) -> None:
+        """``check`` will judge every session when it ends (the caller's promise, when it is not
+        this engine that judges: evaluation does at the end of the log); sessions keep their mix."""
+        self.judged_by = check
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -262,7 +272,7 @@ class Engine:
         for key in evicted:  # over capacity: dropped unjudged (it may well be still running)
             self._forget(key)
         info.last_n = scored.n
-        if self.session_check is not None:
+        if self.judged_by is not None:
             if info.templates is None:
                 info.templates = Counter()
             info.templates[masked] += 1
@@ -270,8 +280,14 @@ class Engine:
             return
         if self.rule.surprising(scored.loss):
             info.over_threshold += 1
+        check = self.judged_by
+        if check is not None and check.enabled and info.templates is not None \
+                and self.rule.order_surprise(loss=scored.loss, level=scored.level, pattern=masked):
+            scored.order_only = check.fits_normal_mix(info.templates)
+            if scored.order_only and not info.order_only_n:
+                info.order_only_n = scored.n
         scored.why = self.rule.reasons(loss=scored.loss, level=scored.level, message=message, pattern=masked,
-                                       surprising_in_session=info.over_threshold)
+                                       surprising_in_session=info.over_threshold, normal_mix=scored.order_only)
         if scored.why:
             scored.alert = True
             info.alerted = True
@@ -297,8 +313,10 @@ class Engine:
             for info in judged.values():
                 score = scores[info.key]
                 alert = "session" in self.rule.signals and check.flags(score)
-                self._ended.append(SessionEnd(info.key, info.last_n, info.lines, score, check.threshold, alert,
-                                              (session_reason(score, check.threshold),) if alert else ()))
+                why: tuple[str, ...] = (session_reason(score, check.threshold),) if alert else ()
+                if alert and info.order_only_n:  # the surprise it was left to judge
+                    why += (order_reason(info.order_only_n),)
+                self._ended.append(SessionEnd(info.key, info.last_n, info.lines, score, check.threshold, alert, why))
         for info in infos:
             self._forget(info.key)
         return [info.key for info in infos]

@@ -21,8 +21,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from .calibrate import threshold_for_fpr
 from .count_vectors import CountVectorKNN
@@ -54,6 +56,8 @@ class SessionCheck:
     enabled: bool = True
     """False keeps the reference (for ``logwatch eval`` baselines) without alerting on it."""
     _knn: CountVectorKNN | None = None
+    _columns: dict[str, tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False, compare=False)
+    """Per template: (sorted ids of the vectors that hold it, its count in each), built on first use."""
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -122,6 +126,40 @@ class SessionCheck:
 
     def flags(self, score: float) -> bool:
         return self.enabled and score > self.threshold
+
+    def fits_normal_mix(self, counts: Mapping[str, int]) -> bool:
+        """Whether some reference session holds every one of these lines at least as often.
+
+        ``counts`` is a running session's mix so far: True means it can still grow into a
+        normal session's mix, so a known line that surprised in it surprised by its place, not
+        by what the session did (:meth:`~logwatch.core.alerts.AlertRule.order_surprise`).
+        Cost: one sorted-array lookup per distinct line, over the vectors still in the race.
+        """
+        columns = self._columns
+        if columns is None:
+            ids: dict[str, list[int]] = {}
+            values: dict[str, list[int]] = {}
+            for row, (vector, _times) in enumerate(self.vectors):
+                for t, k in vector.items():
+                    ids.setdefault(self.templates[t], []).append(row)
+                    values.setdefault(self.templates[t], []).append(k)
+            columns = self._columns = {t: (np.array(ids[t], dtype=np.int64), np.array(values[t], dtype=np.int64))
+                                       for t in ids}
+        needed = [(line, k) for line, k in counts.items() if k > 0]
+        if any(line not in columns for line, _ in needed):
+            return False
+        needed.sort(key=lambda item: len(columns[item[0]][0]))  # the rarest line leaves the fewest candidates
+        candidates: np.ndarray | None = None
+        for line, k in needed:
+            rows, have = columns[line]
+            if candidates is None:
+                candidates = rows[have >= k]
+            else:
+                at = np.searchsorted(rows, candidates).clip(max=len(rows) - 1)
+                candidates = candidates[(rows[at] == candidates) & (have[at] >= k)]
+            if not len(candidates):
+                return False
+        return True
 
     @property
     def known_templates(self) -> set[str]:

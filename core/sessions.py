@@ -130,6 +130,8 @@ class SessionInfo:
     """Arrival number of the session's latest line."""
     templates: Counter[str] | None = None
     """Masked line -> count, kept only when the engine judges sessions as they end."""
+    order_only_n: int = 0
+    """Arrival number of its first line that surprised by its place only (left to the session check)."""
 
 
 class SessionTable:

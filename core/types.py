@@ -80,6 +80,10 @@ class ScoredLine:
     why: tuple[str, ...] = ()
     """Why it alerted, one phrase per signal (``surprise 12.3 > 1.53``, ``error-level``,
     ``new-pattern``); empty when it did not (:mod:`logwatch.core.alerts`)."""
+    order_only: bool = False
+    """Over its bar, but a known line below WARNING in a session whose lines so far fit a normal
+    session's mix: it surprised by its place only, and the session check judges the session
+    (:meth:`logwatch.core.alerts.AlertRule.order_surprise`); it does not alert."""
     model: ModelChange | None = None
     """Set on the first line a new model scored: from this line on, its scores and threshold."""
 

@@ -119,6 +119,7 @@ class MonitorState:
             if shown_before is not None:  # it was on screen already: it becomes final in place
                 line = shown_before
                 line.loss, line.alert, line.why, line.tokens = final.loss, final.alert, final.why, final.tokens
+                line.order_only = final.order_only
                 changes.updated = True
             if first_keyed is None and not line.session.startswith("<unkeyed"):
                 first_keyed = line.session

@@ -91,6 +91,8 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
             check = SessionCheck.from_dict(engine.calibration.session_check)
         except SessionCheckError as exc:
             raise EvalError(str(exc)) from None
+    if check is not None and check.enabled and "session" in engine.rule.signals:
+        engine.judge_sessions_with(check)  # as below, when each session closes
     scored = score_sessions(engine, files, keep=labels, templates=check is not None, on_progress=on_progress)
     traces = scored.sessions
     if not traces:

@@ -151,7 +151,8 @@ def score_sessions(engine: Any, files: Sequence[str], keep: Container[str] | Non
             # What an operator would review: what alerts, and what would alert but for a mark
             # (over the bar the rule sets for its pattern, known patterns' margin included).
             bar = engine.rule.surprise_bar(masked) if masked else None
-            over = line.alert or (line.loss is not None and bar is not None and line.loss > bar)
+            over = line.alert or (line.loss is not None and bar is not None and line.loss > bar
+                                  and not line.order_only)
             if templates:
                 trace.templates[masked] += 1
             if over:

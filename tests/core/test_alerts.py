@@ -46,6 +46,30 @@ def test_a_known_pattern_must_surprise_by_the_margin_a_new_one_need_not() -> Non
     assert rule.surprise_bar("INFO never seen") == 1.5 and AlertRule.off().surprise_bar("x") is None
 
 
+def test_a_known_routine_line_that_surprises_by_its_place_is_left_to_the_session_check() -> None:
+    rule = AlertRule(threshold=1.5, normal_patterns=KNOWN)
+    known = "INFO nova.compute.manager Claim successful"
+
+    def why(**kw: object) -> tuple[str, ...]:
+        args: dict = {"loss": 9.0, "level": "INFO", "message": "x", "pattern": known, "surprising_in_session": 1}
+        return rule.reasons(**(args | kw))
+
+    assert rule.order_surprise(loss=9.0, level="INFO", pattern=known)
+    assert why(normal_mix=True) == () and why() == ("surprise 9.00 > 2.25",)  # the mix so far is no normal one
+    assert why(level=None, normal_mix=True) == ()  # a line without a level is no warning either
+    # what still alerts in a normal mix: a warning, a new pattern, a surprise under the bar is none at all
+    assert not rule.order_surprise(loss=9.0, level="WARNING", pattern=known)
+    assert why(level="WARNING", normal_mix=True) == ("surprise 9.00 > 2.25",)
+    assert why(pattern="INFO never seen", normal_mix=True) == ("surprise 9.00 > 1.50", "new-pattern")
+    assert not rule.order_surprise(loss=2.0, level="INFO", pattern=known)
+    # no session check among the signals: nothing judges the session later, so the line alerts
+    alone = rule.with_signals(["surprise", "severity", "novelty"])
+    assert not alone.order_surprise(loss=9.0, level="INFO", pattern=known)
+    assert alone.reasons(loss=9.0, level="INFO", message="x", pattern=known, surprising_in_session=1,
+                         normal_mix=True) == ("surprise 9.00 > 2.25",)
+    assert not AlertRule(threshold=1.5).order_surprise(loss=9.0, level="INFO", pattern=known)  # nothing known
+
+
 def test_without_known_patterns_novelty_is_off_and_every_error_is_unknown() -> None:
     rule = AlertRule(threshold=None)
     assert _why(rule, loss=50.0, level="WARNING", pattern="W new") == ()  # no threshold, no reference

@@ -124,3 +124,31 @@ def test_scoring_gives_a_core_to_a_learning_child_while_it_trains(tiny_model_dir
         assert torch.get_num_threads() == 1  # never below one
     finally:
         torch.set_num_threads(before)
+
+
+def test_known_lines_that_surprise_by_their_place_wait_for_the_session_check(checked_model: Path,
+                                                                           normal_log_lines: list[str]) -> None:
+    """With a check judging sessions, a known routine line alerts only once the session's mix is no normal one."""
+    from dataclasses import replace
+
+    from logwatch.core.train import group_sessions
+
+    sessions = group_sessions((("normal.log", t) for t in normal_log_lines), "builtin")
+    reference = [key for i, key in enumerate(sessions) if i % 4]  # the check's reference (see checked_model)
+    story = next(sessions[key] for key in reference if len(key) == 36 and len(sessions[key]) >= 8)  # an instance
+
+    def run(engine: Engine, texts: list[str]) -> list:
+        engine.rule = replace(engine.rule, threshold=1e-6)  # every line surprises: only the rule's order logic decides
+        return engine.score_batch([LogLine(n=i, text=t, source="x.log", arrival=0.0) for i, t in enumerate(texts, 1)])
+
+    judged = Engine.load(checked_model, device="cpu", session_ends=True)
+    known = [s for s in run(judged, story[::-1]) if s.level not in ("WARNING", "ERROR")]  # the story told backwards
+    assert known and all(s.order_only and not s.alert for s in known)
+    judged.close_all()
+    assert all(e.session != known[0].session or not e.alert or "order surprise at line" in e.why[-1]
+               for e in judged.take_ended())
+    again = Engine.load(checked_model, device="cpu", session_ends=True)
+    repeated = run(again, story + [story[1]] * 40)  # one step far more often than any normal session did it
+    assert not repeated[0].alert and repeated[-1].alert and not repeated[-1].order_only
+    plain = Engine.load(checked_model, device="cpu")  # no one judges the sessions: the surprise alerts
+    assert all(s.alert for s in run(plain, story[::-1]) if s.level not in ("WARNING", "ERROR"))

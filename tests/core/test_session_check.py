@@ -59,3 +59,16 @@ def test_fitting_needs_sessions() -> None:
         SessionCheck.fit(_normal(5), {}, max_fpr=0.1)
     with pytest.raises(ValueError, match="non-empty"):
         SessionCheck.fit({"a": []}, _normal(5), max_fpr=0.1)
+
+
+def test_a_running_sessions_mix_fits_when_one_normal_session_holds_all_of_it() -> None:
+    reference = {"a": ["INFO open", "INFO step", "INFO step", "INFO close"], "b": ["INFO open", "INFO retry", "INFO close"]}
+    check = SessionCheck.fit(reference, _normal(5), max_fpr=0.5)
+    assert check.fits_normal_mix(Counter(["INFO open", "INFO step"]))  # a's beginning
+    assert check.fits_normal_mix(Counter(["INFO close", "INFO step", "INFO step"]))  # order is not its question
+    assert not check.fits_normal_mix(Counter(["INFO step"] * 3))  # more steps than any normal session
+    assert not check.fits_normal_mix(Counter(["INFO step", "INFO retry"]))  # each is normal, never together
+    assert not check.fits_normal_mix(Counter(["INFO open", "INFO never seen"]))
+    assert check.fits_normal_mix(Counter())  # nothing yet: any normal session can follow
+    again = SessionCheck.from_dict(json.loads(json.dumps(check.to_dict())))
+    assert again.fits_normal_mix(Counter(["INFO retry"])) and not again.fits_normal_mix(Counter(["INFO retry"] * 2))

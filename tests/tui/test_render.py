@@ -128,6 +128,10 @@ def test_panels_name_the_session_and_the_reason() -> None:
     detail = rendered(detail_renderable(alert, 2.0, Palette()))
     assert "a3e1fdcf-9137-4f03-97ce-842215e59799" in detail and "threshold 2.000" in detail and "Driver" in detail
     assert "marked" not in detail and "never alert" in rendered(detail_renderable(alert, 2.0, Palette(), marked=True))
+    held = line("INFO dfs.DataNode Verification succeeded for blk_1", loss=5.0)
+    assert "held" not in rendered(detail_renderable(held, 2.0, Palette()))
+    held.order_only = True
+    assert "the session check judges the session" in rendered(detail_renderable(held, 2.0, Palette()))
     status = status_text(Status(state="scoring", model="m", device="cpu", lines=10, sessions=2, queued=5),
                          alerts=1, follow=False, new_lines=7, view="all lines").plain
     assert "queue 5" in status and "+7 new" in status and "1 alerted" in status

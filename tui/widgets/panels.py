@@ -79,6 +79,9 @@ def detail_renderable(line: ScoredLine, threshold: float | None, palette: Palett
         rows.append(("why", safe_text(", ".join(line.why), 200)))
     if marked:
         rows.append(("marked", "normal: lines like this never alert (m to unmark)"))
+    elif line.order_only:
+        rows.append(("held", "a known line, surprising only by its place: the session check judges the session "
+                             "when it ends"))
     if line.tokens:
         rows.append(("surprising", safe_text(", ".join(f"{p!r} {x:.1f}" for p, x in top_tokens(line.tokens)), 400)))
     for name, value in rows:
