@@ -82,14 +82,13 @@ def _pack_int8(weight: torch.Tensor, bias: torch.Tensor) -> object:  # torch's p
 class KVPool:
     """Preallocated key/value caches, one *slot* per live session, on the model's device.
 
-    Each slot holds ``n_ctx + 1`` positions: one more than a window, so that a batch whose
-    windows reach ``n_ctx`` still has a scratch column for its padded rows to write into.
+    Each slot holds a window's ``n_ctx`` positions (about 1 MB per slot for LogGPT-Small in fp32).
     """
 
     def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, slots: int) -> None:
         head_dim = spec.n_embd // spec.n_head
-        # [layer, slot, head, position, head_dim]
-        shape = (spec.n_layer, slots, spec.n_head, spec.n_ctx + 1, head_dim)
+        # [layer, slot, position, head, head_dim]: a row's new positions are one index_put_ away
+        shape = (spec.n_layer, slots, spec.n_ctx, spec.n_head, head_dim)
         self.keys = torch.zeros(shape, device=device, dtype=dtype)
         self.values = torch.zeros(shape, device=device, dtype=dtype)
         self.slots = slots
@@ -141,53 +140,49 @@ class LeanGPT:
         tokens  [B, L] new token ids, right-padded
         starts  [B]    position of each row's first new token (= tokens already cached)
         lengths [B]    real (unpadded) new tokens per row
-        returns [B, L, E] hidden states after ln_f (rows past ``lengths`` are garbage)
+        returns [B, L, E] hidden states after ln_f (positions past a row's length are garbage)
         """
         spec = self.spec
-        n_ctx = spec.n_ctx
+        n_embd = spec.n_embd
         batch, new = tokens.shape
         offsets = torch.arange(new, device=self.device)
         positions = starts[:, None] + offsets[None, :]  # [B, L]
-        valid = offsets[None, :] < lengths[:, None]  # [B, L]
-        # Only the first `end` positions of any slot matter to this batch; column `end` takes the
-        # padded rows' writes. A slot's positions at or past its own end are rewritten before
-        # anything attends to them, so writing there is harmless, and short sessions do not
-        # gather, scatter and attend over all n_ctx + 1 columns.
-        end = int((starts + lengths).max())  # <= n_ctx
-        cols = end + 1
-        write_pos = torch.where(valid, positions, torch.full_like(positions, end))  # scratch col
-        x = self.wte[tokens] + self.wpe[positions.clamp(max=n_ctx - 1)]  # [B, L, E]
-
-        # Key position t is visible to query (b, j) when t <= its position and t is no scratch.
+        # Rows are packed: projections, GELU and layer norms (most of the work) run on the N real
+        # tokens only, [N, E]; only attention sees the padded [B, L] layout.
+        real = (offsets[None, :] < lengths[:, None]).reshape(-1).nonzero().squeeze(1)  # [N] into B*L
+        token_pos = positions.reshape(-1).index_select(0, real)  # [N]
+        token_slot = slots[:, None].expand(batch, new).reshape(-1).index_select(0, real)  # [N]
+        x = self.wte[tokens.reshape(-1).index_select(0, real)] + self.wpe[token_pos]  # [N, E]
+        # Only the first `cols` positions of any slot matter to this batch: short sessions do not
+        # gather and attend over all n_ctx columns. A slot's positions past its own end hold stale
+        # values that the mask hides until they are rewritten.
+        cols = int((starts + lengths).max())  # <= n_ctx
         key_pos = torch.arange(cols, device=self.device)
-        mask = (key_pos[None, None, :] <= positions[:, :, None]) & (key_pos[None, None, :] < end)
-        mask = mask[:, None, :, :]  # [B, 1, L, cols]
-        index = write_pos[:, None, :, None].expand(batch, self.n_head, new, self.head_dim)  # [B, H, L, D]
+        mask = (key_pos[None, None, :] <= positions[:, :, None])[:, None, :, :]  # [B, 1, L, cols]
+        padded = torch.zeros((batch * new, n_embd), device=self.device, dtype=x.dtype)  # [B*L, E]
 
         for layer_no, layer in enumerate(self.layers):
-            h = F.layer_norm(x, (spec.n_embd,), layer["ln_1.weight"], layer["ln_1.bias"], 1e-5)
-            qkv = layer["attn.c_attn"](h)  # [B, L, 3E]
-            q, k, v = qkv.split(spec.n_embd, dim=2)
-            # [B, L, E] -> [B, H, L, D]
-            q = q.view(batch, new, self.n_head, self.head_dim).transpose(1, 2)
-            k = k.view(batch, new, self.n_head, self.head_dim).transpose(1, 2)
-            v = v.view(batch, new, self.n_head, self.head_dim).transpose(1, 2)
-            keys = pool.keys[layer_no][:, :, :cols]  # [slots, H, cols, D], a view
-            values = pool.values[layer_no][:, :, :cols]
-            cache_k = keys.index_select(0, slots)  # [B, H, cols, D]
-            cache_v = values.index_select(0, slots)
-            cache_k.scatter_(2, index, k)
-            cache_v.scatter_(2, index, v)
-            keys.index_copy_(0, slots, cache_k)
-            values.index_copy_(0, slots, cache_v)
-            attn = F.scaled_dot_product_attention(q, cache_k, cache_v, attn_mask=mask,
+            h = F.layer_norm(x, (n_embd,), layer["ln_1.weight"], layer["ln_1.bias"], 1e-5)
+            qkv = layer["attn.c_attn"](h)  # [N, 3E]
+            q, k, v = qkv.split(n_embd, dim=1)
+            # The new keys and values go straight into the pool, then each row reads its slot's
+            # first `cols` positions back: one copy of the context per layer, none written back.
+            keys, values = pool.keys[layer_no], pool.values[layer_no]  # [slots, P, H, D]
+            keys.index_put_((token_slot, token_pos), k.view(-1, self.n_head, self.head_dim))
+            values.index_put_((token_slot, token_pos), v.view(-1, self.n_head, self.head_dim))
+            cache_k = keys[:, :cols].index_select(0, slots).transpose(1, 2)  # [B, cols, H, D] -> [B, H, cols, D]
+            cache_v = values[:, :cols].index_select(0, slots).transpose(1, 2)
+            padded.index_copy_(0, real, q)
+            q_rows = padded.view(batch, new, self.n_head, self.head_dim).transpose(1, 2)  # [B, H, L, D]
+            attn = F.scaled_dot_product_attention(q_rows, cache_k, cache_v, attn_mask=mask,
                                                   scale=1.0 / math.sqrt(self.head_dim))  # [B, H, L, D]
-            attn = attn.transpose(1, 2).reshape(batch, new, spec.n_embd)  # [B, L, E]
+            attn = attn.transpose(1, 2).reshape(batch * new, n_embd).index_select(0, real)  # [N, E]
             x = x + layer["attn.c_proj"](attn)
-            h = F.layer_norm(x, (spec.n_embd,), layer["ln_2.weight"], layer["ln_2.bias"], 1e-5)
+            h = F.layer_norm(x, (n_embd,), layer["ln_2.weight"], layer["ln_2.bias"], 1e-5)
             h = gelu_tanh_(layer["mlp.c_fc"](h))
             x = x + layer["mlp.c_proj"](h)
-        return F.layer_norm(x, (spec.n_embd,), self.ln_f[0], self.ln_f[1], 1e-5)
+        out = F.layer_norm(x, (n_embd,), self.ln_f[0], self.ln_f[1], 1e-5)
+        return padded.index_copy_(0, real, out).view(batch, new, n_embd)  # padded rows keep garbage
 
     @torch.inference_mode()
     def token_losses(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -131,6 +131,22 @@ def test_dropping_a_session_frees_its_slot() -> None:
     assert len(scorer._slot_owner) == 1
 
 
+def test_a_full_pool_gives_up_the_slot_that_is_cheapest_to_refill() -> None:
+    """Out of slots, the session with the fewest cached tokens loses its slot, not the oldest one."""
+    spec, model = _random_model()
+    gpt = LeanGPT(spec, dict(model.state_dict()), torch.device("cpu"))
+    scorer = Scorer(gpt, bos_id=BOS, cont_id=CONT, max_batch=1, cache_slots=2, memo_entries=0)
+    scorer.score([("long", [5, 6, 7, 8, EOL]), ("long", [9, 10, 11, EOL])])  # oldest, 10 tokens cached
+    scorer.score([("short", [12, EOL])])  # newer, 3 tokens cached
+    scorer.score([("third", [13, EOL])])
+    assert scorer.windows["long"].slot is not None and scorer.windows["short"].slot is None
+    items = [("long", [5, 6, 7, 8, EOL]), ("long", [9, 10, 11, EOL]), ("short", [12, EOL]), ("third", [13, EOL]),
+             ("short", [14, EOL]), ("long", [15, EOL])]
+    fast = scorer.score(items[4:])  # "short" re-reads its window; "long" reads on from its cache
+    ref = reference_losses(model, spec, items, bos_id=BOS, cont_id=CONT)[4:]
+    assert _max_diff(fast, ref) < 1e-4
+
+
 def test_reduced_precision_stays_within_tolerance() -> None:
     """The GPU path runs bf16 by default; its losses must stay within 0.05 nats of fp32.
 
