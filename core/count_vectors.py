@@ -64,20 +64,25 @@ class CountVectorKNN:
 
     def fit(self, sessions: Mapping[str, Sequence[str]]) -> CountVectorKNN:
         """Learn templates, idf weights and the distinct normalised training vectors."""
+        return self.fit_counts([(Counter(_lines(lines)), 1) for lines in sessions.values()])
+
+    def fit_counts(self, vectors: Sequence[tuple[Mapping[str, int], int]]) -> CountVectorKNN:
+        """:meth:`fit` from (template -> count, how many sessions had it) pairs: a stored
+        reference is fitted without spelling its sessions out line by line."""
         import numpy as np
 
-        counts = [Counter(_lines(lines)) for lines in sessions.values()]
-        counts = [c for c in counts if c]
+        counts = [(c, times) for c, times in vectors if c and times > 0]
         if not counts:
             raise ValueError("no non-empty training session to fit the count-vector baseline on")
         df: Counter[str] = Counter()
-        for c in counts:
-            df.update(c.keys())
+        for c, times in counts:
+            for template in c:
+                df[template] += times
         self.vocab = {template: i for i, template in enumerate(df)}
-        n = len(counts)
+        n = sum(times for _, times in counts)
         self.idf = [smoothed_idf(df[t], n) for t in self.vocab]
         self.unseen_idf = smoothed_idf(0, n)
-        self._train_keys = {frozenset((self.vocab[t], k) for t, k in c.items()) for c in counts}
+        self._train_keys = {frozenset((self.vocab[t], k) for t, k in c.items()) for c, _ in counts}
         matrix = np.zeros((len(self._train_keys), len(self.vocab)), dtype=np.float64)
         idf = np.asarray(self.idf, dtype=np.float64)
         for row, key in enumerate(self._train_keys):

@@ -36,6 +36,11 @@ FORMAT_VERSION = 1
 #: and a log with that many distinct masked lines is not a fit for a template check anyway).
 MAX_TEMPLATES = 20_000
 MAX_VECTORS = 50_000
+#: The kNN's dense matrix is (distinct vectors) x (templates) floats: at most 400 MB.
+MAX_MATRIX_CELLS = 50_000_000
+#: Largest count (lines of one template in a session, or sessions sharing a vector) read back:
+#: beyond any real log, and exact in the floats and int64 arrays the check computes with.
+MAX_COUNT = 10**12
 
 
 class SessionCheckError(ValueError):
@@ -97,14 +102,8 @@ class SessionCheck:
     def knn(self) -> CountVectorKNN:
         """The nearest-neighbour scorer, rebuilt from the stored vectors on first use."""
         if self._knn is None:
-            sessions: dict[str, list[str]] = {}
-            i = 0
-            for vector, times in self.vectors:
-                lines = [self.templates[t] for t, k in vector.items() for _ in range(k)]
-                for _ in range(times):
-                    sessions[str(i)] = lines
-                    i += 1
-            self._knn = CountVectorKNN().fit(sessions)
+            self._knn = CountVectorKNN().fit_counts(
+                [({self.templates[t]: k for t, k in vector.items()}, times) for vector, times in self.vectors])
         return self._knn
 
     def extended(self, sessions: Sequence[Counter[str]]) -> SessionCheck:
@@ -168,7 +167,8 @@ class SessionCheck:
 
     # -- calibration.json ---------------------------------------------------------------------
     def storable(self) -> bool:
-        return len(self.templates) <= MAX_TEMPLATES and len(self.vectors) <= MAX_VECTORS
+        return len(self.templates) <= MAX_TEMPLATES and len(self.vectors) <= MAX_VECTORS \
+            and len(self.templates) * len(self.vectors) <= MAX_MATRIX_CELLS
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -197,6 +197,13 @@ class SessionCheck:
             raise SessionCheckError(f"calibration.json: malformed session_check ({exc})") from None
         if any(not 0 <= i < len(templates) or k < 1 for vector, _ in vectors for i, k in vector.items()):
             raise SessionCheckError("calibration.json: session_check vector refers to an unknown template")
+        if any(not 1 <= n <= MAX_COUNT for _, n in vectors) or any(
+                k > MAX_COUNT for vector, _ in vectors for k in vector.values()):
+            raise SessionCheckError(f"calibration.json: session_check has a count outside 1..{MAX_COUNT:,}")
+        if len(templates) > MAX_TEMPLATES or len(vectors) > MAX_VECTORS \
+                or len(templates) * len(vectors) > MAX_MATRIX_CELLS:
+            raise SessionCheckError(f"calibration.json: session_check is too big ({len(templates):,} templates, "
+                                    f"{len(vectors):,} vectors; at most {MAX_TEMPLATES:,} and {MAX_VECTORS:,})")
         if not vectors or math.isnan(threshold):
             raise SessionCheckError("calibration.json: session_check has no reference vectors or no threshold")
         return cls(templates, vectors, threshold, max_fpr, normal, enabled=bool(data.get("enabled", True)))

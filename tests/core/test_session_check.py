@@ -48,6 +48,12 @@ def test_operator_confirmed_sessions_extend_the_reference() -> None:
     ({"kind": "count-vector-knn", "templates": ["a"], "vectors": [[[[5, 1]], 1]], "threshold": 0.1}, "unknown template"),
     ({"kind": "count-vector-knn", "templates": ["a"], "vectors": [], "threshold": 0.1}, "no reference"),
     ({"kind": "count-vector-knn", "templates": ["a"], "vectors": "x", "threshold": 0.1}, "malformed"),
+    # counts a hostile file could use to exhaust memory when the reference is rebuilt
+    ({"kind": "count-vector-knn", "templates": ["a"], "vectors": [[[[0, 10**30]], 1]], "threshold": 0.1}, "count"),
+    ({"kind": "count-vector-knn", "templates": ["a"], "vectors": [[[[0, 1]], 10**15]], "threshold": 0.1}, "count"),
+    ({"kind": "count-vector-knn", "templates": ["a"], "vectors": [[[[0, 1]], 0]], "threshold": 0.1}, "count"),
+    ({"kind": "count-vector-knn", "templates": [str(i) for i in range(20_001)], "vectors": [[[[0, 1]], 1]],
+      "threshold": 0.1}, "too big"),
 ])
 def test_a_damaged_stored_check_is_one_clear_error(data: dict, message: str) -> None:
     with pytest.raises(SessionCheckError, match=message):
@@ -72,3 +78,14 @@ def test_a_running_sessions_mix_fits_when_one_normal_session_holds_all_of_it() -
     assert check.fits_normal_mix(Counter())  # nothing yet: any normal session can follow
     again = SessionCheck.from_dict(json.loads(json.dumps(check.to_dict())))
     assert again.fits_normal_mix(Counter(["INFO retry"])) and not again.fits_normal_mix(Counter(["INFO retry"] * 2))
+
+
+def test_a_stored_reference_with_huge_counts_is_rebuilt_without_spelling_them_out() -> None:
+    """A session of a million lines of one template (an unkeyed catch-all) costs no million strings."""
+    data = {"kind": "count-vector-knn", "templates": ["INFO tick", "INFO tock"], "threshold": 0.1,
+            "vectors": [[[[0, 10**9]], 3], [[[0, 2], [1, 2]], 10**6]]}
+    check = SessionCheck.from_dict(data)
+    scores = check.score_many({"like_the_many": Counter({"INFO tick": 5, "INFO tock": 5}),
+                               "half_and_half": Counter({"INFO tick": 1, "INFO tock": 3})})
+    assert scores["like_the_many"] < 1e-9 < scores["half_and_half"] < 1.0
+    assert check.fits_normal_mix(Counter({"INFO tick": 10**9})) and not check.fits_normal_mix(Counter({"INFO tock": 3}))
