@@ -68,7 +68,7 @@ _KNOWN_LEVELS = {"TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "WARN", "ERROR",
 # decoded with errors="replace" never hold (lone surrogates, which no encoder accepts) and control
 # characters that the raw text shows escaped. Fields are cleaned here, once, for every consumer.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_LEVEL_WORD = re.compile(r"^[A-Za-z]{1,12}$")
+_LEVEL_WORD = re.compile(r"[A-Za-z]{1,12}")  # fullmatch: "$" would let a trailing newline through
 _HEADER_CHARS = 64  # a timestamp or logger name longer than this is not one
 
 
@@ -105,7 +105,7 @@ def _parse_json(text: str) -> ParsedLine | None:
     return ParsedLine(
         ts=_first(obj, _JSON_TS_KEYS),
         # A level is a word (INFO, warn, SEVERE); anything else in that field is not a level.
-        level=level.upper() if level and _LEVEL_WORD.match(level) else None,
+        level=level.upper() if level and _LEVEL_WORD.fullmatch(level) else None,
         component=_first(obj, _JSON_COMPONENT_KEYS),
         message=message,
         fmt="json",

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from logwatch.core.parse import parse_line
@@ -44,3 +46,10 @@ def test_bgl_header_never_reaches_the_message() -> None:
     parsed = parse_line(line)
     assert parsed.message == "data TLB error interrupt"
     assert "KERNDTLB" not in parsed.message and "R30" not in parsed.message
+
+
+def test_a_json_level_is_a_whole_word_or_none() -> None:
+    """Hypothesis found "NaN\\n" read as level "NAN\\n": a regex "$" matches before a final newline."""
+    for raw in ("NaN\n", "INFO\n", "WARN\r", "ERROR x", ""):
+        assert parse_line(json.dumps({"level": raw, "msg": "m"})).level is None
+    assert parse_line(json.dumps({"level": "warn", "msg": "m"})).level == "WARN"
