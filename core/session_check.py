@@ -200,10 +200,11 @@ class SessionCheck:
         if any(not 1 <= n <= MAX_COUNT for _, n in vectors) or any(
                 k > MAX_COUNT for vector, _ in vectors for k in vector.values()):
             raise SessionCheckError(f"calibration.json: session_check has a count outside 1..{MAX_COUNT:,}")
-        if len(templates) > MAX_TEMPLATES or len(vectors) > MAX_VECTORS \
-                or len(templates) * len(vectors) > MAX_MATRIX_CELLS:
-            raise SessionCheckError(f"calibration.json: session_check is too big ({len(templates):,} templates, "
-                                    f"{len(vectors):,} vectors; at most {MAX_TEMPLATES:,} and {MAX_VECTORS:,})")
         if not vectors or math.isnan(threshold):
             raise SessionCheckError("calibration.json: session_check has no reference vectors or no threshold")
-        return cls(templates, vectors, threshold, max_fpr, normal, enabled=bool(data.get("enabled", True)))
+        check = cls(templates, vectors, threshold, max_fpr, normal, enabled=bool(data.get("enabled", True)))
+        if not check.storable():  # the bound it was written under, so reading costs what writing allowed
+            raise SessionCheckError(
+                f"calibration.json: session_check is too big ({len(templates):,} templates, {len(vectors):,} "
+                f"vectors; at most {MAX_TEMPLATES:,}, {MAX_VECTORS:,} and {MAX_MATRIX_CELLS:,} of both multiplied)")
+        return check
