@@ -91,8 +91,10 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
             check = SessionCheck.from_dict(engine.calibration.session_check)
         except SessionCheckError as exc:
             raise EvalError(str(exc)) from None
-    if check is not None and check.enabled and "session" in engine.rule.signals:
-        engine.judge_sessions_with(check)  # as below, when each session closes
+    # The check that judges each session when it closes (below), as the live rule knows it will.
+    judging = check if check is not None and check.enabled and "session" in engine.rule.signals else None
+    if judging is not None:
+        engine.judge_sessions_with(judging)
     scored = score_sessions(engine, files, keep=labels, templates=check is not None, on_progress=on_progress)
     traces = scored.sessions
     if not traces:
@@ -120,16 +122,16 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
     signals = engine.rule.signals
     line_signals = ", ".join(s for s in ("surprise", "severity", "novelty") if s in signals) or "none"
     line_rule = f"line signals ({line_signals}; surprise: {k} line(s) with loss > {threshold:g})"
-    if check is not None and check.enabled and "session" in signals:
-        combined_scores = {key: max(_ratio(line_scores[key], threshold), _ratio(check_scores[key], check.threshold))
+    if judging is not None:
+        combined_scores = {key: max(_ratio(line_scores[key], threshold), _ratio(check_scores[key], judging.threshold))
                            for key in traces}
-        check_flags = {key: check.flags(s) for key, s in check_scores.items()}
+        check_flags = {key: judging.flags(s) for key, s in check_scores.items()}
         flags = {key: line_flags[key] or check_flags[key] for key in traces}
         for key, hit in check_flags.items():  # the check speaks when the session closes: its last line
             if hit and key not in first_alert:
                 first_alert[key] = traces[key].last_line
         report.update(metrics_dict(outcomes_for(combined_scores, flags, labels), threshold))
-        rule = f"{line_rule}, or session check > {check.threshold:.4g} at session close"
+        rule = f"{line_rule}, or session check > {judging.threshold:.4g} at session close"
     else:
         report.update(metrics_dict(line_outcomes, threshold))
         rule = line_rule
