@@ -85,8 +85,8 @@ def uses_int8(device: torch.device, precision: str = "auto", checked: object = N
     54,000 lines 1.37x faster, largest per-line loss difference 0.087 nats, the same 28 sessions
     alert; HDFS dev split 145,049 lines, 0.084 nats, the same F1 (0.710). With placeholders
     attached to phrases (fewer tokens to average a line over) learned models reached 0.101 and
-    0.127; since the first block stays fp32 (:class:`gpt.LeanGPT`) 0.032-0.048, and the
-    per-model check catches a model that still strays.
+    0.127; since the first block's attention projections stay fp32 (:data:`gpt.FIRST_BLOCK_INT8`)
+    0.029-0.048, and the per-model check catches a model that still strays.
     """
     if precision == "int8":
         return True
