@@ -41,7 +41,8 @@ class Engine:
                  threshold: float | None = None, min_lines: int | None = None, signals: Sequence[str] = SIGNALS,
                  known_margin: float = DEFAULT_KNOWN_MARGIN,
                  idle_seconds: float = 900.0, max_sessions: int = 20_000, cache_slots: int = 256,
-                 max_batch: int = 32, memo_entries: int = 200_000, precision: str = "auto",
+                 max_batch: int = 32, memo_entries: int = 200_000, park_bytes: int | None = None,
+                 precision: str = "auto",
                  threads: int | None = None, known_normal: KnownNormal | None = None,
                  session_ends: bool = False) -> None:
         self.loaded: LoadedModel | None = None
@@ -62,7 +63,7 @@ class Engine:
         self.calibration: Calibration | None = None
         self._options: dict[str, Any] = {"device": device, "precision": precision, "threads": threads,
                                          "max_batch": max_batch, "cache_slots": cache_slots,
-                                         "memo_entries": memo_entries}
+                                         "memo_entries": memo_entries, "park_bytes": park_bytes}
         self._overrides = (threshold, min_lines, tuple(signals), known_margin)
         self.rule = AlertRule.off()
         """The alert decision (:mod:`.alerts`): signals, threshold, the model's normal patterns."""
@@ -100,7 +101,7 @@ class Engine:
             )
         from .gpt import LeanGPT
         from .model import INT8_CHECK, pick_device, pick_dtype, set_threads, uses_int8
-        from .scorer import Scorer
+        from .scorer import PARK_BYTES, Scorer
 
         options = self._options
         set_threads(options["threads"])
@@ -117,7 +118,8 @@ class Engine:
                 self.scorer.drop(session)
         self.scorer = Scorer(gpt, bos_id=loaded.tokenizer.bos_id, cont_id=loaded.tokenizer.cont_id,
                              max_batch=options["max_batch"], cache_slots=options["cache_slots"],
-                             memo_entries=options["memo_entries"])
+                             memo_entries=options["memo_entries"],
+                             park_bytes=PARK_BYTES if options["park_bytes"] is None else options["park_bytes"])
         self.loaded = loaded
         self.tokenizer = loaded.tokenizer
         self.device = torch_device.type

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .gpt import KVPool, LeanGPT
+from .parking import ParkingLot
 from .spec import ModelSpec
 from .window import SessionWindow
 
@@ -58,6 +59,10 @@ class _Feed:
     """Final hidden state after the row's last token, once it ran."""
 
 
+#: Default byte budget for parked caches (:mod:`.parking`): about 32,000 positions of
+#: LogGPT-Small in fp32, on top of the slot pool's 256 MB.
+PARK_BYTES = 256 << 20
+
 #: Padded tokens one forward pass takes at most: big enough to keep the matmuls efficient,
 #: small enough that one pass's activations stay a few MB.
 PASS_TOKENS = 4096
@@ -74,7 +79,7 @@ class Scorer:
     """Scores (session, line tokens) items with batched KV-cached forwards and a memo."""
 
     def __init__(self, gpt: LeanGPT, *, bos_id: int, cont_id: int, max_batch: int = 32,
-                 cache_slots: int = 256, memo_entries: int = 200_000) -> None:
+                 cache_slots: int = 256, memo_entries: int = 200_000, park_bytes: int = PARK_BYTES) -> None:
         self.gpt = gpt
         self.spec = gpt.spec
         self.bos_id, self.cont_id = bos_id, cont_id
@@ -86,6 +91,8 @@ class Scorer:
         self._pool: KVPool | None = None
         self._slot_owner: OrderedDict[int, str] = OrderedDict()  # LRU: slot -> session
         self._free: list[int] = []
+        self.parking = ParkingLot(park_bytes)
+        """Caches of sessions that lost their slot, copied out to be copied back on their return."""
         self.memo_hits = 0
         self.model_lines = 0
         self.oom_splits = 0
@@ -94,6 +101,7 @@ class Scorer:
     # -- sessions -------------------------------------------------------------------------
     def drop(self, session: str) -> None:
         """Forget a session (closed or evicted); frees its cache slot."""
+        self.parking.drop(session)
         window = self.windows.pop(session, None)
         if window is not None and window.slot is not None:
             self._slot_owner.pop(window.slot, None)
@@ -113,6 +121,10 @@ class Scorer:
         slot = self._take_slot(busy)
         self._slot_owner[slot] = session
         window.slot, window.cached, window.last_hidden = slot, 0, None
+        assert self._pool is not None
+        parked = self.parking.restore(session, self._pool, slot, window.starts)
+        if parked is not None:
+            window.cached, window.last_hidden = parked.length, parked.last_hidden
         return slot
 
     def _take_slot(self, busy: set[int]) -> int:
@@ -138,8 +150,11 @@ class Scorer:
                 slot, fewest = owned, cached
                 if cached <= 1:  # nothing cheaper to find
                     break
-        victim = self.windows.get(self._slot_owner.pop(slot))
+        owner = self._slot_owner.pop(slot)
+        victim = self.windows.get(owner)
         if victim is not None:
+            if victim.cached > 0 and victim.last_hidden is not None and self._pool is not None:
+                self.parking.park(owner, self._pool, slot, victim.cached, victim.last_hidden, victim.starts)
             victim.slot, victim.cached, victim.last_hidden = None, 0, None
         return slot
 
@@ -195,7 +210,8 @@ class Scorer:
         for index in wave:
             session, line = items[index]
             window = self._window(session)
-            window.prepare(len(line))
+            if window.prepare(len(line)):
+                self.parking.drop(session)  # what it parked belongs to its previous start
             context = window.tokens()
             key = _digest(context, line)
             hit = self._memo.get(key)
@@ -341,7 +357,8 @@ class Scorer:
             if window.slot is not None:
                 self._release_slot(window.slot, window)
             self._slot_owner[feed.slot] = feed.session
-        window.marker, window.lines, window.length = feed.final.marker, feed.final.lines, feed.final.length
+        final = feed.final
+        window.marker, window.lines, window.length, window.starts = final.marker, final.lines, final.length, final.starts
         window.slot, window.cached = feed.slot, feed.start + len(feed.tokens)
         window.last_hidden = feed.last
 

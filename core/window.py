@@ -36,6 +36,9 @@ class SessionWindow:
     slot: int | None = None
     last_hidden: torch.Tensor | None = None
     """Final hidden state after the last cached token: it predicts the next token."""
+    starts: int = 0
+    """How many times the window has started (first line, slides): positions cached at one start
+    mean nothing at another."""
 
     def prepare(self, line_len: int) -> bool:
         """Make room for a line of ``line_len`` tokens, sliding the window if needed.
@@ -45,6 +48,7 @@ class SessionWindow:
         """
         if self.length == 0:
             self.marker, self.length, self.cached = self.bos_id, 1, 0
+            self.starts += 1
             return True
         if self.length + line_len > self.spec.n_ctx:
             kept: deque[list[int]] = deque()
@@ -56,12 +60,14 @@ class SessionWindow:
                 total += len(line)
             # Positions shift, so the cache is useless: the next forward re-reads the window.
             self.marker, self.lines, self.length, self.cached = self.cont_id, kept, 1 + total, 0
+            self.starts += 1
             return True
         return False
 
     def copy(self) -> SessionWindow:
         """The same lines and marker, without the cache (a window to plan ahead with)."""
-        return SessionWindow(self.spec, self.bos_id, self.cont_id, self.marker, deque(self.lines), self.length)
+        return SessionWindow(self.spec, self.bos_id, self.cont_id, self.marker, deque(self.lines), self.length,
+                             starts=self.starts)
 
     def tokens(self) -> list[int]:
         out = [self.marker]

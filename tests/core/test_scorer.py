@@ -7,8 +7,9 @@ import random
 import pytest
 import torch
 
-from logwatch.core.gpt import PROJECTIONS, LeanGPT
+from logwatch.core.gpt import PROJECTIONS, KVPool, LeanGPT
 from logwatch.core.model import hf_model
+from logwatch.core.parking import ParkingLot
 from logwatch.core.scorer import Scorer, reference_losses
 from logwatch.core.spec import ModelSpec
 from logwatch.core.window import SessionWindow
@@ -249,3 +250,84 @@ def test_the_sigmoid_form_of_gelu_is_gpt2s_tanh_gelu() -> None:
     got = gelu_tanh_(x.clone())
     assert torch.allclose(got, expected, atol=2e-6, rtol=0)
     assert not torch.allclose(got, torch.nn.functional.gelu(x), atol=2e-6, rtol=0)  # tanh, not erf
+
+
+# -- parked caches: a session that lost its slot gets its cached positions back, exactly --
+
+
+def _interleaved(seed: int, n: int, sessions: int) -> list[tuple[str, list[int]]]:
+    """Many sessions taking turns: with few slots every session keeps losing its slot."""
+    rng = random.Random(seed)
+    return [(f"s{i % sessions}", [rng.randrange(4, 60) for _ in range(rng.randrange(1, 7))] + [EOL])
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("park_bytes", [0, 1 << 30])
+def test_sessions_that_lose_their_slot_score_exactly_parked_or_not(park_bytes: int) -> None:
+    spec, model = _random_model(3)
+    items = _interleaved(4, 360, 12)  # 12 sessions through 4 slots; windows of 48 tokens slide too
+    gpt = LeanGPT(spec, dict(model.state_dict()), torch.device("cpu"))
+    scorer = Scorer(gpt, bos_id=BOS, cont_id=CONT, max_batch=2, cache_slots=4, memo_entries=0,
+                    park_bytes=park_bytes)
+    fast: list[list[float]] = []
+    for start in range(0, len(items), 7):
+        fast += scorer.score(items[start : start + 7])
+    ref = reference_losses(model, spec, items, bos_id=BOS, cont_id=CONT)
+    assert _max_diff(fast, ref) < 1e-4
+    if park_bytes:
+        assert scorer.parking.restored_tokens > 500  # the parked path really ran
+    else:
+        assert scorer.parking.restored_tokens == 0 and len(scorer.parking) == 0
+
+
+def test_a_window_that_slid_while_parked_is_read_afresh() -> None:
+    """Positions parked at one window start mean nothing after a slide: they are not restored."""
+    spec, model = _random_model(5)
+    gpt = LeanGPT(spec, dict(model.state_dict()), torch.device("cpu"))
+    scorer = Scorer(gpt, bos_id=BOS, cont_id=CONT, max_batch=1, cache_slots=1, memo_entries=0)
+    long_line = [7] * 14 + [EOL]
+    items = [("a", long_line), ("a", long_line), ("a", long_line), ("b", [9, EOL]),  # "a" parks 46 positions
+             ("a", [8] * 9 + [EOL])]  # 46 + 10 > 48: "a" slides, so its parked positions are stale
+    fast = [losses for item in items for losses in scorer.score([item])]
+    assert scorer.parking.restored_tokens == 0
+    assert _max_diff(fast, reference_losses(model, spec, items, bos_id=BOS, cont_id=CONT)) < 1e-4
+    scorer.score([("b", [10, EOL])])  # "a" parks again, at its new start...
+    scorer.score([("a", [11, EOL])])
+    assert scorer.parking.restored_tokens > 0  # ...and gets it back
+
+
+def _pool_with(values: list[float]) -> KVPool:
+    spec = ModelSpec(vocab_size=20, n_layer=1, n_head=1, n_embd=8, n_ctx=8, max_line_tokens=4)
+    pool = KVPool(spec, torch.device("cpu"), torch.float32, len(values))
+    for slot, value in enumerate(values):
+        pool.keys[:, slot].fill_(value)
+        pool.values[:, slot].fill_(-value)
+    return pool
+
+
+def test_the_lot_keeps_to_its_budget_dropping_the_least_recently_parked() -> None:
+    pool = _pool_with([1.0, 2.0, 3.0])
+    per_entry = 2 * 4 * 8 * 4  # keys and values, 4 positions of 8 floats
+    lot = ParkingLot(2 * per_entry)
+    for slot, session in enumerate(["a", "b", "c"]):
+        lot.park(session, pool, slot, 4, torch.zeros(8), start=1)
+    assert len(lot) == 2 and lot.nbytes == 2 * per_entry
+    assert lot.restore("a", pool, 0, start=1) is None  # the oldest went
+    pool.keys.zero_()
+    pool.values.zero_()
+    parked = lot.restore("b", pool, 0, start=1)
+    assert parked is not None and parked.length == 4
+    assert pool.keys[0, 0, :4].eq(2.0).all() and pool.values[0, 0, :4].eq(-2.0).all()
+    assert pool.keys[0, 0, 4:].eq(0.0).all()  # only the parked positions come back
+    assert lot.restore("c", pool, 1, start=2) is None  # another window start: stale, and gone
+    assert len(lot) == 0 and lot.nbytes == 0
+
+
+def test_a_marker_alone_or_a_zero_budget_is_not_parked() -> None:
+    pool = _pool_with([1.0])
+    lot = ParkingLot(1 << 20)
+    lot.park("a", pool, 0, 1, torch.zeros(8), start=1)
+    assert len(lot) == 0
+    off = ParkingLot(0)
+    off.park("a", pool, 0, 5, torch.zeros(8), start=1)
+    assert len(off) == 0 and off.nbytes == 0
