@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .spec import ModelSpec
 
-#: The four projections of every block; the only weights int8 mode quantises.
+#: The four projections of every block, which int8 mode quantises (and the LM head).
 PROJECTIONS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
 
 #: The first block's projections int8 mode quantises too: only its MLP. Its attention input is
@@ -32,8 +32,8 @@ class Projection:
     """``y = x @ W + b`` with HF Conv1D weights (``W`` is [in, out]), in fp or dynamic int8.
 
     int8 mode quantises ``W`` per output channel once and lets torch's quantized CPU kernel
-    quantise activations per call (dynamic quantisation). Embeddings, layer norms, attention
-    and the LM head stay fp32: they are cheap here and carry most of the precision.
+    quantise activations per call (dynamic quantisation). Embeddings, layer norms and attention
+    stay fp32: they are cheap here and carry most of the precision.
     """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, int8: bool = False) -> None:
@@ -122,6 +122,10 @@ class LeanGPT:
             return weights[name].to(device=device, dtype=dtype).contiguous()
 
         self.wte = w("transformer.wte.weight")  # [V, E], also the tied LM head
+        # int8 mode runs the LM head in int8 too (per vocabulary row): on a learned model and
+        # 54,000 real OpenStack lines the largest line loss difference from fp32 went 0.022 ->
+        # 0.031 nats, for the head's 5-7% of the scoring time.
+        self._head = Projection(self.wte.T, torch.zeros(spec.vocab_size), int8=True) if int8 else None
         self.wpe = w("transformer.wpe.weight")  # [P, E]
         self.ln_f = (w("transformer.ln_f.weight"), w("transformer.ln_f.bias"))
         self.layers = []
@@ -196,5 +200,5 @@ class LeanGPT:
         hidden  [N, E] states that predict the targets; targets [N]; returns [N] fp32.
         The LM head runs only on these N rows, never on the whole context.
         """
-        logits = (hidden @ self.wte.T).float()  # [N, V]
+        logits = (hidden @ self.wte.T if self._head is None else self._head(hidden)).float()  # [N, V]
         return F.cross_entropy(logits, targets, reduction="none")

@@ -241,6 +241,7 @@ def test_int8_mode_keeps_the_first_blocks_attention_fp32() -> None:
     assert first["attn.c_attn"]._packed is None and first["attn.c_proj"]._packed is None  # the outliers
     assert first["mlp.c_fc"]._packed is not None and first["mlp.c_proj"]._packed is not None
     assert all(layer[name]._packed is not None for layer in gpt.layers[1:] for name in PROJECTIONS)
+    assert gpt._head is not None and LeanGPT(spec, dict(model.state_dict()), torch.device("cpu"))._head is None
 
 def test_the_sigmoid_form_of_gelu_is_gpt2s_tanh_gelu() -> None:
     from logwatch.core.gpt import gelu_tanh_
