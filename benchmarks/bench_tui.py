@@ -59,6 +59,7 @@ async def measure(lines: list[str], rate: float, model: str | None, learn: str =
         learned_note = ""
         relearned_notes: list[str] = []
         backlog: list[int] = []
+        when: list[tuple[float, float]] = []  # (latency ms, seconds into the stream) of each key
         async with app.run_test(size=(160, 45)) as pilot:
             while app.status.state == "loading model":
                 await asyncio.sleep(0.05)
@@ -87,6 +88,7 @@ async def measure(lines: list[str], rate: float, model: str | None, learn: str =
                     await asyncio.sleep(0.001)
                 if len(handled) > before:
                     latencies.append((handled[-1] - t) * 1000)
+                    when.append((latencies[-1], t - started))
                     if app.status.learning:
                         learning_latencies.append(latencies[-1])
                 if "learned this log" in app.status.note:
@@ -113,6 +115,8 @@ async def measure(lines: list[str], rate: float, model: str | None, learn: str =
         "key_ms_p50": round(statistics.median(latencies), 1),
         "key_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
         "key_ms_max": round(latencies[-1], 1),
+        "keys_over_100ms": f"{sum(ms > 100 for ms, _ in when)} of {len(when)}, at "
+                           + (", ".join(f"{at:.1f} s" for ms, at in when if ms > 100) or "-"),
         "queue_max": max(backlog), "queue_last": backlog[-1],
     }
 
