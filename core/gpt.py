@@ -94,15 +94,15 @@ class KVPool:
 
     def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, slots: int) -> None:
         head_dim = spec.n_embd // spec.n_head
-        # [layer, slot, position, head, head_dim]: a row's new positions are one index_put_ away
-        shape = (spec.n_layer, slots, spec.n_ctx, spec.n_head, head_dim)
-        self.keys = torch.zeros(shape, device=device, dtype=dtype)
-        self.values = torch.zeros(shape, device=device, dtype=dtype)
+        # [key|value, layer, slot, position, head, head_dim]: a row's new positions are one
+        # index_put_ away, and a slot's keys and values are copied out or back in one copy.
+        self.kv = torch.zeros((2, spec.n_layer, slots, spec.n_ctx, spec.n_head, head_dim), device=device, dtype=dtype)
+        self.keys, self.values = self.kv[0], self.kv[1]  # views: [layer, slot, position, head, head_dim]
         self.slots = slots
 
     @property
     def nbytes(self) -> int:
-        return self.keys.element_size() * self.keys.nelement() * 2
+        return self.kv.element_size() * self.kv.nelement()
 
 
 class LeanGPT:

@@ -22,8 +22,7 @@ from .gpt import KVPool
 class Parked:
     """The first ``length`` cached positions of one session's window, at one window start."""
 
-    keys: torch.Tensor  # [layer, length, head, head_dim]
-    values: torch.Tensor  # [layer, length, head, head_dim]
+    kv: torch.Tensor  # [key|value, layer, length, head, head_dim]
     last_hidden: torch.Tensor | None
     """The final hidden state after the last cached token (it predicts the window's next token)."""
     start: int
@@ -32,11 +31,11 @@ class Parked:
 
     @property
     def length(self) -> int:
-        return self.keys.shape[1]
+        return self.kv.shape[2]
 
     @property
     def nbytes(self) -> int:
-        return self.keys.element_size() * self.keys.nelement() * 2
+        return self.kv.element_size() * self.kv.nelement()
 
 
 class ParkingLot:
@@ -58,8 +57,7 @@ class ParkingLot:
         self.drop(session)
         if length <= 1 or self.budget_bytes <= 0:  # a marker alone is cheaper to re-read than to keep
             return
-        parked = Parked(pool.keys[:, slot, :length].clone(), pool.values[:, slot, :length].clone(),
-                        last_hidden, start)
+        parked = Parked(pool.kv[:, :, slot, :length].clone(), last_hidden, start)
         if parked.nbytes > self.budget_bytes:
             return
         self._parked[session] = parked
@@ -76,8 +74,7 @@ class ParkingLot:
         self.nbytes -= parked.nbytes
         if parked.start != start:
             return None
-        pool.keys[:, slot, : parked.length].copy_(parked.keys)
-        pool.values[:, slot, : parked.length].copy_(parked.values)
+        pool.kv[:, :, slot, : parked.length].copy_(parked.kv)
         self.restored_tokens += parked.length
         return parked
 

@@ -178,8 +178,7 @@ class Scorer:
         size = min(self.cache_slots, max(16, have * 2))
         pool = self.gpt.new_pool(size)
         if old is not None:
-            pool.keys[:, :have].copy_(old.keys)
-            pool.values[:, :have].copy_(old.values)
+            pool.kv[:, :, :have].copy_(old.kv)
         self._pool = pool
         self._free.extend(range(size - 1, have - 1, -1))
 

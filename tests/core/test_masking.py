@@ -3,7 +3,16 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logwatch.core.masking import _RULES, _SURROGATE, MAX_MASKED_CHARS, mask_line, mask_text
+from logwatch.core.masking import (
+    _RULES,
+    _SURROGATE,
+    MASK_CACHE_CHARS,
+    MAX_MASKED_CHARS,
+    _mask,
+    _mask_cached,
+    mask_line,
+    mask_text,
+)
 
 NOVA = ("nova-compute.log.1.2017-05-16_13:55:31 2017-05-16 00:00:39.232 2931 INFO nova.compute.manager "
         "[req-3ea4052c-895d-4b64-9e2d-04d64c4d94ab 113d3a99c3da401fbd62cc2caa5b96d2 "
@@ -72,3 +81,15 @@ def test_register_sized_hex_words_are_masked_whole() -> None:
     assert mask_text("iar 00106570 dear 0034c20c lr:0010d9ac") == "iar <NUM> dear <HEX> lr:<HEX>"
     # words of hex letters only, and shorter mixes, stay words
     assert mask_text("deadbeef defaced e1000e") == "deadbeef defaced e1000e"
+
+
+def test_repeated_messages_come_from_the_cache_and_long_ones_never_enter_it() -> None:
+    message = "Took 12.07 seconds to spawn the instance on 10.0.0.7"
+    _mask_cached.cache_clear()
+    first, again = mask_text(message), mask_text(message)
+    assert first == again == _mask(message) == "Took <NUM> seconds to spawn the instance on <IP>"
+    assert _mask_cached.cache_info().hits == 1
+    long_message = "lease 10.0.0.7 renewed; " * 40
+    assert len(long_message) > MASK_CACHE_CHARS
+    assert mask_text(long_message) == _mask(long_message) and "<IP>" in mask_text(long_message)
+    assert _mask_cached.cache_info().currsize == 1  # only the short one is kept
