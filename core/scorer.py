@@ -307,9 +307,11 @@ class Scorer:
         gpt, device = self.gpt, self.gpt.device
         assert self._pool is not None
         width = max(len(f.tokens) for f in feeds)
-        tokens = torch.zeros((len(feeds), width), dtype=torch.long)
-        for row, f in enumerate(feeds):
-            tokens[row, : len(f.tokens)] = torch.tensor(f.tokens, dtype=torch.long)
+        padded: list[int] = []
+        for f in feeds:
+            padded.extend(f.tokens)
+            padded.extend([0] * (width - len(f.tokens)))
+        tokens = torch.tensor(padded, dtype=torch.long).view(len(feeds), width)
         slots = torch.tensor([f.slot for f in feeds], dtype=torch.long, device=device)
         starts = torch.tensor([f.start for f in feeds], dtype=torch.long, device=device)
         lengths = torch.tensor([len(f.tokens) for f in feeds], dtype=torch.long, device=device)
@@ -327,21 +329,34 @@ class Scorer:
             self._forward(feeds[half:], results)
             return
 
-        # Rows that predict each scored token: the state just before it.
-        rows: list[torch.Tensor] = []
+        # The state that predicts each scored token is the one just before it: all are picked
+        # from the flattened [B*L, E] states by one index. A line that begins where the cache
+        # ended has its first predictor saved from the previous pass (the window's last_hidden).
+        picks: list[int] = []
+        saved_at: list[int] = []
+        saved: list[torch.Tensor] = []
         targets: list[int] = []
         for row, feed in enumerate(feeds):
-            offset = feed.n_catch  # where the segment's first token sits in the row
+            offset = row * width + feed.n_catch  # where the segment's first token sits
             for line, _index, _key in feed.segments:
                 k = len(line)
-                if offset > 0:
-                    rows.append(hidden[row, offset - 1 : offset - 1 + k])
-                else:  # first token predicted by the state saved after the previous line
+                if offset > row * width:
+                    picks.extend(range(offset - 1, offset - 1 + k))
+                else:
                     assert feed.window.last_hidden is not None
-                    rows.append(torch.cat([feed.window.last_hidden[None, :], hidden[row, : k - 1]]))
+                    saved_at.append(len(picks))
+                    saved.append(feed.window.last_hidden)
+                    picks.extend(range(offset - 1, offset - 1 + k))  # its first pick is replaced below
+                    picks[saved_at[-1]] = offset
                 targets.extend(line)
                 offset += k
-        losses = gpt.token_losses(torch.cat(rows), torch.tensor(targets, device=device)).tolist()
+        flat = hidden.view(-1, hidden.shape[-1])  # [B*L, E]
+        predictors = flat.index_select(0, torch.tensor(picks, dtype=torch.long, device=device))  # [T, E]
+        if saved:
+            predictors.index_copy_(0, torch.tensor(saved_at, dtype=torch.long, device=device), torch.stack(saved))
+        losses = gpt.token_losses(predictors, torch.tensor(targets, device=device)).tolist()
+        ends = [row * width + len(feed.tokens) - 1 for row, feed in enumerate(feeds)]
+        lasts = flat.index_select(0, torch.tensor(ends, dtype=torch.long, device=device))  # [B, E]
         offset = 0
         for row, feed in enumerate(feeds):
             for line, index, key in feed.segments:
@@ -350,7 +365,7 @@ class Scorer:
                 results[index] = per_token
                 self._remember(key, per_token)
                 self.model_lines += 1
-            feed.last = hidden[row, len(feed.tokens) - 1].clone()
+            feed.last = lasts[row].clone()  # its own copy: a view would keep all B rows alive
 
     def _settle(self, feed: _Feed) -> None:
         """After a row ran: the chain's last row leaves the session's window and cache; others free their slot."""
