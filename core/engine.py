@@ -41,7 +41,7 @@ class Engine:
                  threshold: float | None = None, min_lines: int | None = None, signals: Sequence[str] = SIGNALS,
                  known_margin: float = DEFAULT_KNOWN_MARGIN,
                  idle_seconds: float = 900.0, max_sessions: int = 20_000, cache_slots: int | None = None,
-                 max_batch: int = 32, memo_entries: int = 200_000, park_bytes: int | None = None,
+                 max_batch: int | None = None, memo_entries: int = 200_000, park_bytes: int | None = None,
                  precision: str = "auto",
                  threads: int | None = None, known_normal: KnownNormal | None = None,
                  session_ends: bool = False) -> None:
@@ -101,7 +101,7 @@ class Engine:
             )
         from .gpt import LeanGPT
         from .model import INT8_CHECK, pick_device, pick_dtype, set_threads, uses_int8
-        from .scorer import CACHE_SLOTS, PARK_BYTES, Scorer
+        from .scorer import CACHE_SLOTS, MAX_BATCH, PARK_BYTES, Scorer
 
         options = self._options
         set_threads(options["threads"])
@@ -117,7 +117,7 @@ class Engine:
             for session in list(self.scorer.windows):
                 self.scorer.drop(session)
         self.scorer = Scorer(gpt, bos_id=loaded.tokenizer.bos_id, cont_id=loaded.tokenizer.cont_id,
-                             max_batch=options["max_batch"],
+                             max_batch=MAX_BATCH if options["max_batch"] is None else options["max_batch"],
                              cache_slots=CACHE_SLOTS if options["cache_slots"] is None else options["cache_slots"],
                              memo_entries=options["memo_entries"],
                              park_bytes=PARK_BYTES if options["park_bytes"] is None else options["park_bytes"])

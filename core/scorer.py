@@ -66,6 +66,11 @@ class _Feed:
 #: 256 MB 178,908 and 977 MB; 128 slots + 384 MB 171,167 and 966 MB (the default); 128 slots +
 #: 256 MB 201,249 and 849 MB.
 CACHE_SLOTS = 128
+
+#: Default rows per scoring batch: as many as there are slots. On the same lines, 623 forward
+#: passes instead of 981 with 32 rows (a small pass costs 80-130 us per token against 55 for a
+#: big one, single-threaded), about 5% faster in alternated runs.
+MAX_BATCH = CACHE_SLOTS
 PARK_BYTES = 384 << 20
 
 #: Padded tokens one forward pass takes at most: big enough to keep the matmuls efficient,
@@ -83,7 +88,7 @@ def _digest(context: list[int], line: list[int]) -> bytes:
 class Scorer:
     """Scores (session, line tokens) items with batched KV-cached forwards and a memo."""
 
-    def __init__(self, gpt: LeanGPT, *, bos_id: int, cont_id: int, max_batch: int = 32,
+    def __init__(self, gpt: LeanGPT, *, bos_id: int, cont_id: int, max_batch: int = MAX_BATCH,
                  cache_slots: int = CACHE_SLOTS, memo_entries: int = 200_000,
                  park_bytes: int = PARK_BYTES) -> None:
         self.gpt = gpt

@@ -43,7 +43,7 @@ def _max_diff(a: list[list[float]], b: list[list[float]]) -> float:
     return max(abs(x - y) for xs, ys in zip(a, b) for x, y in zip(xs, ys))
 
 
-@pytest.mark.parametrize("max_batch,cache_slots", [(1, 64), (8, 64), (5, 6)])
+@pytest.mark.parametrize("max_batch,cache_slots", [(1, 64), (8, 64), (5, 6), (4, 4)])
 def test_fast_path_matches_reference(max_batch: int, cache_slots: int) -> None:
     spec, model = _random_model()
     items = _items(1, 300, 10, spec)
