@@ -1,8 +1,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from logwatch.core.sessions import SessionKeyer, SessionRuleError, SessionTable, compile_session_regex
+from logwatch.core.sessions import (
+    _BUILTIN_RULES,
+    SessionKeyer,
+    SessionRuleError,
+    SessionTable,
+    compile_session_regex,
+    unkeyed_session,
+)
 
 UUID = "b9000564-fe1a-409b-b8cc-1e88b294cd1d"
 REQ = "req-3ea4052c-895d-4b64-9e2d-04d64c4d94ab"
@@ -37,3 +46,23 @@ def test_table_evicts_idle_and_over_capacity() -> None:
     table.touch("b", now=20.0)
     assert table.evict_idle(now=21.0) == ["c", "d"]
     assert len(table) == 1 and "b" in table
+
+
+_KEY_PARTS = st.sampled_from([
+    "[instance: 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0]", "[instance:", "blk_", "blk_-42", "blk_7", "req-",
+    "req-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", " ", "x", "_", "-", "]",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_KEY_PARTS, st.text(max_size=6)), max_size=10))
+def test_the_literal_guards_never_change_a_builtin_key(parts: list[str]) -> None:
+    """Each built-in rule is skipped only where its literal is missing, so where it could not match."""
+    text = "".join(parts)
+    expected = unkeyed_session("app.log")
+    for _literal, pattern in _BUILTIN_RULES:
+        match = pattern.search(text)
+        if match:
+            expected = match.group(1)
+            break
+    assert SessionKeyer().key(text, "app.log") == expected
