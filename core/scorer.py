@@ -22,17 +22,12 @@ from array import array
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 
 from .gpt import KVPool, LeanGPT
 from .parking import ParkingLot
-from .spec import ModelSpec
 from .window import SessionWindow
-
-if TYPE_CHECKING:
-    from transformers import GPT2LMHeadModel
 
 
 @dataclass
@@ -399,26 +394,3 @@ def _is_oom(exc: BaseException) -> bool:
     """CUDA raises OutOfMemoryError; the CPU allocator raises a RuntimeError saying so."""
     return isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or "can't allocate memory" in str(exc) \
         or "out of memory" in str(exc)
-
-
-def reference_losses(hf_model: GPT2LMHeadModel, spec: ModelSpec, items: Sequence[tuple[str, list[int]]], *,
-                     bos_id: int, cont_id: int) -> list[list[float]]:
-    """The slow, obviously-right path: re-encode each line's whole window with HF GPT-2.
-
-    Uses the same windowing as :class:`Scorer`, so the two must agree to float precision.
-    """
-    import torch.nn.functional as F
-
-    windows: dict[str, SessionWindow] = {}
-    out = []
-    with torch.inference_mode():
-        for session, line in items:
-            window = windows.setdefault(session, SessionWindow(spec, bos_id, cont_id))
-            window.prepare(len(line))
-            context = window.tokens()
-            ids = torch.tensor([context + line])
-            logits = hf_model(ids).logits[0]  # [T, V]
-            predict = logits[len(context) - 1 : len(context) - 1 + len(line)]
-            out.append(F.cross_entropy(predict.float(), torch.tensor(line), reduction="none").tolist())
-            window.append(line)
-    return out

@@ -10,7 +10,8 @@ import torch
 from logwatch.core.gpt import PROJECTIONS, KVPool, LeanGPT
 from logwatch.core.model import hf_model
 from logwatch.core.parking import ParkingLot
-from logwatch.core.scorer import Scorer, reference_losses
+from logwatch.core.reference import reference_losses
+from logwatch.core.scorer import Scorer
 from logwatch.core.spec import ModelSpec
 from logwatch.core.window import SessionWindow
 
