@@ -101,7 +101,7 @@ class Engine:
             )
         from .gpt import LeanGPT
         from .model import INT8_CHECK, pick_device, pick_dtype, set_threads, uses_int8
-        from .scorer import CACHE_SLOTS, MAX_BATCH, PARK_BYTES, Scorer
+        from .scorer import Scorer
 
         options = self._options
         set_threads(options["threads"])
@@ -116,11 +116,9 @@ class Engine:
         if self.scorer is not None:
             for session in list(self.scorer.windows):
                 self.scorer.drop(session)
+        sizes = {name: options[name] for name in ("max_batch", "cache_slots", "park_bytes") if options[name] is not None}
         self.scorer = Scorer(gpt, bos_id=loaded.tokenizer.bos_id, cont_id=loaded.tokenizer.cont_id,
-                             max_batch=MAX_BATCH if options["max_batch"] is None else options["max_batch"],
-                             cache_slots=CACHE_SLOTS if options["cache_slots"] is None else options["cache_slots"],
-                             memo_entries=options["memo_entries"],
-                             park_bytes=PARK_BYTES if options["park_bytes"] is None else options["park_bytes"])
+                             memo_entries=options["memo_entries"], **sizes)  # unset: the scorer's defaults
         self.loaded = loaded
         self.tokenizer = loaded.tokenizer
         self.device = torch_device.type

@@ -61,12 +61,12 @@ class _Feed:
 #: 256 MB 178,908 and 977 MB; 128 slots + 384 MB 171,167 and 966 MB (the default); 128 slots +
 #: 256 MB 201,249 and 849 MB.
 CACHE_SLOTS = 128
+PARK_BYTES = 384 << 20
 
 #: Default rows per scoring batch: as many as there are slots. On the same lines, 623 forward
 #: passes instead of 981 with 32 rows (a small pass costs 80-130 us per token against 55 for a
 #: big one, single-threaded), about 5% faster in alternated runs.
 MAX_BATCH = CACHE_SLOTS
-PARK_BYTES = 384 << 20
 
 #: Padded tokens one forward pass takes at most: big enough to keep the matmuls efficient,
 #: small enough that one pass's activations stay a few MB.
@@ -339,17 +339,15 @@ class Scorer:
         for row, feed in enumerate(feeds):
             offset = row * width + feed.n_catch  # where the segment's first token sits
             for line, _index, _key in feed.segments:
-                k = len(line)
-                if offset > row * width:
-                    picks.extend(range(offset - 1, offset - 1 + k))
-                else:
+                first = len(picks)
+                picks.extend(range(offset - 1, offset - 1 + len(line)))
+                if offset == row * width:  # nothing before it in the row: the saved state predicts it
                     assert feed.window.last_hidden is not None
-                    saved_at.append(len(picks))
+                    picks[first] = offset  # any valid index; overwritten by the saved state below
+                    saved_at.append(first)
                     saved.append(feed.window.last_hidden)
-                    picks.extend(range(offset - 1, offset - 1 + k))  # its first pick is replaced below
-                    picks[saved_at[-1]] = offset
                 targets.extend(line)
-                offset += k
+                offset += len(line)
         flat = hidden.view(-1, hidden.shape[-1])  # [B*L, E]
         predictors = flat.index_select(0, torch.tensor(picks, dtype=torch.long, device=device))  # [T, E]
         if saved:
