@@ -273,6 +273,7 @@ def hf_model(spec: ModelSpec, weights: dict[str, torch.Tensor] | None = None) ->
         n_embd=spec.n_embd,
         n_layer=spec.n_layer,
         n_head=spec.n_head,
+        activation_function="gelu_pytorch_tanh",  # GPT-2's tanh GELU as one fused kernel (gelu_new: five ops)
         bos_token_id=None,
         eos_token_id=None,
         tie_word_embeddings=True,

@@ -3,15 +3,30 @@ model trained in seconds already tells an injected failure from its session's no
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from logwatch.core.engine import Engine
 from logwatch.core.generator import generate_log
 from logwatch.core.spec import ModelSpec
-from logwatch.core.train import IGNORE, LONG_SESSION_LINES, TrainConfig, build_windows, split_sessions, train_model
+from logwatch.core.model import hf_model
+from logwatch.core.train import (
+    IGNORE,
+    LONG_SESSION_LINES,
+    PACE_STEPS,
+    Fitted,
+    Progress,
+    Schedule,
+    TrainConfig,
+    build_windows,
+    fit,
+    split_sessions,
+    train_model,
+)
 from logwatch.core.types import LogLine
 
 
@@ -94,3 +109,45 @@ def test_model_files_follow_the_umask(tiny_model_dir: Path) -> None:
     os.umask(mask)
     for name in ("model.safetensors", "spec.json", "tokenizer.json", "calibration.json"):
         assert (tiny_model_dir / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
+
+
+class _Clock:
+    """A wall clock that moves one second per optimiser step (advanced from the progress callback)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def step(self, progress: Progress) -> None:
+        if progress.phase == "train":
+            self.now += 1.0
+
+
+def _fit_with_clock(monkeypatch: pytest.MonkeyPatch, max_seconds: float | None) -> Fitted:
+    import logwatch.core.train as train_module
+
+    clock = _Clock()
+    monkeypatch.setattr(train_module, "time", clock)
+    rng = random.Random(0)
+    windows = [([1] + [rng.randrange(3, 40) for _ in range(8)], [IGNORE] + [5] * 8) for _ in range(400)]
+    spec = ModelSpec(vocab_size=40, n_layer=1, n_head=1, n_embd=16, n_ctx=16, max_line_tokens=8)
+    schedule = Schedule(epochs=2, batch_size=8, warmup_steps=2, max_seconds=max_seconds)  # 2 x 50 steps planned
+    return fit(hf_model(spec), windows, windows[:16], pad_id=0, schedule=schedule, device=torch.device("cpu"),
+               rng=rng, on_progress=clock.step)
+
+
+def test_fit_runs_its_planned_steps_without_a_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    fitted = _fit_with_clock(monkeypatch, None)
+    assert fitted.steps == fitted.planned_steps == 100
+    assert not fitted.stopped_early
+
+
+def test_a_time_limit_shortens_the_schedule_to_the_steps_that_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # one second a step: after PACE_STEPS the pace is known, and 90% of 50 s leaves room for 45 steps
+    fitted = _fit_with_clock(monkeypatch, 50.0)
+    assert fitted.planned_steps == 100
+    assert 44 <= fitted.steps <= 46  # the clock moves after each step's estimate: one step either way
+    assert fitted.stopped_early
+    assert PACE_STEPS < fitted.steps
