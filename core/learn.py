@@ -58,7 +58,6 @@ from .train import (
     split_sessions,
 )
 
-
 #: Seconds the threshold's two passes (fp32, int8 check) take per held-out line, set aside from
 #: ``max_seconds`` (measured: 1,800 HDFS lines in about 1 s on the 2-core test machine, doubled).
 CALIBRATION_SECONDS_PER_LINE = 0.001
