@@ -42,6 +42,7 @@ from .alerts import WARNING_LEVELS, is_error_level
 from .calibrate import Calibration, calibrate, kth_largest
 from .gpt import int8_available
 from .known_normal import KnownNormal
+from .learn_window import LEARN_SECONDS
 from .masking import MASK_VERSION, masked_line
 from .model import INT8_CHECK, LoadedModel, expected_shapes, hf_model, pick_device
 from .parse import parse_line
@@ -77,7 +78,7 @@ class LearnConfig:
     """Training tokens at most: about 30 s on two free laptop cores."""
     tokens_per_line: int = 40
     """...and at most this many per usable line, so a short window is not trained for a minute."""
-    max_seconds: float = 40.0
+    max_seconds: float = LEARN_SECONDS
     """Wall time of the whole learning at most: tokenizer, training and threshold. The training
     gets what the rest leaves, and a slow or busy machine trains fewer steps, not for longer."""
     dropout: float = 0.0

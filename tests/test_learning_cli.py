@@ -30,13 +30,16 @@ def other_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
 
 def test_score_learns_remembers_and_reuses_a_log_it_did_not_know(other_log, tmp_path: Path) -> None:
     path, log = other_log
-    first = _logwatch("score", str(path), env_home=tmp_path)  # --learn auto: the bundled model does not know it
+    # --learn auto: the bundled model does not know it; --learn-seconds bounds the learning
+    first = _logwatch("score", str(path), "--learn-seconds", "12", env_home=tmp_path)
     assert first.returncode == 0, first.stderr
     rows = [json.loads(x) for x in first.stdout.splitlines()]
     assert [r["n"] for r in rows] == list(range(1, len(log.lines) + 1))  # the contract holds while learning
     assert "learned this log" in first.stderr and "remembered as" in first.stderr
     listed = [json.loads(x) for x in _logwatch("models", "--json", env_home=tmp_path).stdout.splitlines()]
     assert [m["name"] for m in listed] == ["compute.log"] and listed[0]["source"] == str(path)
+    summary = json.loads((tmp_path / "logwatch" / "models" / "compute.log" / "training_summary.json").read_text())
+    assert summary["config"]["max_seconds"] == 12.0
     again = _logwatch("score", str(path), env_home=tmp_path)
     assert again.returncode == 0 and "using the model learned for 'compute.log'" in again.stderr
     assert "nothing to learn" in again.stderr
@@ -52,6 +55,7 @@ def test_score_learns_remembers_and_reuses_a_log_it_did_not_know(other_log, tmp_
     (("--learn", "sometimes"), "--learn must be"),
     (("--learn", "10"), "between 200"),
     (("--name", "../escape"), "model name"),
+    (("--learn-seconds", "1"), "--learn-seconds"),
 ])
 def test_bad_learning_options_are_usage_errors(other_log, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     path, _ = other_log

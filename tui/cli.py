@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from logwatch.core.learn_window import LEARN_SECONDS
+
 from . import commands
 
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda", "mps"])
@@ -70,6 +72,12 @@ learn_option = click.option("--learn", default="auto", show_default=True, metava
                             "hours of the log's time, at most 50,000); fresh does so even if "
                             "a model was remembered for it; N learns from the first N lines whatever the model; off "
                             "never learns. Learned models are kept (see `logwatch models`).")
+learn_seconds_option = click.option(
+    "--learn-seconds", type=Finite(5.0, 3600.0), default=LEARN_SECONDS, show_default=True, metavar="S",
+    help="Wall time learning takes at most: a slower machine trains fewer steps in it, more seconds learn the "
+    "log a little better.")
+
+
 def _relearn_lines(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
     if 0 < value < 1_000:  # each learning takes a minute of a core: every few lines would never stop
         raise click.BadParameter("0 (only when asked), or at least 1,000 lines")
@@ -127,11 +135,13 @@ def main() -> None:
               "check (train --session-check): a session that stops early alerts at its last line. Sessions with long "
               "pauses are judged in parts and mostly flagged (docs/EVALUATION.md §1).")
 @learn_option
+@learn_seconds_option
 @relearn_option
 @name_option
 def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed: float, theme: str,
           model_dir: str | None, device: str, precision: str, session_regex: str | None,
-          known_normal: str | None, session_ends: bool, learn: str, relearn: int, name: str | None) -> None:
+          known_normal: str | None, session_ends: bool, learn: str, learn_seconds: float, relearn: int,
+          name: str | None) -> None:
     """Open the live monitor on PATH, on standard input (-), or on a recording (--replay).
 
     Several PATHs (or a quoted glob such as '/var/log/nova/*.log', matched again every second
@@ -142,7 +152,8 @@ def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed:
     """
     commands.run_watch(paths=paths, replay=replay, record=record, speed=speed, theme=theme,
                        model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
-                       known_normal=known_normal, session_ends=session_ends, learn=learn, relearn=relearn, name=name)
+                       known_normal=known_normal, session_ends=session_ends, learn=learn, learn_seconds=learn_seconds,
+                       relearn=relearn, name=name)
 
 
 @main.command()
@@ -165,6 +176,7 @@ def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed:
 @click.option("--idle-seconds", type=Finite(1.0, 7 * 86400.0), default=900.0, show_default=True,
               help="A session with no line for this long has ended.")
 @learn_option
+@learn_seconds_option
 @relearn_option
 @name_option
 @click.option("--alerts", "alerts_only", is_flag=True,
@@ -173,7 +185,7 @@ def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed:
               "first_ts, n, ts, why}): what an alert router or a pager consumes.")
 def score(paths: tuple[str, ...], model_dir: str | None, device: str, precision: str, session_regex: str | None, follow: bool,
           replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool, known_normal: str | None,
-          session_ends: bool, idle_seconds: float, learn: str, relearn: int, name: str | None,
+          session_ends: bool, idle_seconds: float, learn: str, learn_seconds: float, relearn: int, name: str | None,
           alerts_only: bool) -> None:
     """Score PATH (or standard input) headless: one JSON object per line on stdout.
 
@@ -188,7 +200,7 @@ def score(paths: tuple[str, ...], model_dir: str | None, device: str, precision:
     commands.run_score(paths=paths, model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
                        follow=follow, replay=replay, record=record, fail_on_alert=fail_on_alert, tokens=tokens,
                        known_normal=known_normal, session_ends=session_ends, idle_seconds=idle_seconds,
-                       learn=learn, relearn=relearn, name=name, alerts_only=alerts_only)
+                       learn=learn, learn_seconds=learn_seconds, relearn=relearn, name=name, alerts_only=alerts_only)
 
 
 @main.command()
@@ -272,6 +284,7 @@ def calibrate(files: tuple[str, ...], model_dir: str | None, **options: Any) -> 
               "learned model: the learning path measured on labelled logs. auto: the window `score` would "
               "learn from (5,000 lines, more until they cover two hours of the log, at most 50,000); N: the "
               "first N lines.")
+@learn_seconds_option
 def eval_(files: tuple[str, ...], labels: str, model_dir: str | None, **options: Any) -> None:
     """Session-level precision, recall, F1, FPR, AUROC and AUPRC on labelled FILES."""
     from .evaluate import run_eval

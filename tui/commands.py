@@ -84,7 +84,8 @@ def _open_recording(path: str | None, engine: Engine) -> GuardedRecording | None
 def run_score(*, paths: tuple[str, ...] = (), model_dir: str | None, device: str, session_regex: str | None,
               precision: str = "auto", follow: bool, replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool,
               known_normal: str | None = None, session_ends: bool = False, idle_seconds: float = 900.0,
-              learn: str = "auto", relearn: int = 50_000, name: str | None = None, alerts_only: bool = False) -> None:
+              learn: str = "auto", learn_seconds: float | None = None, relearn: int = 50_000, name: str | None = None,
+              alerts_only: bool = False) -> None:
     from logwatch.core.alerts import AlertGroups
     from logwatch.core.types import SessionEnd
 
@@ -133,7 +134,7 @@ def run_score(*, paths: tuple[str, ...] = (), model_dir: str | None, device: str
             from .learning import engine_for, learn_plan, learning_for, relearning_for
 
             inputs, patterns, _ = resolve_inputs(paths, record=record, follow=follow)
-            plan = learn_plan(learn, name, learn_label(inputs, patterns))
+            plan = learn_plan(learn, name, learn_label(inputs, patterns), seconds=learn_seconds)
             store = open_known_normal(known_normal)
             engine, note = engine_for(model_dir, device, session_regex, learn=learn, plan=plan, precision=precision,
                                       known_normal=store, session_ends=session_ends, idle_seconds=idle_seconds)
@@ -366,7 +367,7 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
 def run_watch(*, paths: tuple[str, ...] = (), replay: str | None, record: str | None, speed: float, theme: str,
               model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
               known_normal: str | None = None, session_ends: bool = False, learn: str = "auto",
-              relearn: int = 50_000, name: str | None = None) -> None:
+              learn_seconds: float | None = None, relearn: int = 50_000, name: str | None = None) -> None:
     from .learning import learn_plan
 
     check_replay_alone(replay, path=paths[0] if paths else None)
@@ -386,6 +387,6 @@ def run_watch(*, paths: tuple[str, ...] = (), replay: str | None, record: str | 
     code = run_tui(paths=inputs, patterns=patterns, problems=problems, replay=replay, record=record,
                    model_dir=model_dir, device=device, theme=theme,
                    session_regex=session_regex, speed=speed, precision=precision, known_normal=store,
-                   session_ends=session_ends, learn=learn, relearn=relearn, name=name)
+                   session_ends=session_ends, learn=learn, learn_seconds=learn_seconds, relearn=relearn, name=name)
     if code:
         raise SystemExit(code)

@@ -35,7 +35,8 @@ _ROWS = (
 def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, device: str, session_regex: str | None,
              as_json: bool, threshold: float | None, min_lines: int | None, baseline: bool,
              known_normal: str | None = None, feedback: tuple[int, ...] = (), feedback_scope: str = "line",
-             signals: str = "all", known_margin: float | None = None, learn: str | None = None) -> None:
+             signals: str = "all", known_margin: float | None = None, learn: str | None = None,
+             learn_seconds: float | None = None) -> None:
     from logwatch.core.eval.evaluate import evaluate_files
     from logwatch.core.eval.metrics import read_labels
     from logwatch.core.eval.traces import EvalError, check_files
@@ -74,7 +75,7 @@ def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, devi
     if window_rule is not None and session_regex is not None:
         raise usage_error("--session-regex does not apply with --learn: the model keys sessions by its own rule")
     if window_rule is not None:
-        learned_summary = _learn_first_lines(engine, files, window_rule, store)
+        learned_summary = _learn_first_lines(engine, files, window_rule, store, learn_seconds)
     try:
         report = evaluate_files(engine, files, truth, baselines=baseline, feedback=feedback,
                                 feedback_scopes=(feedback_scope,))
@@ -110,7 +111,8 @@ def _window_rule(option: str) -> Any:
     return WindowRule.exactly(lines)
 
 
-def _learn_first_lines(engine: Any, files: tuple[str, ...], rule: Any, store: Any) -> dict[str, Any]:
+def _learn_first_lines(engine: Any, files: tuple[str, ...], rule: Any, store: Any,
+                       seconds: float | None) -> dict[str, Any]:
     """``--learn``: what ``logwatch score`` does on a log it does not know, forced: the model
     adapts to the first lines of FILES (as many as ``rule`` says; errors left out, the threshold
     set on a held-out part), and the evaluation then scores every line, those too, with the
@@ -134,9 +136,10 @@ def _learn_first_lines(engine: Any, files: tuple[str, ...], rule: Any, store: An
             window.extend((line.source, line.text) for line in batch[: gauge.lines - len(window)])
     console = Console(stderr=True)
     console.print(f"[bold]logwatch eval --learn[/]: learning the first {len(window):,} lines")
+    config = LearnConfig() if seconds is None else LearnConfig(max_seconds=seconds)
     try:
         with training_bar(console) as on_progress:
-            learned = adapt(engine.loaded, window, config=LearnConfig(), known_normal=store, label="eval",
+            learned = adapt(engine.loaded, window, config=config, known_normal=store, label="eval",
                             on_progress=on_progress)
     except LearnError as exc:
         raise usage_error(f"--learn: cannot learn from the first {len(window):,} lines: {exc}") from None

@@ -36,8 +36,8 @@ def _take_stdin_pipe() -> int | None:
 def run_tui(*, paths: list[str], replay: str | None, record: str | None, model_dir: str | None, device: str,
             theme: str, session_regex: str | None, speed: float, precision: str = "auto",
             known_normal: KnownNormal | None = None, session_ends: bool = False, learn: str = "auto",
-            relearn: int = 50_000, name: str | None = None, patterns: list[str] | None = None,
-            problems: list[str] | None = None) -> int:
+            learn_seconds: float | None = None, relearn: int = 50_000, name: str | None = None,
+            patterns: list[str] | None = None, problems: list[str] | None = None) -> int:
     """Run the app until the user quits; returns the exit code.
 
     ``paths`` are the inputs (``-`` = the pipe on stdin), ``patterns`` globs to keep matching,
@@ -59,7 +59,7 @@ def run_tui(*, paths: list[str], replay: str | None, record: str | None, model_d
 
     config = PipelineConfig(paths=[p for p in paths if p != "-"], fd=fd, replay=replay, patterns=patterns or [],
                             problems=problems or [], record=record, model_dir=model_dir, device=device,
-                            learn=learn, relearn=relearn, name=name,
+                            learn=learn, learn_seconds=learn_seconds, relearn=relearn, name=name,
                             precision=precision, session_regex=session_regex, speed=speed, known_normal=known_normal,
                             session_ends=session_ends)
     app = LogwatchApp(config, theme=theme)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .common import UsageError, print_listing, usage_error
@@ -33,8 +34,8 @@ def learn_lines(option: str) -> int | None:
     return int(value)
 
 
-def learn_plan(option: str, name: str | None, source: str) -> LearnPlan:
-    """The plan ``--learn`` and ``--name`` ask for; a usage error for nonsense."""
+def learn_plan(option: str, name: str | None, source: str, seconds: float | None = None) -> LearnPlan:
+    """The plan ``--learn``, ``--learn-seconds`` and ``--name`` ask for; a usage error for nonsense."""
     from logwatch.core.learn import learned_dir_name
     from logwatch.core.learning import LearnPlan
     from logwatch.core.memory import valid_name
@@ -54,9 +55,9 @@ def learn_plan(option: str, name: str | None, source: str) -> LearnPlan:
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     plan = LearnPlan(mode=mode, name=remembered, source=source)
+    if seconds is not None:
+        plan = replace(plan, config=replace(plan.config, max_seconds=seconds))
     if window is not None:
-        from dataclasses import replace
-
         from logwatch.core.learn_window import WindowRule
 
         plan = replace(plan, window=WindowRule.exactly(window))

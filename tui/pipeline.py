@@ -67,6 +67,8 @@ class PipelineConfig:
     """``--name``: what a learned model is remembered as (default: the log's file name)."""
     relearn: int = 50_000
     """``--relearn``: learn again every this many lines (a model learned from this log); 0: only on key L."""
+    learn_seconds: float | None = None
+    """``--learn-seconds``: wall time a learning takes at most (None: the default)."""
     learn_config: LearnConfig | None = None
     """How learning trains (None: the measured defaults); tests give a quick one."""
 
@@ -150,7 +152,7 @@ class Pipeline:
 
         cfg = self.config
         sources: list[str | int] = [*cfg.paths, *([cfg.fd] if cfg.fd is not None else [])]
-        plan = learn_plan(cfg.learn, cfg.name, learn_label(cfg.paths, cfg.patterns))
+        plan = learn_plan(cfg.learn, cfg.name, learn_label(cfg.paths, cfg.patterns), seconds=cfg.learn_seconds)
         if cfg.learn_config is not None:
             plan = replace(plan, config=cfg.learn_config)
         engine, state, note = self._load_engine(plan)
