@@ -36,6 +36,7 @@ def test_score_learns_remembers_and_reuses_a_log_it_did_not_know(other_log, tmp_
     rows = [json.loads(x) for x in first.stdout.splitlines()]
     assert [r["n"] for r in rows] == list(range(1, len(log.lines) + 1))  # the contract holds while learning
     assert "learned this log" in first.stderr and "remembered as" in first.stderr
+    assert "training (at most 12 s, --learn-seconds)" in first.stderr
     listed = [json.loads(x) for x in _logwatch("models", "--json", env_home=tmp_path).stdout.splitlines()]
     assert [m["name"] for m in listed] == ["compute.log"] and listed[0]["source"] == str(path)
     summary = json.loads((tmp_path / "logwatch" / "models" / "compute.log" / "training_summary.json").read_text())

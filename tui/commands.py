@@ -171,7 +171,7 @@ def _score_stream(inputs: list[str], emit: Any, *, engine: Engine, follow: bool,
     from .learning import StderrProgress
 
     writer = _open_recording(record, engine)
-    progress = StderrProgress()
+    progress = StderrProgress(learning.plan.config.max_seconds if learning is not None else None)
     try:
         with LineSource(inputs, follow=follow, patterns=patterns or (), exclude=[record] if record else []) as lines:
             for step in run_stream(engine, lines, writer=writer, learning=learning, relearning=relearning):

@@ -141,14 +141,18 @@ def _remember(plan: LearnPlan) -> Callable[[Learned], str | None]:
 class StderrProgress:
     """Learning's phases as ``logwatch:`` lines on stderr (the JSON rows on stdout stay clean)."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float | None = None) -> None:
+        """``seconds``: the learning's time budget, said when training starts (a wait with no end
+        in sight looks hung)."""
         self._last = ""
+        self._seconds = seconds
 
     def show(self, status: LearnStatus | None) -> None:
         if status is None:
             return
         if status.phase == "training":
-            text = "learning this log: training"
+            text = "learning this log: training" + (
+                f" (at most {self._seconds:g} s, --learn-seconds)" if self._seconds is not None else "")
         elif status.phase == "relearning":  # one line when it starts (and one if score waits for it), not per step
             from dataclasses import replace
 
