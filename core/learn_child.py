@@ -60,6 +60,8 @@ class LearnWorker:
             write_model_dir(base, base_dir)
         write_job(self._tmp, base_dir=base_dir, window=window, config=config, marked=marked)
         self._done = (0, 0)
+        self._seconds = config.max_seconds
+        self._first_asked: float | None = None
         self._first_step: tuple[float, int] | None = None
         self._outcome: tuple[str, Any] | None = None
         self._process = subprocess.Popen(
@@ -87,15 +89,14 @@ class LearnWorker:
 
     def progress(self, now: float) -> tuple[int, int, float | None]:
         """Steps done, steps in all, and the seconds left at the pace since the first step (the
-        child's start-up, loading torch and the model, is not a step)."""
+        child's start-up, loading torch and the model, is not a step), at most what is left of the
+        time budget (the first steps' pace still plans the whole schedule)."""
         done, total = self._done
-        eta = None
+        if self._first_asked is None:
+            self._first_asked = now
         if done and self._first_step is None:
             self._first_step = (now, done)
-        elif self._first_step is not None and done > self._first_step[1]:
-            since, at = self._first_step
-            eta = (now - since) / (done - at) * max(0, total - done)
-        return done, total, eta
+        return done, total, learning_eta(now, done, total, self._first_step, self._first_asked + self._seconds)
 
     def finished(self) -> bool:
         return self._process.poll() is not None and not self._reader.is_alive()
@@ -132,6 +133,16 @@ class LearnWorker:
             return None, f"the learned model could not be read back: {exc}"
         finally:
             shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def learning_eta(now: float, done: int, total: int, first_step: tuple[float, int] | None,
+                 deadline: float) -> float | None:
+    """Seconds left: the pace since ``first_step`` (when, steps done then) times the steps left,
+    but never past ``deadline``; None before a second step was seen."""
+    if first_step is None or done <= first_step[1]:
+        return None
+    since, at = first_step
+    return min((now - since) / (done - at) * max(0, total - done), max(0.0, deadline - now))
 
 
 #: The directory a learned model that was not saved claims (it has none).

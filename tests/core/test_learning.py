@@ -102,3 +102,14 @@ def test_while_it_trains_a_big_history_waits_in_the_reader_not_in_memory(tiny_mo
     held = [x.n for s in steps for x in s.pending]  # every line held back is shown pending once
     assert 300 + 100 <= len(held) <= 300 + 100 + 200, len(held)  # the window, the allowance, one batch
     assert [x.n for s in steps for x in s.lines] == list(range(1, len(log.lines) + 1))  # nothing lost
+
+
+def test_the_eta_follows_the_pace_but_never_runs_past_the_time_budget() -> None:
+    from logwatch.core.learn_child import learning_eta
+
+    assert learning_eta(10.0, 5, 100, None, 100.0) is None  # no pace before a second step
+    assert learning_eta(10.0, 5, 100, (8.0, 5), 100.0) is None
+    assert learning_eta(12.0, 10, 100, (2.0, 5), 1000.0) == 180.0  # 2 s a step, 90 steps left
+    # the same pace under a budget ending at 50 s: the schedule will be shortened to fit it
+    assert learning_eta(12.0, 10, 100, (2.0, 5), 50.0) == 38.0
+    assert learning_eta(60.0, 10, 100, (2.0, 5), 50.0) == 0.0
