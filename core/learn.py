@@ -15,9 +15,8 @@ The recipe (measured on real logs, docs/EVALUATION.md §6):
    mean of the old rows of the old tokenizer's pieces of its text (fast vocabulary transfer).
    The transformer body and position embeddings are the base model's.
 3. **Budget in tokens, not epochs:** at most ``token_budget`` training tokens, the cosine
-   schedule sized to them; and ``max_seconds`` of wall time for the whole learning: once the
-   pace is measured, the schedule is shortened to the steps that fit, so a slow machine still
-   ends with a decayed learning rate, and on time.
+   schedule sized to them; and ``max_seconds`` of wall time for the whole learning, so a slow
+   machine trains fewer steps, on time.
 4. **Threshold** on the held-out part of the window: the larger of the 99.9th percentile of
    held-out line losses (a line budget, which one long or unkeyed session cannot skew) and the
    1% session budget with long sessions counted per 64 lines.

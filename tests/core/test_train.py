@@ -17,7 +17,6 @@ from logwatch.core.spec import ModelSpec
 from logwatch.core.train import (
     IGNORE,
     LONG_SESSION_LINES,
-    PACE_STEPS,
     Fitted,
     Progress,
     Schedule,
@@ -144,10 +143,9 @@ def test_fit_runs_its_planned_steps_without_a_time_limit(monkeypatch: pytest.Mon
     assert not fitted.stopped_early
 
 
-def test_a_time_limit_shortens_the_schedule_to_the_steps_that_fit(monkeypatch: pytest.MonkeyPatch) -> None:
-    # one second a step: after PACE_STEPS the pace is known, and 90% of 50 s leaves room for 45 steps
-    fitted = _fit_with_clock(monkeypatch, 50.0)
+def test_a_time_limit_stops_the_fit_when_it_is_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    # one second a step: the step that starts once 30 s have passed is not taken
+    fitted = _fit_with_clock(monkeypatch, 30.0)
     assert fitted.planned_steps == 100
-    assert 44 <= fitted.steps <= 46  # the clock moves after each step's estimate: one step either way
+    assert fitted.steps == 31
     assert fitted.stopped_early
-    assert fitted.steps > PACE_STEPS
