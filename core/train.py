@@ -274,8 +274,10 @@ def fit(model: GPT2LMHeadModel, train_windows: Windows, val_windows: Windows, *,
         progress = (step - schedule.warmup_steps) / max(1, total_steps - schedule.warmup_steps)
         return schedule.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
+    val_seconds = 0.0  # what one held-out pass took: the last one, after the stop, must fit too
+
     def out_of_time() -> bool:
-        return (schedule.max_seconds is not None and time.time() - started > schedule.max_seconds) or \
+        return (schedule.max_seconds is not None and time.time() - started + val_seconds > schedule.max_seconds) or \
             (should_stop is not None and should_stop())
 
     val_batches = _batches(val_windows, schedule.batch_size, random.Random(0))
@@ -306,7 +308,9 @@ def fit(model: GPT2LMHeadModel, train_windows: Windows, val_windows: Windows, *,
                                      tokens_seen / max(1e-9, time.time() - epoch_start), steps_done=step,
                                      steps_total=total_steps))
         tokens += tokens_seen
+        val_started = time.time()
         val = _mean_loss(model, val_windows, val_batches, pad_id, device)
+        val_seconds = time.time() - val_started
         if on_progress:
             on_progress(Progress(epoch, epochs, steps_per_epoch, steps_per_epoch, loss.item(),
                                  tokens_seen / max(1e-9, time.time() - epoch_start), val, "epoch", steps_done=step,

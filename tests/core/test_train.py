@@ -124,15 +124,23 @@ class _Clock:
             self.now += 1.0
 
 
-def _fit_with_clock(monkeypatch: pytest.MonkeyPatch, max_seconds: float | None) -> Fitted:
+def _fit_with_clock(monkeypatch: pytest.MonkeyPatch, max_seconds: float | None, val_seconds: float = 0.0) -> Fitted:
+    """A fit of 2 x 50 planned steps taking one second a step and ``val_seconds`` a held-out pass."""
     import logwatch.core.train as train_module
 
     clock = _Clock()
     monkeypatch.setattr(train_module, "time", clock)
+    mean_loss = train_module._mean_loss
+
+    def slow_mean_loss(*args: object, **kwargs: object) -> float:
+        clock.now += val_seconds
+        return mean_loss(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(train_module, "_mean_loss", slow_mean_loss)
     rng = random.Random(0)
     windows = [([1] + [rng.randrange(3, 40) for _ in range(8)], [IGNORE] + [5] * 8) for _ in range(400)]
     spec = ModelSpec(vocab_size=40, n_layer=1, n_head=1, n_embd=16, n_ctx=16, max_line_tokens=8)
-    schedule = Schedule(epochs=2, batch_size=8, warmup_steps=2, max_seconds=max_seconds)  # 2 x 50 steps planned
+    schedule = Schedule(epochs=2, batch_size=8, warmup_steps=2, max_seconds=max_seconds)
     return fit(hf_model(spec), windows, windows[:16], pad_id=0, schedule=schedule, device=torch.device("cpu"),
                rng=rng, on_progress=clock.step)
 
@@ -148,4 +156,12 @@ def test_a_time_limit_stops_the_fit_when_it_is_up(monkeypatch: pytest.MonkeyPatc
     fitted = _fit_with_clock(monkeypatch, 30.0)
     assert fitted.planned_steps == 100
     assert fitted.steps == 31
+    assert fitted.stopped_early
+
+
+def test_the_time_limit_leaves_room_for_the_last_held_out_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 50 steps (50 s) and a 10 s held-out pass reach the 60 s limit: one more step would end past
+    # it once the pass after it is counted
+    fitted = _fit_with_clock(monkeypatch, 60.0, val_seconds=10.0)
+    assert fitted.steps == 50
     assert fitted.stopped_early
