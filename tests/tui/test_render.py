@@ -135,6 +135,10 @@ def test_panels_name_the_session_and_the_reason() -> None:
     status = status_text(Status(state="scoring", model="m", device="cpu", lines=10, sessions=2, queued=5),
                          alerts=1, follow=False, new_lines=7, view="all lines").plain
     assert "queue 5" in status and "+7 new" in status and "1 alerted" in status
+    assert "10 lines" in status and "2 sessions" in status
+    one = status_text(Status(state="scoring", model="m", device="cpu", lines=1, sessions=1),
+                      alerts=0, follow=True, new_lines=0, view="all lines").plain
+    assert "1 line ·" in one and "1 session ·" in one  # not "1 sessions"
 
 
 def test_short_session_names() -> None:

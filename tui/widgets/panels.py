@@ -46,14 +46,18 @@ def banner_text(line: ScoredLine, event: AlertEvent, groups: int, ended: Session
     return text
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def status_text(status: Status, *, alerts: int, follow: bool, new_lines: int, view: str) -> Text:
     parts = [f"model {safe_text(status.model, 60)}", safe_text(status.device, 20), safe_text(status.state, 40)]
     if status.learning:
         parts.append(safe_text(status.learning, 120))
     if status.speed is not None:
         parts.append(f"speed ×{status.speed:g}")
-    parts += [f"{status.lines:,} lines", f"{status.lines_per_s:,.0f} lines/s", f"queue {status.queued:,}",
-              f"{status.sessions:,} sessions", f"{alerts} alerted", f"view {safe_text(view, 40)}"]
+    parts += [_count(status.lines, "line"), f"{status.lines_per_s:,.0f} lines/s", f"queue {status.queued:,}",
+              _count(status.sessions, "session"), f"{alerts} alerted", f"view {safe_text(view, 40)}"]
     parts.append("following" if follow else f"paused +{new_lines:,} new (end to resume)")
     text = Text(" · ".join(parts))
     if status.note:
