@@ -75,8 +75,11 @@ class LearnConfig:
 
     token_budget: int = 150_000
     """Training tokens at most: about 30 s on two free laptop cores."""
-    tokens_per_line: int = 40
-    """...and at most this many per usable line, so a short window is not trained for a minute."""
+    tokens_per_line: int = 20
+    """...and at most this many per usable line, so a short window is not trained for long: 20
+    instead of 40 halved the learning of 2,000-line Loghub windows (OpenStack 30.5 -> 13.3 s) with
+    the same alerts on OpenStack, BGL and Thunderbird, and on HDFS_2k 4 blocks, all anomalous,
+    where 40 alerted 10, 6 anomalous (docs/EVALUATION.md §6)."""
     max_seconds: float = LEARN_SECONDS
     """Wall time of the whole learning at most: tokenizer, training and threshold. The training
     gets what the rest leaves, and a slow or busy machine trains fewer steps, not for longer."""
