@@ -197,10 +197,13 @@ def transfer_embeddings(base: LoadedModel, tokenizer: LogTokenizer) -> torch.Ten
 def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnConfig | None = None,
           known_normal: KnownNormal | None = None, label: str | None = None,
           on_progress: Callable[[Progress], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> Learned:
-    """Adapt ``base`` to the (source, text) lines of a learning window; LearnError if it cannot be done."""
+          should_stop: Callable[[], bool] | None = None, started: float | None = None) -> Learned:
+    """Adapt ``base`` to the (source, text) lines of a learning window; LearnError if it cannot be done.
+
+    ``started``: when the learning began (``time.time()``), if before this call: the child process
+    counts its own start-up, importing torch, against ``max_seconds``."""
     config = config or LearnConfig()
-    started = time.time()
+    started = time.time() if started is None else min(started, time.time())
     rule = base.spec.session_rule
     kept, left_out = usable_sessions(texts, rule, config, known_normal)
     usable = sum(map(len, kept.values()))

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +33,8 @@ if TYPE_CHECKING:
 
 def write_job(job: Path, *, base_dir: Path, window: list[tuple[str, str]], config: LearnConfig,
               marked: list[str]) -> None:
-    (job / "job.json").write_text(json.dumps({"base": str(base_dir), "config": asdict(config), "marked": marked}),
-                                  encoding="utf-8")
+    job_spec = {"base": str(base_dir), "config": asdict(config), "marked": marked, "started": time.time()}
+    (job / "job.json").write_text(json.dumps(job_spec), encoding="utf-8")
     with (job / "window.jsonl").open("w", encoding="utf-8") as out:
         for source, text in window:
             out.write(json.dumps([source, text]) + "\n")  # ASCII escapes: any text, lone surrogates too
@@ -171,8 +173,10 @@ def main(argv: list[str]) -> int:
             _say({"progress": [p.steps_done, p.steps_total]})
 
         marked = spec.get("marked") or []
+        began = spec.get("started")
         learned = learn(load_model_dir(spec["base"]), window, config=config,
-                        known_normal=KnownNormal.from_lines(marked) if marked else None, on_progress=on_progress)
+                        known_normal=KnownNormal.from_lines(marked) if marked else None, on_progress=on_progress,
+                        started=float(began) if isinstance(began, (int, float)) and math.isfinite(began) else None)
         write_model_dir(learned.model, job / "learned")
         _say({"done": learned.summary})
     except LearnError as exc:

@@ -116,3 +116,13 @@ def test_learned_models_are_named_after_the_log() -> None:
     assert learned_dir_name("/var/log/nova/nova-compute.log") == "nova-compute.log"
     assert learned_dir_name("-") == "stdin" and learned_dir_name("/tmp/[a b]/x y.log") == "x_y.log"
     assert learned_dir_name("/tmp/..") == "log"
+
+
+def test_the_time_budget_counts_from_when_the_learning_began(tiny_model_dir: Path) -> None:
+    # the child process passes when the parent started it: its own start-up counts against the budget
+    import time
+
+    learned = learn(load_model_dir(tiny_model_dir), _other_log(), config=QUICK, started=time.time() - 1000)
+    assert learned.summary["seconds"] >= 1000
+    later = learn(load_model_dir(tiny_model_dir), _other_log(), config=QUICK, started=time.time() + 1000)
+    assert later.summary["seconds"] < 1000  # a start in the future (a clock that stepped back) is now
