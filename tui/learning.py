@@ -154,8 +154,6 @@ class StderrProgress:
             text = "learning this log: training" + (
                 f" (at most {self._seconds:g} s, --learn-seconds)" if self._seconds is not None else "")
         elif status.phase == "relearning":  # one line when it starts (and one if score waits for it), not per step
-            from dataclasses import replace
-
             text = replace(status, steps_total=0, eta_seconds=None).text()
         else:
             text = status.text()

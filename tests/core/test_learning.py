@@ -110,6 +110,6 @@ def test_the_eta_follows_the_pace_but_never_runs_past_the_time_budget() -> None:
     assert learning_eta(10.0, 5, 100, None, 100.0) is None  # no pace before a second step
     assert learning_eta(10.0, 5, 100, (8.0, 5), 100.0) is None
     assert learning_eta(12.0, 10, 100, (2.0, 5), 1000.0) == 180.0  # 2 s a step, 90 steps left
-    # the same pace under a budget ending at 50 s: the schedule will be shortened to fit it
+    # the same pace under a budget ending at 50 s: training stops when the budget does
     assert learning_eta(12.0, 10, 100, (2.0, 5), 50.0) == 38.0
     assert learning_eta(60.0, 10, 100, (2.0, 5), 50.0) == 0.0
