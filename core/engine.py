@@ -20,7 +20,7 @@ from .known_normal import KnownNormal
 from .masking import MASK_VERSION, masked_line
 from .parse import parse_line
 from .session_check import SessionCheck, SessionCheckError
-from .sessions import SessionInfo, SessionKeyer, SessionRuleError, SessionTable, source_label
+from .sessions import EntryKeys, SessionInfo, SessionKeyer, SessionRuleError, SessionTable, source_label
 from .spec import ModelDirError
 from .types import LogLine, ModelChange, ScoredLine, SessionEnd
 
@@ -55,6 +55,10 @@ class Engine:
             self.keyer = SessionKeyer(rule)
         except SessionRuleError as exc:
             raise EngineError(str(exc)) from None
+        # The stream's lines in order: a multi-line entry's body joins its first line's session.
+        # Lines previewed while a model is learned are the same lines scored later: their own pass.
+        self._entries = EntryKeys(self.keyer)
+        self._preview_entries = EntryKeys(self.keyer)
         self.sessions = SessionTable(idle_seconds=idle_seconds, max_sessions=max_sessions)
         self.scorer: Scorer | None = None
         self.tokenizer: LogTokenizer | None = None
@@ -218,7 +222,7 @@ class Engine:
         messages: list[str] = []
         for line in lines:
             parsed = parse_line(line.text)
-            session = self.keyer.key(line.text, line.source)
+            session = self._entries.key(line.text, line.source, parsed.fmt)
             out.append(ScoredLine(n=line.n, source=source_label(line.source), arrival=line.arrival, text=line.text,
                                   session=session, ts=parsed.ts, level=parsed.level))
             masked.append(masked_line(parsed))
@@ -253,7 +257,8 @@ class Engine:
         for line in lines:
             parsed = parse_line(line.text)
             scored = ScoredLine(n=line.n, source=source_label(line.source), arrival=line.arrival, text=line.text,
-                                session=self.keyer.key(line.text, line.source), ts=parsed.ts, level=parsed.level)
+                                session=self._preview_entries.key(line.text, line.source, parsed.fmt), ts=parsed.ts,
+                                level=parsed.level)
             scored.why = rule.reasons(loss=None, level=parsed.level, message=parsed.message, pattern="",
                                       surprising_in_session=0)
             scored.alert = bool(scored.why)
@@ -264,9 +269,11 @@ class Engine:
         """Feed lines as context only (after :meth:`use_model`): windows fill, nothing is judged."""
         if self.scorer is None or self.tokenizer is None or not lines:
             return
-        masked = [masked_line(parse_line(line.text)) for line in lines]
-        encoded = self.tokenizer.encode_lines(masked, max_tokens=self.scorer.spec.max_line_tokens)
-        self.scorer.score([(self.keyer.key(line.text, line.source), ids) for line, ids in zip(lines, encoded)])
+        parsed = [parse_line(line.text) for line in lines]
+        encoded = self.tokenizer.encode_lines([masked_line(p) for p in parsed], max_tokens=self.scorer.spec.max_line_tokens)
+        entries = EntryKeys(self.keyer)  # lines already scored once: a pass of their own
+        self.scorer.score([(entries.key(line.text, line.source, p.fmt), ids)
+                           for line, p, ids in zip(lines, parsed, encoded)])
 
     def _track(self, scored: ScoredLine, masked: str, message: str, known_normal: bool = False) -> None:
         info, evicted = self.sessions.touch(scored.session, scored.arrival)

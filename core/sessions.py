@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import regex
 
-from .parse import clean_field
+from .parse import clean_field, parse_line
 
 BUILTIN_RULE = "builtin"
 
@@ -119,6 +119,53 @@ class SessionKeyer:
                 if match:
                     return match.group(1)
         return unkeyed_session(source)
+
+
+#: The shapes of a line that continues the entry above it when it carries no header of its own:
+#: indented (a traceback's frames, Java's "at ..." lines, a pretty-printed document), an XML or
+#: HTML tag (a dumped libvirt domain), a traceback's first line, a "Caused by:", or an
+#: exception's own line ("ValueError: ...", "java.lang.IllegalStateException").
+_CONTINUATION = re.compile(r"\s|</?[A-Za-z!?]|Traceback \(most recent call last\)|Caused by:"
+                           r"|(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*(?:Error|Exception)\b")
+#: Sources whose latest entry is remembered (one per file a stream merges).
+MAX_ENTRY_SOURCES = 1024
+
+
+def is_continuation(text: str, fmt: str | None = None) -> bool:
+    """A line that belongs to the entry above it: no header that any format recognises
+    (``fmt`` "raw", parsed here when not given) and the shape of a multi-line entry's body."""
+    if not text or not _CONTINUATION.match(text):
+        return False
+    return (fmt if fmt is not None else parse_line(text).fmt) == "raw"
+
+
+class EntryKeys:
+    """Session keys for lines read in order: a multi-line entry is one session's.
+
+    Many logs write one entry over several lines: a traceback under its ERROR line, a domain's
+    XML under the line that dumps it. Only the first line carries the header and the ids, so
+    keyed alone the rest would fall into the source's catch-all session, every instance's
+    traceback and XML mixed in one stream (on a nova log in that dialect, the learned threshold
+    rose from 2.29 to 14.32 nats, above what most incidents score). A continuation line
+    (:func:`is_continuation`) takes the session of the latest entry of its source instead.
+
+    Stateful: one instance per pass over a stream, fed its lines in order.
+    """
+
+    def __init__(self, keyer: SessionKeyer) -> None:
+        self.keyer = keyer
+        self._latest: OrderedDict[str, str] = OrderedDict()  # source -> session of its latest entry
+
+    def key(self, text: str, source: str, fmt: str | None = None) -> str:
+        latest = self._latest.get(source)
+        if latest is not None and is_continuation(text, fmt):
+            return latest
+        key = self.keyer.key(text, source)
+        self._latest[source] = key
+        self._latest.move_to_end(source)
+        if len(self._latest) > MAX_ENTRY_SOURCES:
+            self._latest.popitem(last=False)
+        return key
 
 
 @dataclass(slots=True)

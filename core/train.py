@@ -22,7 +22,7 @@ import torch
 
 from .masking import MASK_VERSION, mask_line
 from .model import hf_model, pick_device, save_weights
-from .sessions import SessionKeyer
+from .sessions import EntryKeys, SessionKeyer
 from .spec import SUMMARY_FILE, TOKENIZER_FILE, ModelSpec
 from .tokenizer import LogTokenizer
 from .window import SessionWindow
@@ -93,10 +93,10 @@ class TrainResult:
 
 def group_sessions(lines: Iterable[tuple[str, str]], rule: str) -> dict[str, list[str]]:
     """(source, text) pairs → session → its lines in order (dicts keep first-seen order)."""
-    keyer = SessionKeyer(rule)
+    entries = EntryKeys(SessionKeyer(rule))  # as the engine keys a stream: multi-line entries stay whole
     sessions: dict[str, list[str]] = {}
     for source, text in lines:
-        sessions.setdefault(keyer.key(text, source), []).append(text)
+        sessions.setdefault(entries.key(text, source), []).append(text)
     return sessions
 
 

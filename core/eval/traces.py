@@ -21,6 +21,7 @@ from ..alerts import is_error_level
 from ..ingest import IngestError, open_source_check, read_lines
 from ..masking import mask_line
 from ..parse import timestamp_seconds
+from ..sessions import EntryKeys
 from ..stream import BATCH_LINES
 from ..types import LogLine
 
@@ -159,6 +160,7 @@ def score_sessions(engine: Any, files: Sequence[str], keep: Container[str] | Non
                 trace.surprising.append((global_n, masked))
         scored += len(batch)
 
+    entries = EntryKeys(engine.keyer)  # keys as the engine will see the kept lines (multi-line entries whole)
     for name in files:
         offsets[name] = offset
         batch: list[LogLine] = []
@@ -166,7 +168,7 @@ def score_sessions(engine: Any, files: Sequence[str], keep: Container[str] | Non
         try:
             for line in read_lines(name):
                 count += 1
-                if keep is not None and engine.keyer.key(line.text, line.source) not in keep:
+                if keep is not None and entries.key(line.text, line.source) not in keep:
                     continue
                 batch.append(line)
                 if len(batch) >= BATCH_LINES:

@@ -34,6 +34,15 @@ def engine(tiny_model_dir: Path) -> Engine:
     return _ENGINES["tiny"]
 
 
+def test_a_traceback_under_its_error_line_is_scored_in_that_lines_session(engine: Engine) -> None:
+    uuid = "1b2c3d4e-0000-4000-8000-000000000000"
+    texts = [f"ERROR nova.compute.manager [instance: {uuid}] Build failed", "Traceback (most recent call last):",
+             '  File "manager.py", line 1, in build', "ValueError: bad"]
+    lines = [LogLine(n=i, text=t, source="tb.log", arrival=float(i)) for i, t in enumerate(texts, 1)]
+    assert [s.session for s in engine.score_batch(lines[:2])] == [uuid, uuid]
+    assert [s.session for s in engine.score_batch(lines[2:])] == [uuid, uuid]  # the entry spans batches
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(LINE_TEXT, min_size=1, max_size=40))
 def test_engine_scores_any_text_one_for_one(engine: Engine, texts: list[str]) -> None:

@@ -42,8 +42,9 @@ def _write_services(tmp_path: Path) -> list[Path]:
     return [api, scheduler, compute]
 
 
+# The stampless traceback continues the ERROR entry above it, so it is that instance's line too.
 EXPECTED = [("api", "POST"), ("scheduler", "Selected"), ("compute", "Claim"), ("compute", "failed"),
-            ("compute", "Terminating"), ("api", "DELETE")]
+            ("compute", "Traceback"), ("compute", "Terminating"), ("api", "DELETE")]
 
 
 def _story(rows: list[dict[str, object]]) -> list[tuple[str, str]]:
