@@ -45,6 +45,7 @@ from .learn_window import LEARN_SECONDS
 from .masking import MASK_VERSION, masked_line
 from .model import INT8_CHECK, LoadedModel, expected_shapes, hf_model, pick_device
 from .parse import parse_line
+from .sessions import is_continuation
 from .spec import LEARNED_SLIDE_KEEP, ModelSpec
 from .tokenizer import LogTokenizer
 from .train import (
@@ -156,7 +157,7 @@ def usable_sessions(texts: Sequence[tuple[str, str]], rule: str, config: LearnCo
     kept: dict[str, list[str]] = {}
     dropped_lines = dropped_sessions = 0
     for key, lines in sessions.items():
-        bad = [masked_line(parse_line(t)) in suspect for t in lines]
+        bad = _left_out(lines, suspect)
         if not any(bad):
             kept[key] = lines
         elif len(lines) <= LONG_SESSION_LINES and not key.startswith("<unkeyed:"):
@@ -169,6 +170,23 @@ def usable_sessions(texts: Sequence[tuple[str, str]], rule: str, config: LearnCo
             dropped_lines += sum(bad)
     return kept, {"lines_left_out": dropped_lines, "sessions_left_out": dropped_sessions,
                   "error_patterns_left_out": len(suspect)}
+
+
+def _left_out(lines: Sequence[str], suspect: set[str]) -> list[bool]:
+    """Which of a session's lines go: the suspect ones, each with the rest of its entry (the
+    lines that continue it, :func:`~logwatch.core.sessions.is_continuation`). Left behind, a
+    traceback's source lines (``    filter_properties)``) would be held out as normal; on a log
+    of multi-line entries they set the learned threshold."""
+    out: list[bool] = []
+    dropping = False
+    for text in lines:
+        parsed = parse_line(text)
+        if masked_line(parsed) in suspect:
+            dropping = True
+        elif not (dropping and is_continuation(text, parsed.fmt)):
+            dropping = False
+        out.append(dropping)
+    return out
 
 
 def _error_line(text: str) -> bool:

@@ -50,6 +50,22 @@ def test_rare_errors_and_late_rare_warnings_are_left_out_but_routine_ones_stay()
     assert any("failed to spawn" in t for ls in kept.values() for t in ls)
 
 
+def test_a_left_out_error_takes_the_rest_of_its_entry_with_it() -> None:
+    vm = INSTANCE.format(1)
+    texts = []
+    for i in range(70):  # a long session (over 64 lines): only its suspect lines go, not all of it
+        texts.append(("x", f"INFO nova.compute.manager {vm} Heartbeat {i}"))
+        if i == 40:
+            texts += [("x", f"ERROR nova.compute.manager {vm} Instance failed to spawn"),
+                      ("x", "Traceback (most recent call last):"),
+                      ("x", '  File "/usr/lib/python2.7/dist-packages/nova/compute/manager.py", line 1926, in _build'),
+                      ("x", "    filter_properties)"),
+                      ("x", "RescheduledException: Build of instance was re-scheduled")]
+    kept, left = usable_sessions(texts, "builtin", LearnConfig())
+    assert kept == {"1b2c3d4e-0000-4000-8000-000000000001": [t for _, t in texts if "Heartbeat" in t]}
+    assert left["lines_left_out"] == 5
+
+
 def test_embeddings_move_to_a_new_tokenizer(tiny_model_dir: Path) -> None:
     base = load_model_dir(tiny_model_dir)
     masked = [f"INFO nova.api.openstack.requestlog GET /v2.1/servers/detail microversion <NUM> {w}"
