@@ -3,7 +3,10 @@
 Signals, each cheap and each explainable in one phrase:
 
 - ``surprise``: the line's loss is over the calibrated threshold (and its session has at least
-  ``min_lines`` such lines): "surprise 12.3 > 1.53";
+  ``min_lines`` such lines): "surprise 12.3 > 1.53"; or a known line right after a known line it
+  never followed in a normal session, with one token over the token threshold, the surprise a
+  mean over the line's tokens hides (:meth:`AlertRule.new_order`): "new order: after '...' (token
+  5.39 > 4.83)";
 - ``severity``: an ERROR/CRITICAL/FATAL line, or a traceback, whose pattern is not known as
   normal (never seen in the model's normal data, never marked normal): "error-level";
 - ``novelty``: a pattern never seen in the model's normal data (or the window it learned), at
@@ -80,6 +83,11 @@ class AlertRule:
     known_margin: float = DEFAULT_KNOWN_MARGIN
     """A line whose pattern is known normal surprises only above ``threshold * known_margin``
     (1.0: the same threshold for every line)."""
+    normal_pairs: frozenset[tuple[str, str]] | None = None
+    """(pattern, next pattern) pairs of consecutive lines in a session of the model's normal data;
+    None when the model does not know them: :meth:`new_order` is then off."""
+    token_threshold: float | None = None
+    """A line's largest token loss above which a known line in a new place surprises (None: off)."""
 
     def __post_init__(self) -> None:
         unknown = set(self.signals) - set(SIGNALS)
@@ -108,7 +116,26 @@ class AlertRule:
         known = self.normal_patterns is not None and pattern in self.normal_patterns
         return self.threshold * (self.known_margin if known else 1.0)
 
-    def order_surprise(self, *, loss: float | None, level: str | None, pattern: str) -> bool:
+    def new_order(self, *, pattern: str, after: str | None, top_token: float | None) -> bool:
+        """A known line right after a known line it never followed in a normal session, with a
+        token that surprised the model beyond the token threshold.
+
+        A routine line in the wrong place ("VM Stopped" in an instance nobody asked to stop) has a
+        low mean loss: its one telling token is averaged with the routine ones. Neither condition
+        alone is rare enough on real logs (a line sample of nova breaks sessions into new pairs in
+        6% of them; single tokens that high come with routine first lines of sessions); together
+        they are. Lines of unknown patterns are novelty's and the mean loss's to judge.
+        """
+        if "surprise" not in self.signals or after is None or top_token is None:
+            return False
+        pairs, patterns = self.normal_pairs, self.normal_patterns
+        if pairs is None or patterns is None or self.token_threshold is None:
+            return False
+        return top_token > self.token_threshold and pattern in patterns and after in patterns \
+            and (after, pattern) not in pairs
+
+    def order_surprise(self, *, loss: float | None, level: str | None, pattern: str, after: str | None = None,
+                       top_token: float | None = None) -> bool:
         """A known pattern below WARNING over its bar, where a session check judges sessions.
 
         The line itself is routine; only its place in the session surprised. Such a line does
@@ -119,27 +146,43 @@ class AlertRule:
         """
         if "session" not in self.signals or self.normal_patterns is None or pattern not in self.normal_patterns:
             return False
+        if level is not None and level in WARNING_LEVELS:
+            return False
         bar = self.surprise_bar(pattern)
-        return loss is not None and bar is not None and loss > bar and (level is None or level not in WARNING_LEVELS)
+        return (loss is not None and bar is not None and loss > bar) \
+            or self.new_order(pattern=pattern, after=after, top_token=top_token)
 
     def reasons(self, *, loss: float | None, level: str | None, message: str, pattern: str,
-                surprising_in_session: int, normal_mix: bool = False) -> tuple[str, ...]:
+                surprising_in_session: int, normal_mix: bool = False, after: str | None = None,
+                top_token: float | None = None) -> tuple[str, ...]:
         """Why this line alerts (empty: it does not). ``surprising_in_session`` counts this line;
-        ``normal_mix``: the session's lines so far fit a normal session's (see :meth:`order_surprise`)."""
+        ``normal_mix``: the session's lines so far fit a normal session's (see :meth:`order_surprise`);
+        ``after``: the pattern of the session's line before this one; ``top_token``: this line's
+        largest token loss."""
         reasons: list[str] = []
         known = self.normal_patterns is not None and pattern in self.normal_patterns
         bar = self.surprise_bar(pattern)
+        waits = normal_mix and self.order_surprise(loss=loss, level=level, pattern=pattern, after=after,
+                                                   top_token=top_token)
         surprise = "surprise" in self.signals and surprising_in_session >= self.min_lines \
-            and loss is not None and bar is not None and loss > bar \
-            and not (normal_mix and self.order_surprise(loss=loss, level=level, pattern=pattern))
+            and loss is not None and bar is not None and loss > bar and not waits
         if surprise:
             reasons.append(f"surprise {loss:.2f} > {bar:.2f}")
+        elif not waits and self.new_order(pattern=pattern, after=after, top_token=top_token):
+            assert top_token is not None and after is not None and self.token_threshold is not None
+            reasons.append(f"new order: after {_short(after)} (token {top_token:.2f} > {self.token_threshold:.2f})")
         if "severity" in self.signals and not known and is_error_level(level, message):
             reasons.append("error-level")
         if "novelty" in self.signals and self.normal_patterns is not None and not known \
                 and (surprise or (level is not None and level in WARNING_LEVELS)):
             reasons.append("new-pattern")
         return tuple(reasons)
+
+
+def _short(pattern: str, limit: int = 60) -> str:
+    """A pattern quoted in a reason: its message end, which tells lines apart, at most ``limit`` characters."""
+    text = " ".join(pattern.split())
+    return repr(text if len(text) <= limit else "..." + text[-(limit - 3):])
 
 
 def session_reason(score: float, threshold: float) -> str:

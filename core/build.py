@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .alerts import AlertRule
-from .calibrate import Calibration, calibrate, session_losses
+from .calibrate import Calibration, calibrate, session_losses, token_maxima
 from .masking import mask_line
 from .session_check import SessionCheck
-from .spec import save_patterns
+from .spec import save_patterns, session_pairs
 from .stream import score_lines
 from .types import LogLine
 
@@ -70,7 +70,7 @@ def calibrate_engine(engine: Engine, lines: Iterable[LogLine], *, method: str = 
             masked.setdefault(line.session, []).append(mask_line(line.text))
         flagged = {key for key, score in check.score_many(masked).items() if check.flags(score)}
     result = calibrate(session_losses(scored), method=method, max_fpr=max_fpr, min_lines=min_lines,
-                       details=details, flagged_elsewhere=flagged)
+                       details=details, flagged_elsewhere=flagged, token_maxima=token_maxima(scored))
     if stored is not None:
         result = replace(result, session_check=stored)
     return result
@@ -114,8 +114,10 @@ def build_model_dir(lines: Sequence[tuple[str, str]], out_dir: str | Path, confi
     calibration = calibrate_engine(engine, session_lines(held), max_fpr=max_fpr, min_lines=min_lines,
                                    details=details, session_check=check)
     calibration.save(out)
+    normal_sessions = [*group_sessions(lines, config.session_rule).values(), *(calibrate_on or {}).values()]
     save_patterns(out, normal_patterns(text for _, text in lines) +
-                  normal_patterns(t for texts in (calibrate_on or {}).values() for t in texts))
+                  normal_patterns(t for texts in (calibrate_on or {}).values() for t in texts),
+                  session_pairs([mask_line(t) for t in texts] for texts in normal_sessions))
     return BuiltModel(trained, calibration, notes, warnings)
 
 

@@ -40,6 +40,10 @@ class Calibration:
     session_check: dict[str, Any] | None = None
     """Optional session-completeness check (:mod:`logwatch.core.session_check`), applied when a
     session closes and OR-ed with the line rule; None = line rule only."""
+    token_threshold: float | None = None
+    """A line's largest token loss above which a known line in a place it never had in the normal
+    data surprises (:meth:`~logwatch.core.alerts.AlertRule.new_order`): the largest token loss that
+    ``TOKEN_QUANTILE`` of the normal lines stay under. None (older calibrations): not used."""
 
     def save(self, directory: Path) -> None:
         write_json(directory / CALIBRATION_FILE, asdict(self))
@@ -73,10 +77,23 @@ class Calibration:
             return "details must be an object and method a string"
         if self.session_check is not None and not isinstance(self.session_check, dict):
             return "session_check must be an object"
+        if self.token_threshold is not None and not is_finite_number(self.token_threshold):
+            return f"token_threshold must be a finite number, not {self.token_threshold!r}"
         return None
 
 
 METHODS = ("max-fpr", "mean+3sigma")
+#: Share of normal lines whose largest token loss stays under the token threshold. At 0.999 on the
+#: bundled model's held-out nova lines (4.82 nats), a known line in a new place catches the one
+#: bundled incident whose first line is routine on its own (5.39) and no normal session of the
+#: bundled logs; at 0.99 (4.05) the host's periodic-task session alerts 2,000 lines early.
+TOKEN_QUANTILE = 0.999
+
+
+def token_threshold(token_maxima: Sequence[float]) -> float | None:
+    """The token threshold from normal lines' largest token losses (None: no lines)."""
+    finite = [x for x in token_maxima if math.isfinite(x)]
+    return math.ceil(_quantile(finite, TOKEN_QUANTILE) * 1e6) / 1e6 if finite else None
 
 
 def kth_largest(losses: Sequence[float], k: int) -> float:
@@ -111,7 +128,7 @@ def threshold_for_count(normal_scores: Sequence[float], allowed: int) -> float:
 
 def calibrate(session_losses: Mapping[str, Sequence[float]], *, method: str = "max-fpr",
               max_fpr: float = 0.01, min_lines: int = 1, details: dict[str, object] | None = None,
-              flagged_elsewhere: Collection[str] = ()) -> Calibration:
+              flagged_elsewhere: Collection[str] = (), token_maxima: Sequence[float] = ()) -> Calibration:
     """Compute the alert rule from per-session line losses of normal logs.
 
     ``flagged_elsewhere``: sessions another signal (the session check) already flags. The
@@ -160,12 +177,17 @@ def calibrate(session_losses: Mapping[str, Sequence[float]], *, method: str = "m
     # common in logs) must not tip over it because of rounding.
     return Calibration(line_threshold=math.ceil(threshold * 1e6) / 1e6, min_lines=min_lines, method=method,
                        max_fpr=max_fpr if method == "max-fpr" else None, normal_sessions=len(sessions),
-                       flagged_sessions=flagged, details=figures)
+                       flagged_sessions=flagged, details=figures, token_threshold=token_threshold(token_maxima))
 
 
 def _quantile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def token_maxima(scored: Iterable) -> list[float]:
+    """Each scored line's largest token loss (lines without tokens are skipped)."""
+    return [max(loss for _, loss in line.tokens) for line in scored if line.tokens]
 
 
 def session_losses(scored: Iterable) -> dict[str, list[float]]:

@@ -132,7 +132,8 @@ class Engine:
         if threshold is None and self.calibration is not None:
             threshold = self.calibration.line_threshold
         self.rule = AlertRule(threshold, min_lines or (self.calibration.min_lines if self.calibration else 1),
-                              frozenset(signals), loaded.patterns, margin)
+                              frozenset(signals), loaded.patterns, margin, normal_pairs=loaded.pattern_pairs,
+                              token_threshold=self.calibration.token_threshold if self.calibration else None)
         self._change = None if learned_from is None else ModelChange(loaded.name, self.rule.threshold, learned_from)
 
     def share_cores(self, sharing: bool) -> None:
@@ -280,6 +281,7 @@ class Engine:
         for key in evicted:  # over capacity: dropped unjudged (it may well be still running)
             self._forget(key)
         info.last_n = scored.n
+        after, info.last_pattern = info.last_pattern, masked
         if self.judged_by is not None:
             if info.templates is None:
                 info.templates = Counter()
@@ -288,14 +290,17 @@ class Engine:
             return
         if self.rule.surprising(scored.loss):
             info.over_threshold += 1
+        top_token = max((loss for _, loss in scored.tokens), default=None) if scored.tokens else None
         check = self.judged_by
         if check is not None and check.enabled and info.templates is not None \
-                and self.rule.order_surprise(loss=scored.loss, level=scored.level, pattern=masked):
+                and self.rule.order_surprise(loss=scored.loss, level=scored.level, pattern=masked, after=after,
+                                             top_token=top_token):
             scored.order_only = check.fits_normal_mix(info.templates)
             if scored.order_only and not info.order_only_n:
                 info.order_only_n = scored.n
         scored.why = self.rule.reasons(loss=scored.loss, level=scored.level, message=message, pattern=masked,
-                                       surprising_in_session=info.over_threshold, normal_mix=scored.order_only)
+                                       surprising_in_session=info.over_threshold, normal_mix=scored.order_only,
+                                       after=after, top_token=top_token)
         if scored.why:
             scored.alert = True
             info.alerted = True

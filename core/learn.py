@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 
 from .alerts import WARNING_LEVELS, is_error_level
-from .calibrate import Calibration, calibrate, kth_largest
+from .calibrate import Calibration, calibrate, kth_largest, token_threshold
 from .gpt import int8_available
 from .known_normal import KnownNormal
 from .learn_window import LEARN_SECONDS
@@ -46,7 +46,7 @@ from .masking import MASK_VERSION, masked_line
 from .model import INT8_CHECK, LoadedModel, expected_shapes, hf_model, pick_device
 from .parse import parse_line
 from .sessions import is_continuation
-from .spec import LEARNED_SLIDE_KEEP, ModelSpec
+from .spec import LEARNED_SLIDE_KEEP, ModelSpec, session_pairs
 from .tokenizer import LogTokenizer
 from .train import (
     LONG_SESSION_LINES,
@@ -280,7 +280,9 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
     fitted = fit(model, train_windows, val_windows, pad_id=tokenizer.pad_id, schedule=schedule,
                  device=pick_device("auto"), rng=rng, on_progress=on_progress, should_stop=should_stop)
     trained_weights = {name: fitted.best_state[name].float() for name in expected_shapes(spec)}
-    learned = LoadedModel(base.directory, spec, tokenizer, trained_weights, None, Counter(masked_all), label)
+    pairs = session_pairs([masked_line(parse_line(t)) for t in lines] for lines in kept.values())
+    learned = LoadedModel(base.directory, spec, tokenizer, trained_weights, None, Counter(masked_all), label,
+                          pattern_pairs=frozenset(pairs))
     calibration = calibrate_learned(learned, held_raw, config)
     learned.calibration = calibration
     summary: dict[str, object] = {
@@ -304,6 +306,8 @@ def calibrate_learned(model: LoadedModel, held: dict[str, list[str]], config: Le
     from .engine import Engine
     from .stream import score_lines
 
+    maxima: list[float] = []  # each held-out line's largest token loss (fp32)
+
     def held_out_losses(precision: str) -> dict[str, list[float]]:
         engine = Engine(loaded=model, device="cpu", precision=precision)
         engine.rule = AlertRule.off()
@@ -311,6 +315,8 @@ def calibrate_learned(model: LoadedModel, held: dict[str, list[str]], config: Le
         for line in score_lines(engine, session_lines(held)):
             if line.loss is not None:
                 per_session.setdefault(line.session, []).append(line.loss)
+                if precision == "fp32" and line.tokens:
+                    maxima.append(max(loss for _, loss in line.tokens))
         return per_session
 
     per_session = held_out_losses("fp32")  # the exact reference sets the threshold
@@ -328,7 +334,7 @@ def calibrate_learned(model: LoadedModel, held: dict[str, list[str]], config: Le
     threshold = max(session_rule.line_threshold, math.ceil(line_q * 1e6) / 1e6)
     flagged = sum(1 for v in chunks.values() if kth_largest(v, 1) > threshold)
     return Calibration(line_threshold=threshold, min_lines=1, method="learned", max_fpr=config.max_fpr,
-                       normal_sessions=len(chunks), flagged_sessions=flagged,
+                       normal_sessions=len(chunks), flagged_sessions=flagged, token_threshold=token_threshold(maxima),
                        details={**checked, "held_out_lines": len(losses), "line_quantile": config.line_quantile,
                                 "line_quantile_threshold": round(line_q, 6),
                                 "session_budget_threshold": session_rule.line_threshold,

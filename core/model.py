@@ -161,6 +161,8 @@ class LoadedModel:
     """The masked lines of its normal data and how often each occurred (None: not known)."""
     label: str | None = None
     """A name to show instead of the directory's (a model learned from a log, named after it)."""
+    pattern_pairs: frozenset[tuple[str, str]] | None = None
+    """Which pattern followed which within a session of its normal data (None: not known)."""
 
     @property
     def patterns(self) -> frozenset[str] | None:
@@ -206,7 +208,7 @@ def write_model_dir(model: LoadedModel, directory: Path) -> None:
     if model.calibration is not None:
         model.calibration.save(directory)
     if model.pattern_counts is not None:
-        save_patterns(directory, Counter(model.pattern_counts))
+        save_patterns(directory, Counter(model.pattern_counts), model.pattern_pairs)
 
 
 def load_model_dir(directory: str | Path | None = None) -> LoadedModel:
@@ -249,7 +251,8 @@ def load_model_dir(directory: str | Path | None = None) -> LoadedModel:
             raise ModelDirError(
                 f"{weights_path}: tensor {name} has shape {tuple(weights[name].shape)}, spec.json implies {shape}"
             )
-    return LoadedModel(path, spec, tokenizer, weights, Calibration.load(path), load_patterns(path))
+    counts, pairs = load_patterns(path)
+    return LoadedModel(path, spec, tokenizer, weights, Calibration.load(path), counts, pattern_pairs=pairs)
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:

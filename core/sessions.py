@@ -184,6 +184,8 @@ class SessionInfo:
     """Masked line -> count, kept only when the engine judges sessions as they end."""
     order_only_n: int = 0
     """Arrival number of its first line that surprised by its place only (left to the session check)."""
+    last_pattern: str | None = None
+    """Pattern (masked line) of its latest line: what a new line follows."""
 
 
 class SessionTable:

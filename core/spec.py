@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ PATTERNS_FORMAT = "logwatch-patterns"
 #: Patterns kept in patterns.json, most frequent first (a log with more distinct masked lines
 #: than this is not one where "never seen" means much).
 MAX_PATTERNS = 50_000
+#: Pattern pairs (one line's pattern, then the next line's in the same session) kept in patterns.json.
+MAX_PAIRS = 200_000
 MODEL_FORMAT = "logwatch-model"
 #: The newest spec.json this logwatch reads. Version 2 adds ``slide_keep``; a spec without it is
 #: still written as version 1, so only models that need the newer windowing refuse older readers.
@@ -150,25 +153,56 @@ class ModelSpec:
             raise ModelDirError(f"{directory / SPEC_FILE}: {exc}") from None
 
 
-def save_patterns(directory: Path, counts: Counter[str]) -> None:
-    """The masked lines of the model's normal data, with how often each occurred."""
+def save_patterns(directory: Path, counts: Counter[str], pairs: Iterable[tuple[str, str]] | None = None) -> None:
+    """The masked lines of the model's normal data, with how often each occurred; and, when
+    known, which pattern followed which within a session (as pairs of indexes into the list)."""
     ordered = [[pattern, n] for pattern, n in counts.most_common(MAX_PATTERNS)]
-    write_json(directory / PATTERNS_FILE, {"format": PATTERNS_FORMAT, "version": 1, "patterns": ordered})
+    data: dict[str, Any] = {"format": PATTERNS_FORMAT, "version": 1, "patterns": ordered}
+    if pairs is not None:
+        index = {pattern: i for i, (pattern, _) in enumerate(ordered)}
+        kept = sorted({(index[a], index[b]) for a, b in pairs if a in index and b in index})
+        data["pairs"] = [list(pair) for pair in kept[:MAX_PAIRS]]
+    write_json(directory / PATTERNS_FILE, data)
 
 
-def load_patterns(directory: Path) -> dict[str, int] | None:
-    """Pattern -> count from patterns.json; None when the directory has none (older models)."""
+def load_patterns(directory: Path) -> tuple[dict[str, int] | None, frozenset[tuple[str, str]] | None]:
+    """Pattern -> count from patterns.json, and the pattern pairs; None for what the directory
+    does not hold (older models: no patterns.json, or one without pairs)."""
     path = directory / PATTERNS_FILE
     if not path.exists():
-        return None
+        return None, None
     data = read_json(path)
     rows = data.get("patterns")
     if data.get("format") != PATTERNS_FORMAT or not isinstance(rows, list) or len(rows) > MAX_PATTERNS:
         raise ModelDirError(f"{path} is not a logwatch patterns file (or holds more than {MAX_PATTERNS} patterns)")
     try:
-        return {str(pattern): int(n) for pattern, n in rows}
+        counts = {str(pattern): int(n) for pattern, n in rows}
     except (TypeError, ValueError):
         raise ModelDirError(f"{path}: each pattern must be [text, count]") from None
+    raw_pairs = data.get("pairs")
+    if raw_pairs is None:
+        return counts, None
+    names = [str(pattern) for pattern, _ in rows]
+    if not isinstance(raw_pairs, list) or len(raw_pairs) > MAX_PAIRS:
+        raise ModelDirError(f"{path}: pairs must be a list of at most {MAX_PAIRS} [index, index]")
+    try:
+        pairs = frozenset((names[a], names[b]) for a, b in raw_pairs
+                          if isinstance(a, int) and isinstance(b, int) and a >= 0 and b >= 0)
+    except (TypeError, ValueError, IndexError):
+        raise ModelDirError(f"{path}: each pair must be [index, index] into its patterns") from None
+    return counts, pairs
+
+
+def session_pairs(sessions: Iterable[Iterable[str]]) -> set[tuple[str, str]]:
+    """(pattern, next pattern) of consecutive lines within each session (patterns in order)."""
+    pairs: set[tuple[str, str]] = set()
+    for patterns in sessions:
+        previous: str | None = None
+        for pattern in patterns:
+            if previous is not None:
+                pairs.add((previous, pattern))
+            previous = pattern
+    return pairs
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -333,7 +333,8 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
 
     from logwatch.core.build import calibrate_engine
     from logwatch.core.masking import mask_line
-    from logwatch.core.spec import save_patterns
+    from logwatch.core.sessions import EntryKeys
+    from logwatch.core.spec import save_patterns, session_pairs
 
     engine = load_engine(model_dir, device, session_regex)
     loaded = engine.loaded
@@ -341,10 +342,14 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
     if not dry_run and not os.access(loaded.directory, os.W_OK):
         raise usage_error(f"cannot write to {loaded.directory}; pass --model DIR or --dry-run")
     seen: Counter[str] = Counter()
+    sessions: dict[str, list[str]] = {}
+    entries = EntryKeys(engine.keyer)
 
     def counted(lines: Iterator[LogLine]) -> Iterator[LogLine]:
-        for line in lines:  # the calibration logs are normal: their patterns join the model's
-            seen[mask_line(line.text)] += 1
+        for line in lines:  # the calibration logs are normal: their patterns (and pairs) join the model's
+            pattern = mask_line(line.text)
+            seen[pattern] += 1
+            sessions.setdefault(entries.key(line.text, line.source), []).append(pattern)
             yield line
 
     try:
@@ -355,7 +360,8 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
     if not dry_run:
         result.save(loaded.directory)
         if loaded.pattern_counts is not None:
-            save_patterns(loaded.directory, Counter(loaded.pattern_counts) + seen)
+            pairs = None if loaded.pattern_pairs is None else loaded.pattern_pairs | session_pairs(sessions.values())
+            save_patterns(loaded.directory, Counter(loaded.pattern_counts) + seen, pairs)
     click.echo(json.dumps({"line_threshold": result.line_threshold, "min_lines": result.min_lines,
                            "method": result.method, "normal_sessions": result.normal_sessions,
                            "flagged_sessions": result.flagged_sessions,

@@ -70,6 +70,43 @@ def test_a_known_routine_line_that_surprises_by_its_place_is_left_to_the_session
     assert not AlertRule(threshold=1.5).order_surprise(loss=9.0, level="INFO", pattern=known)  # nothing known
 
 
+STARTED = "INFO nova.compute.manager [instance: <UUID>] Took <NUM> seconds to build instance."
+STOPPING = "INFO nova.compute.manager [instance: <UUID>] Stopping instance"
+STOPPED = "INFO nova.compute.manager [instance: <UUID>] VM Stopped (Lifecycle Event)"
+
+
+def test_a_known_line_after_one_it_never_followed_surprises_by_its_top_token() -> None:
+    rule = AlertRule(threshold=1.5, normal_patterns=frozenset({STARTED, STOPPING, STOPPED}),
+                     normal_pairs=frozenset({(STARTED, STOPPING), (STOPPING, STOPPED)}), token_threshold=4.83)
+
+    def why(**kw: object) -> tuple[str, ...]:
+        args: dict = {"loss": 0.97, "level": "INFO", "message": "x", "pattern": STOPPED, "surprising_in_session": 0,
+                      "after": STARTED, "top_token": 5.39}
+        return rule.reasons(**(args | kw))
+
+    reasons = why()
+    assert len(reasons) == 1 and reasons[0].startswith("new order: after '") and "(token 5.39 > 4.83)" in reasons[0]
+    assert "Took <NUM> seconds to build instance." in reasons[0]
+    assert why(after=STOPPING) == ()  # the order normal sessions have
+    assert why(top_token=4.83) == ()  # new order, but nothing in the line surprised the model
+    assert why(after=None) == ()  # a session's first line follows nothing
+    assert why(after="INFO never seen before") == ()  # after a new line, everything is new: novelty's to judge
+    assert why(pattern="INFO never seen", after=STARTED) == ()  # a new line is novelty's and the mean loss's
+    assert why(loss=9.0, surprising_in_session=1) == ("surprise 9.00 > 2.25",)  # over the bar anyway: one reason, the stronger
+    assert rule.with_signals(["severity", "novelty"]).reasons(
+        loss=0.97, level="INFO", message="x", pattern=STOPPED, surprising_in_session=0, after=STARTED,
+        top_token=5.39) == ()  # part of the surprise signal
+    # A model without pairs (older directories) or a calibration without a token threshold: off.
+    for older in (AlertRule(threshold=1.5, normal_patterns=rule.normal_patterns, token_threshold=4.83),
+                  AlertRule(threshold=1.5, normal_patterns=rule.normal_patterns, normal_pairs=rule.normal_pairs)):
+        assert not older.new_order(pattern=STOPPED, after=STARTED, top_token=50.0)
+    # Where a session check judges, it is an order surprise like any other: it waits while the
+    # session's lines still fit a normal mix.
+    assert rule.order_surprise(loss=0.97, level="INFO", pattern=STOPPED, after=STARTED, top_token=5.39)
+    assert why(normal_mix=True) == ()
+    assert not rule.order_surprise(loss=0.97, level="WARNING", pattern=STOPPED, after=STARTED, top_token=5.39)
+
+
 def test_without_known_patterns_novelty_is_off_and_every_error_is_unknown() -> None:
     rule = AlertRule(threshold=None)
     assert _why(rule, loss=50.0, level="WARNING", pattern="W new") == ()  # no threshold, no reference

@@ -82,8 +82,8 @@ def test_alert_groups_are_one_per_incident_with_at_most_one_false_group(engine: 
     incident_groups = {key for key, sessions in opened.items() if any(i["session"] in sessions for i in incidents)}
     false_groups = set(opened) - incident_groups
     assert len(incident_groups) == len(incidents) and len(false_groups) <= 1, opened
-    # each incident is in a group, opened at its first anomalous line (the subtle self-shutdown of
-    # host_trouble, whose first line "VM Stopped" is routine alone, one line later)
+    # each incident is in a group opened at its first anomalous line, the subtle self-shutdown of
+    # host_trouble too: its first line "VM Stopped" is routine alone, but not after "Took N seconds
+    # to build instance" (new order), with its telling token at 5.39 nats over the 4.83 token threshold
     leads = [first_seen[i["session"]] - i["first_line"] for i in incidents]
-    assert all(0 <= lead <= 1 for lead in leads), leads
-    assert sum(lead == 0 for lead in leads) >= len(incidents) - 1
+    assert leads == [0] * len(incidents), leads

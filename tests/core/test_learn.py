@@ -105,6 +105,11 @@ def test_learning_a_log_the_model_never_saw(tiny_model_dir: Path) -> None:
         model.calibration = original
     assert model.tokenizer.vocab_size != base.tokenizer.vocab_size and model.name == "learned: t"
     assert model.pattern_counts is not None and len(model.pattern_counts) > 10
+    # what a known line in a new place is measured against: the window's pairs and its token threshold
+    assert model.pattern_pairs and all(a in model.pattern_counts and b in model.pattern_counts
+                                       for a, b in model.pattern_pairs)
+    assert model.calibration.token_threshold is not None and model.calibration.token_threshold > 0
+    assert Engine(loaded=model, device="cpu").rule.normal_pairs == model.pattern_pairs
     summary = learned.summary
     assert summary["usable_lines"] == len(window) and summary["tokens"] > 0 and summary["steps"] > 0
     assert summary["tokens_per_line"]["learned"] < summary["tokens_per_line"]["base"]  # the new words fit

@@ -50,3 +50,34 @@ def test_an_older_reader_would_refuse_version_2(tmp_path: Path) -> None:
 def test_slide_keep_out_of_range_is_refused(keep: object) -> None:
     with pytest.raises(ModelDirError, match="slide_keep must be a whole number from 0 to 79"):
         ModelSpec(vocab_size=100, n_ctx=128, max_line_tokens=48, slide_keep=keep)  # type: ignore[arg-type]
+
+
+def test_patterns_keep_their_pairs_and_older_files_have_none(tmp_path: Path) -> None:
+    from collections import Counter
+
+    from logwatch.core.spec import load_patterns, save_patterns, session_pairs
+
+    pairs = session_pairs([["a", "b", "a", "c"], ["b", "c"], ["lonely"]])
+    assert pairs == {("a", "b"), ("b", "a"), ("a", "c"), ("b", "c")}  # within a session, never across
+    save_patterns(tmp_path, Counter({"a": 3, "b": 2, "c": 1}), pairs | {("a", "unknown")})
+    counts, loaded = load_patterns(tmp_path)
+    assert counts == {"a": 3, "b": 2, "c": 1}
+    assert loaded == pairs  # a pair whose pattern is not kept is not kept either
+    save_patterns(tmp_path, Counter({"a": 1}))  # an older writer: no pairs
+    assert load_patterns(tmp_path) == ({"a": 1}, None)
+    assert load_patterns(tmp_path / "missing") == (None, None)
+
+
+@pytest.mark.parametrize("pairs", ["[[0, 1]]", "[[0, 7]]", "[[\"a\", 0]]", "[1, 2]", "{}"])
+def test_a_broken_pairs_list_is_a_model_dir_error_or_skipped(tmp_path: Path, pairs: str) -> None:
+    from logwatch.core.spec import PATTERNS_FILE, PATTERNS_FORMAT, load_patterns
+
+    (tmp_path / PATTERNS_FILE).write_text(
+        f'{{"format": "{PATTERNS_FORMAT}", "version": 1, "patterns": [["a", 1], ["b", 1]], "pairs": {pairs}}}')
+    if pairs == "[[0, 1]]":
+        assert load_patterns(tmp_path) == ({"a": 1, "b": 1}, frozenset({("a", "b")}))
+    elif pairs == "[[\"a\", 0]]":
+        assert load_patterns(tmp_path)[1] == frozenset()  # not an index: skipped
+    else:
+        with pytest.raises(ModelDirError, match="pair"):
+            load_patterns(tmp_path)
