@@ -133,6 +133,10 @@ class Learned:
         return usable if isinstance(usable, int) else 0
 
 
+#: How much of a learned error pattern the summary quotes.
+ERROR_EXAMPLE_CHARS = 160
+
+
 def usable_sessions(texts: Sequence[tuple[str, str]], rule: str, config: LearnConfig,
                     known_normal: KnownNormal | None = None) -> tuple[dict[str, list[str]], dict[str, int]]:
     """The window's sessions without what may be the incident; and counts of what was left out."""
@@ -170,6 +174,11 @@ def usable_sessions(texts: Sequence[tuple[str, str]], rule: str, config: LearnCo
             dropped_lines += sum(bad)
     return kept, {"lines_left_out": dropped_lines, "sessions_left_out": dropped_sessions,
                   "error_patterns_left_out": len(suspect)}
+
+
+def error_patterns(sessions: dict[str, list[str]]) -> Counter[str]:
+    """Error-level patterns (and how many lines of each) among the lines to learn from."""
+    return Counter(masked_line(parse_line(t)) for lines in sessions.values() for t in lines if _error_line(t))
 
 
 def _left_out(lines: Sequence[str], suspect: set[str]) -> list[bool]:
@@ -228,7 +237,10 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
     if usable < config.min_lines:
         what = "after leaving out error-level lines" if left_out["lines_left_out"] else "in all"
         raise LearnError(f"too few lines to learn from: {usable} usable {what} (at least {config.min_lines})")
-    errors = sum(1 for lines in kept.values() for t in lines if _error_line(t))
+    # Error lines kept are learned as this log's normal: frequent ones are its routine (BGL's
+    # FATAL lines), or an incident in full swing when learning began. The summary names them.
+    learned_errors = error_patterns(kept)
+    errors = sum(learned_errors.values())
     if errors > config.max_error_share * usable:
         raise LearnError(f"{errors / usable:.0%} of the usable lines are errors: learning them would learn an "
                          "incident as normal")
@@ -287,6 +299,8 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
     learned.calibration = calibration
     summary: dict[str, object] = {
         "base_model": base.name, "window_lines": len(texts), "usable_lines": usable, **left_out,
+        "error_patterns_learned": len(learned_errors),
+        "errors_learned": [[pattern[:ERROR_EXAMPLE_CHARS], n] for pattern, n in learned_errors.most_common(3)],
         "train_sessions": len(train_raw), "held_out_sessions": len(held_raw),
         "tokens_per_line": {"base": round(_tokens_per_line(base.tokenizer, masked_all, spec), 2),
                             "learned": round(_tokens_per_line(tokenizer, masked_all, spec), 2)},

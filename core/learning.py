@@ -236,6 +236,7 @@ class Learning:
             summary = result.summary
             note = (f"learned this log in {summary.get('seconds')} s from {result.lines_learned:,} lines; "
                     f"threshold {result.model.calibration.line_threshold:.2f}" if result.model.calibration else "")
+            note += learned_errors_note(summary)
             extra = self.on_learned(result) if self.on_learned is not None else None
             self.status = LearnStatus("learned", note=f"{note}; {extra}" if extra else note)
         self.engine.reset()
@@ -245,6 +246,21 @@ class Learning:
         handover = Handover(scored or [], to_score or [])
         self.held, self.scored = [], []
         return handover
+
+
+def learned_errors_note(summary: dict[str, object]) -> str:
+    """What the operator should know the model now takes as normal: the error patterns it learned.
+
+    A frequent error in the window is learned, not left out (it is this log's routine, or an
+    incident already in full swing), and from then on it alerts only if it surprises the model."""
+    count, examples = summary.get("error_patterns_learned"), summary.get("errors_learned")
+    if not isinstance(count, int) or count <= 0 or not isinstance(examples, list) or not examples:
+        return ""
+    first = examples[0]
+    if not (isinstance(first, list) and len(first) == 2 and isinstance(first[1], int)):
+        return ""
+    what = "1 error pattern" if count == 1 else f"{count:,} error patterns"
+    return f"; learned as normal: {what}, the most frequent {str(first[0])[:80]!r} ({first[1]:,} lines)"
 
 
 @dataclass

@@ -12,7 +12,16 @@ import torch
 from logwatch.core.engine import Engine
 from logwatch.core.generator import generate_log
 from logwatch.core.known_normal import KnownNormal
-from logwatch.core.learn import LearnConfig, LearnError, learn, learned_dir_name, transfer_embeddings, usable_sessions
+from logwatch.core.learn import (
+    LearnConfig,
+    LearnError,
+    error_patterns,
+    learn,
+    learned_dir_name,
+    transfer_embeddings,
+    usable_sessions,
+)
+from logwatch.core.learning import learned_errors_note
 from logwatch.core.model import load_model_dir
 from logwatch.core.stream import score_lines
 from logwatch.core.tokenizer import LogTokenizer
@@ -45,6 +54,13 @@ def test_rare_errors_and_late_rare_warnings_are_left_out_but_routine_ones_stay()
     assert not any("insufficient disk" in t for t in lines)
     assert sum("routine probe failure" in t for t in lines) == 40 and any("Unknown base file" in t for t in lines)
     assert left == {"lines_left_out": 3, "sessions_left_out": 1, "error_patterns_left_out": 2}
+    # what is kept is learned as normal, and the operator is told which errors that includes
+    assert error_patterns(kept) == {"ERROR nova.virt.libvirt routine probe failure": 40}
+    summary = {"error_patterns_learned": 1, "errors_learned": [["ERROR nova.virt.libvirt routine probe failure", 40]]}
+    assert learned_errors_note(summary) == ("; learned as normal: 1 error pattern, the most frequent "
+                                            "'ERROR nova.virt.libvirt routine probe failure' (40 lines)")
+    assert learned_errors_note({"error_patterns_learned": 0, "errors_learned": []}) == ""
+    assert learned_errors_note({"error_patterns_learned": 2, "errors_learned": [["x", "40"]]}) == ""  # not from learn
     marked = KnownNormal.from_lines([f"ERROR nova.compute.manager {INSTANCE.format(99)} Instance failed to spawn"])
     kept, _ = usable_sessions(texts, "builtin", LearnConfig(), marked)  # marked normal by the operator: learned
     assert any("failed to spawn" in t for ls in kept.values() for t in ls)
