@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .learn import LearnConfig, Learned
 from .learn_child import LearnWorker
-from .learning import LearnStatus
+from .learning import LearnStatus, learned_errors_note
 from .train import LONG_SESSION_LINES
 from .types import LogLine, ScoredLine
 
@@ -237,6 +237,7 @@ class Relearning:
         extra = self.on_learned(result) if self.on_learned is not None else None
         threshold = engine.threshold  # the learned one, unless the operator set one
         note = (f"learned again from {run.window:,} lines at line {run.started_n:,}"
-                + (f"; threshold {threshold:.2f}" if threshold is not None else "") + (f"; {extra}" if extra else ""))
+                + (f"; threshold {threshold:.2f}" if threshold is not None else "") + learned_errors_note(result.summary)
+                + (f"; {extra}" if extra else ""))
         self.status = LearnStatus("learned", note=note)
         return self.status
