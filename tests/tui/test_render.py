@@ -125,6 +125,11 @@ def test_panels_name_the_session_and_the_reason() -> None:
     banner = banner_text(alert, event, 3).plain
     assert "a3e1fdcf" in banner and "why: surprise 7.50 > 2.00, error-level" in banner and "00:08:58" in banner
     assert "#1" in banner and "3 alert groups" in banner
+    for n, session in ((2, alert.session), (3, "other")):  # the group grows: counted in words, not "(s)"
+        groups.add("ERROR nova.virt.block_device Driver failed", n=n, ts=alert.ts, time=0.0, session=session,
+                   why=alert.why)
+        grown = banner_text(alert, event, 3).plain
+        assert ("2 lines in 1 session ·" if n == 2 else "3 lines in 2 sessions ·") in grown, grown
     detail = rendered(detail_renderable(alert, 2.0, Palette()))
     assert "a3e1fdcf-9137-4f03-97ce-842215e59799" in detail and "threshold 2.000" in detail and "Driver" in detail
     assert "marked" not in detail and "never alert" in rendered(detail_renderable(alert, 2.0, Palette(), marked=True))

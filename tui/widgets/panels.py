@@ -34,7 +34,7 @@ def banner_text(line: ScoredLine, event: AlertEvent, groups: int, ended: Session
     if event.kind == "rate":
         text.append(f"{len(group.recent)} alerts in the last minute · ")
     if group.count > 1:
-        text.append(f"{group.count} lines in {group.session_count} session(s) · ")
+        text.append(f"{_count(group.count, 'line')} in {_count(group.session_count, 'session')} · ")
     why = event.why or line.why
     if ended is not None:
         text.append(f"its {ended.lines} lines are unlike any normal session · ")
