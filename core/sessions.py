@@ -146,7 +146,7 @@ class EntryKeys:
     XML under the line that dumps it. Only the first line carries the header and the ids, so
     keyed alone the rest would fall into the source's catch-all session, every instance's
     traceback and XML mixed in one stream (on a nova log in that dialect, the learned threshold
-    rose from 2.29 to 14.32 nats, above what most incidents score). A continuation line
+    rose from 2.29 to 14.32 nats, into the 12-17 its incidents' lines score). A continuation line
     (:func:`is_continuation`) takes the session of the latest entry of its source instead.
 
     Stateful: one instance per pass over a stream, fed its lines in order.
