@@ -187,7 +187,7 @@ def _quantile(values: Sequence[float], q: float) -> float:
 
 def token_maxima(scored: Iterable) -> list[float]:
     """Each scored line's largest token loss (lines without tokens are skipped)."""
-    return [max(loss for _, loss in line.tokens) for line in scored if line.tokens]
+    return [top for line in scored if (top := line.top_token) is not None]
 
 
 def session_losses(scored: Iterable) -> dict[str, list[float]]:

@@ -290,7 +290,7 @@ class Engine:
             return
         if self.rule.surprising(scored.loss):
             info.over_threshold += 1
-        top_token = max((loss for _, loss in scored.tokens), default=None) if scored.tokens else None
+        top_token = scored.top_token
         check = self.judged_by
         if check is not None and check.enabled and info.templates is not None \
                 and self.rule.order_surprise(loss=scored.loss, level=scored.level, pattern=masked, after=after,

@@ -178,7 +178,13 @@ def usable_sessions(texts: Sequence[tuple[str, str]], rule: str, config: LearnCo
 
 def error_patterns(sessions: dict[str, list[str]]) -> Counter[str]:
     """Error-level patterns (and how many lines of each) among the lines to learn from."""
-    return Counter(masked_line(parse_line(t)) for lines in sessions.values() for t in lines if _error_line(t))
+    found: Counter[str] = Counter()
+    for lines in sessions.values():
+        for text in lines:
+            parsed = parse_line(text)
+            if is_error_level(parsed.level, parsed.message):
+                found[masked_line(parsed)] += 1
+    return found
 
 
 def _left_out(lines: Sequence[str], suspect: set[str]) -> list[bool]:
@@ -196,11 +202,6 @@ def _left_out(lines: Sequence[str], suspect: set[str]) -> list[bool]:
             dropping = False
         out.append(dropping)
     return out
-
-
-def _error_line(text: str) -> bool:
-    parsed = parse_line(text)
-    return is_error_level(parsed.level, parsed.message)
 
 
 def transfer_embeddings(base: LoadedModel, tokenizer: LogTokenizer) -> torch.Tensor:
@@ -244,7 +245,8 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
     if errors > config.max_error_share * usable:
         raise LearnError(f"{errors / usable:.0%} of the usable lines are errors: learning them would learn an "
                          "incident as normal")
-    masked_all = [masked_line(parse_line(t)) for lines in kept.values() for t in lines]
+    masked = [[masked_line(parse_line(t)) for t in lines] for lines in kept.values()]  # per session, in order
+    masked_all = [pattern for patterns in masked for pattern in patterns]
     distinct = len(set(masked_all)) / len(masked_all)
     if distinct > config.max_distinct_share:
         raise LearnError(f"the lines hardly repeat ({distinct:.0%} of them are distinct even with ids masked): "
@@ -292,7 +294,7 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
     fitted = fit(model, train_windows, val_windows, pad_id=tokenizer.pad_id, schedule=schedule,
                  device=pick_device("auto"), rng=rng, on_progress=on_progress, should_stop=should_stop)
     trained_weights = {name: fitted.best_state[name].float() for name in expected_shapes(spec)}
-    pairs = session_pairs([masked_line(parse_line(t)) for t in lines] for lines in kept.values())
+    pairs = session_pairs(masked)
     learned = LoadedModel(base.directory, spec, tokenizer, trained_weights, None, Counter(masked_all), label,
                           pattern_pairs=frozenset(pairs))
     calibration = calibrate_learned(learned, held_raw, config)
@@ -329,8 +331,8 @@ def calibrate_learned(model: LoadedModel, held: dict[str, list[str]], config: Le
         for line in score_lines(engine, session_lines(held)):
             if line.loss is not None:
                 per_session.setdefault(line.session, []).append(line.loss)
-                if precision == "fp32" and line.tokens:
-                    maxima.append(max(loss for _, loss in line.tokens))
+                if precision == "fp32" and (top := line.top_token) is not None:
+                    maxima.append(top)
         return per_session
 
     per_session = held_out_losses("fp32")  # the exact reference sets the threshold

@@ -87,6 +87,11 @@ class ScoredLine:
     model: ModelChange | None = None
     """Set on the first line a new model scored: from this line on, its scores and threshold."""
 
+    @property
+    def top_token(self) -> float | None:
+        """Its costliest token's loss (None: not scored), what a mean over the line can hide."""
+        return max((loss for _, loss in self.tokens), default=None)
+
     def to_json_dict(self) -> dict[str, object]:
         """The public JSON object of ``logwatch score`` (docs/DESIGN.md §4)."""
         return {
