@@ -39,14 +39,16 @@ class Projection:
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, int8: bool = False) -> None:
         self.out_features = weight.shape[1]
         self._packed = _pack_int8(weight, bias) if int8 else None
-        # int8 mode keeps only the packed copy
-        self.weight: torch.Tensor | None = None if int8 else weight
+        # int8 mode keeps only the packed copy. The float copy is stored [out, in], the layout
+        # F.linear takes (one fused addmm): ``x @ W + b`` with W [in, out] was never faster and
+        # up to 1.5x slower on the 2-core test machine ([275, 256] x [256, 768]).
+        self.weight: torch.Tensor | None = None if int8 else weight.T.contiguous()
         self.bias: torch.Tensor | None = None if int8 else bias
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self._packed is None:
             assert self.weight is not None and self.bias is not None
-            return x @ self.weight + self.bias
+            return F.linear(x, self.weight, self.bias)
         flat = x.reshape(-1, x.shape[-1])  # [B*L, in]
         # reduce_range=True: x86 kernels accumulate in 16 bits, 7-bit activations avoid overflow
         y = torch.ops.quantized.linear_dynamic(flat, self._packed, True)  # [B*L, out]
@@ -74,6 +76,16 @@ def int8_available() -> bool:
     return any(e != "none" for e in engines) and hasattr(torch.ops.quantized, "linear_dynamic")
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX), not by emulation."""
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    try:
+        return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+    except RuntimeError:
+        return False
+
+
 def _pack_int8(weight: torch.Tensor, bias: torch.Tensor) -> object:  # torch's packed-params ScriptObject
     w = weight.float().T.contiguous()  # [out, in] as torch.nn.Linear lays it out
     scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-8)  # per output channel
@@ -89,7 +101,7 @@ def _pack_int8(weight: torch.Tensor, bias: torch.Tensor) -> object:  # torch's p
 class KVPool:
     """Preallocated key/value caches, one *slot* per live session, on the model's device.
 
-    Each slot holds a window's ``n_ctx`` positions (about 1 MB per slot for LogGPT-Small in fp32).
+    Each slot holds a window's ``n_ctx`` positions (about 1 MB per slot for LogGPT-Small in fp32, half in bf16).
     """
 
     def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, slots: int) -> None:
@@ -115,6 +127,11 @@ class LeanGPT:
         self.spec = spec
         self.device = device
         self.dtype = dtype
+        # int8 mode (approximate already) keeps keys and values in bfloat16 where the CPU has it:
+        # half the bytes for every cache gather, parked copy and attention read. On a learned
+        # model and 54,000 real OpenStack lines, the largest line loss difference from fp32 went
+        # 0.046 -> 0.041 nats (the same sessions alert) and the engine ran 9-13% faster.
+        self.kv_dtype = torch.bfloat16 if int8 and native_bf16() else dtype
         self.n_head = spec.n_head
         self.head_dim = spec.n_embd // spec.n_head
 
@@ -138,7 +155,7 @@ class LeanGPT:
             self.layers.append(layer)
 
     def new_pool(self, slots: int) -> KVPool:
-        return KVPool(self.spec, self.device, self.dtype, slots)
+        return KVPool(self.spec, self.device, self.kv_dtype, slots)
 
     @torch.inference_mode()
     def step(self, pool: KVPool, slots: torch.Tensor, tokens: torch.Tensor, starts: torch.Tensor,
@@ -177,15 +194,15 @@ class LeanGPT:
             # The new keys and values go straight into the pool, then each row reads its slot's
             # first `cols` positions back: one copy of the context per layer, none written back.
             keys, values = pool.keys[layer_no], pool.values[layer_no]  # [slots, P, H, D]
-            keys.index_put_((token_slot, token_pos), k.view(-1, self.n_head, self.head_dim))
-            values.index_put_((token_slot, token_pos), v.view(-1, self.n_head, self.head_dim))
+            keys.index_put_((token_slot, token_pos), k.view(-1, self.n_head, self.head_dim).to(keys.dtype))
+            values.index_put_((token_slot, token_pos), v.view(-1, self.n_head, self.head_dim).to(keys.dtype))
             cache_k = keys[:, :cols].index_select(0, slots).transpose(1, 2)  # [B, cols, H, D] -> [B, H, cols, D]
             cache_v = values[:, :cols].index_select(0, slots).transpose(1, 2)
             padded.index_copy_(0, real, q)
             q_rows = padded.view(batch, new, self.n_head, self.head_dim).transpose(1, 2)  # [B, H, L, D]
-            attn = F.scaled_dot_product_attention(q_rows, cache_k, cache_v, attn_mask=mask,
+            attn = F.scaled_dot_product_attention(q_rows.to(keys.dtype), cache_k, cache_v, attn_mask=mask,
                                                   scale=1.0 / math.sqrt(self.head_dim))  # [B, H, L, D]
-            attn = attn.transpose(1, 2).reshape(batch * new, n_embd).index_select(0, real)  # [N, E]
+            attn = attn.to(x.dtype).transpose(1, 2).reshape(batch * new, n_embd).index_select(0, real)  # [N, E]
             x = x + layer["attn.c_proj"](attn)
             h = F.layer_norm(x, (n_embd,), layer["ln_2.weight"], layer["ln_2.bias"], 1e-5)
             h = gelu_tanh_(layer["mlp.c_fc"](h))
@@ -200,5 +217,5 @@ class LeanGPT:
         hidden  [N, E] states that predict the targets; targets [N]; returns [N] fp32.
         The LM head runs only on these N rows, never on the whole context.
         """
-        logits = (hidden @ self.wte.T if self._head is None else self._head(hidden)).float()  # [N, V]
+        logits = (F.linear(hidden, self.wte) if self._head is None else self._head(hidden)).float()  # [N, V]
         return F.cross_entropy(logits, targets, reduction="none")

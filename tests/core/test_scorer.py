@@ -244,6 +244,26 @@ def test_int8_mode_keeps_the_first_blocks_attention_fp32() -> None:
     assert all(layer[name]._packed is not None for layer in gpt.layers[1:] for name in PROJECTIONS)
     assert gpt._head is not None and LeanGPT(spec, dict(model.state_dict()), torch.device("cpu"))._head is None
 
+
+def test_int8_mode_caches_keys_and_values_in_bf16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logwatch.core.gpt as gpt_module
+
+    spec, model = _random_model()
+    weights = dict(model.state_dict())
+    for native in (True, False):
+        monkeypatch.setattr(gpt_module, "native_bf16", lambda native=native: native)
+        assert LeanGPT(spec, weights, torch.device("cpu"), int8=True).new_pool(2).kv.dtype == \
+            (torch.bfloat16 if native else torch.float32)
+        assert LeanGPT(spec, weights, torch.device("cpu")).new_pool(2).kv.dtype == torch.float32  # exact stays fp32
+    # The cache's own error, apart from int8's: fp32 projections over a bf16 cache, against HF.
+    items = _items(5, 120, 6, spec)
+    gpt = LeanGPT(spec, weights, torch.device("cpu"))
+    gpt.kv_dtype = torch.bfloat16
+    losses = Scorer(gpt, bos_id=BOS, cont_id=CONT, max_batch=8, cache_slots=4, memo_entries=0).score(items)
+    ref = reference_losses(model, spec, items, bos_id=BOS, cont_id=CONT)
+    assert 0 < _max_diff(losses, ref) < 0.1  # this sharpened random model's losses reach 11 nats
+
+
 def test_the_sigmoid_form_of_gelu_is_gpt2s_tanh_gelu() -> None:
     from logwatch.core.gpt import gelu_tanh_
 
