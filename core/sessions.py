@@ -12,10 +12,12 @@ import re
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
-
-import regex
+from typing import TYPE_CHECKING
 
 from .parse import clean_field, parse_line
+
+if TYPE_CHECKING:
+    import regex
 
 BUILTIN_RULE = "builtin"
 
@@ -45,6 +47,8 @@ def compile_session_regex(pattern: str) -> regex.Pattern[str]:
     It is compiled with the ``regex`` engine (Python's syntax) because that one can stop a search
     that runs too long: a user regex must never hang the monitor.
     """
+    import regex  # here, not at the top: importing it takes 0.1 s that only a user regex needs
+
     if not pattern:
         raise SessionRuleError("--session-regex is empty; give a pattern with one capture group, e.g. 'job=(\\w+)'")
     try:

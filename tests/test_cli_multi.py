@@ -117,3 +117,32 @@ def test_busy_cores_sees_a_spinning_process() -> None:
         spinner.kill()
         spinner.wait()
     assert busy is not None and busy >= 0.7  # one whole core, give or take the VM's noise
+
+
+def test_busy_cores_counts_the_start_up_and_not_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured since start-up (no sleep), this process's own work left out: only others count."""
+    import subprocess
+    import sys
+    import time
+
+    from logwatch.tui import common
+
+    def spin(seconds: float) -> None:  # this process busy, as while it imports torch
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+
+    monkeypatch.setattr(common, "_STARTED", common._cpu_sample())
+    spin(0.5)
+    monkeypatch.setattr(time, "sleep", lambda _seconds: pytest.fail("it slept: the start-up was not used"))
+    alone = common.busy_cores()
+    monkeypatch.setattr(common, "_STARTED", common._cpu_sample())
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        spin(0.6)
+        beside = common.busy_cores()
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert alone is not None and alone < 0.5  # its own busy half second is not another process's
+    assert beside is not None and beside >= 0.6  # the spinner's core, give or take start-up and noise

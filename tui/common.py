@@ -171,30 +171,47 @@ def scoring_threads(*, keep_a_core: bool = True) -> int:
 
 
 def busy_cores(seconds: float = 0.1) -> float | None:
-    """How many cores the machine's processes keep busy now (Linux /proc/stat over ``seconds``).
+    """How many cores other processes keep busy now (Linux /proc/stat, less this process's own time).
 
-    Not the load average: that lags by a minute, so it still counts work this process has just
-    finished (learning the log) as another process's. None where /proc/stat cannot be read.
+    Measured since this module was imported when that was 0.1-5 s ago (``logwatch score``'s
+    start-up: importing torch gives the answer for free), else over ``seconds`` of sleep. Not the
+    load average: that lags by a minute, so it still counts work this process has just finished
+    (learning the log) as another process's. None where /proc/stat cannot be read.
     """
     import os
     import time
 
-    def sample() -> tuple[int, int]:
+    start = _STARTED
+    if start is None or not 0.1 <= time.monotonic() - start[0] <= 5.0:
+        start = _cpu_sample()
+        time.sleep(seconds)
+    end = _cpu_sample()
+    if start is None or end is None:
+        return None
+    spent = end[1] - start[1]
+    if spent <= 0:
+        return None
+    others = spent - (end[2] - start[2]) - (end[3] - start[3])  # busy jiffies, ours taken out
+    return max(0.0, others / spent * (os.cpu_count() or 1))
+
+
+def _cpu_sample() -> tuple[float, int, int, int] | None:
+    """(monotonic time, all jiffies, idle jiffies, this process's jiffies); None off Linux."""
+    import os
+    import time
+
+    try:
         with open("/proc/stat", encoding="ascii") as stat:
             fields = [int(x) for x in stat.readline().split()[1:]]
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        return sum(fields), idle
+        times = os.times()
+        own = round((times.user + times.system) * os.sysconf("SC_CLK_TCK"))
+        return time.monotonic(), sum(fields), idle, own
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
-    try:
-        total0, idle0 = sample()
-        time.sleep(seconds)
-        total1, idle1 = sample()
-    except (OSError, ValueError, IndexError):
-        return None
-    spent = total1 - total0
-    if spent <= 0:
-        return None
-    return (spent - (idle1 - idle0)) / spent * (os.cpu_count() or 1)
+
+_STARTED = _cpu_sample()
 
 
 def load_engine(model_dir: str | None, device: str, session_regex: str | None, **kwargs: Any) -> Engine:
