@@ -17,8 +17,6 @@ Three things make this fast, none of which changes a result:
 
 from __future__ import annotations
 
-import hashlib
-from array import array
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,13 +69,6 @@ MAX_BATCH = CACHE_SLOTS
 #: Padded tokens one forward pass takes at most: big enough to keep the matmuls efficient,
 #: small enough that one pass's activations stay a few MB.
 PASS_TOKENS = 4096
-
-
-def _digest(context: list[int], line: list[int]) -> bytes:
-    data = array("i", context)
-    data.append(-1)
-    data.extend(line)
-    return hashlib.blake2b(data.tobytes(), digest_size=16).digest()
 
 
 class Scorer:
@@ -217,8 +208,7 @@ class Scorer:
             window = self._window(session)
             if window.prepare(len(line)):
                 self.parking.drop(session)  # what it parked belongs to its previous start
-            context = window.tokens()
-            key = _digest(context, line)
+            key = window.key(line)
             hit = self._memo.get(key)
             if hit is not None:
                 self._memo.move_to_end(key)
@@ -229,8 +219,8 @@ class Scorer:
                 repeats.append((window, line, index, first_of[key]))
             else:
                 first_of[key] = index
-                pending.extend(self._chain(_Feed(session, window, context, [(line, index, key)]), items, queues,
-                                           results))
+                pending.extend(self._chain(_Feed(session, window, window.tokens(), [(line, index, key)]), items,
+                                           queues, results))
         done = 0
         while done < len(pending):
             batch = pending[done : done + self.max_batch]  # max_batch may shrink after an OOM
@@ -256,11 +246,9 @@ class Scorer:
         queue = queues.pop(first.session, None) or deque()
         for index in queue:
             line = items[index][1]
-            slid = shadow.prepare(len(line))  # the shadow has begun, so True means it slid
-            context = shadow.tokens()
-            if slid:
-                rows.append(_Feed(first.session, first.window, context, [], fresh=True))
-            rows[-1].segments.append((line, index, _digest(context, line)))
+            if shadow.prepare(len(line)):  # the shadow has begun, so True means it slid
+                rows.append(_Feed(first.session, first.window, shadow.tokens(), [], fresh=True))
+            rows[-1].segments.append((line, index, shadow.key(line)))
             shadow.append(line)
         rows[-1].final = shadow
         kept = [rows[0]]
@@ -377,6 +365,7 @@ class Scorer:
             self._slot_owner[feed.slot] = feed.session
         final = feed.final
         window.marker, window.lines, window.length, window.starts = final.marker, final.lines, final.length, final.starts
+        window._hash = final._hash  # the shadow's running hash went on through the chain's lines
         window.slot, window.cached = feed.slot, feed.start + len(feed.tokens)
         window.last_hidden = feed.last
 

@@ -10,14 +10,19 @@ windows the scorer will hold, so the model learns the contexts it is scored in.
 
 from __future__ import annotations
 
+import hashlib
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .spec import ModelSpec
 
 if TYPE_CHECKING:
     import torch
+
+
+_SEPARATOR = array("i", [-1]).tobytes()
 
 
 @dataclass
@@ -39,6 +44,9 @@ class SessionWindow:
     starts: int = 0
     """How many times the window has started (first line, slides): positions cached at one start
     mean nothing at another."""
+    _hash: Any = None
+    """A running hash of :meth:`tokens` once :meth:`key` was asked for: a key costs the line's
+    bytes, not the window's."""
 
     def prepare(self, line_len: int) -> bool:
         """Make room for a line of ``line_len`` tokens, sliding the window if needed.
@@ -47,7 +55,7 @@ class SessionWindow:
         before the line are a new sequence, which training cuts and the scorer reads afresh.
         """
         if self.length == 0:
-            self.marker, self.length, self.cached = self.bos_id, 1, 0
+            self.marker, self.length, self.cached, self._hash = self.bos_id, 1, 0, None
             self.starts += 1
             return True
         if self.length + line_len > self.spec.n_ctx:
@@ -60,6 +68,7 @@ class SessionWindow:
                 total += len(line)
             # Positions shift, so the cache is useless: the next forward re-reads the window.
             self.marker, self.lines, self.length, self.cached = self.cont_id, kept, 1 + total, 0
+            self._hash = None
             self.starts += 1
             return True
         return False
@@ -67,7 +76,7 @@ class SessionWindow:
     def copy(self) -> SessionWindow:
         """The same lines and marker, without the cache (a window to plan ahead with)."""
         return SessionWindow(self.spec, self.bos_id, self.cont_id, self.marker, deque(self.lines), self.length,
-                             starts=self.starts)
+                             starts=self.starts, _hash=None if self._hash is None else self._hash.copy())
 
     def tokens(self) -> list[int]:
         out = [self.marker]
@@ -75,6 +84,18 @@ class SessionWindow:
             out.extend(line)
         return out
 
+    def key(self, line: list[int]) -> bytes:
+        """A digest of (the window's tokens, ``line``): equal exactly when both are equal (128
+        bits), whatever the session; what the scorer's memo is keyed by."""
+        if self._hash is None:
+            self._hash = hashlib.blake2b(array("i", self.tokens()).tobytes(), digest_size=16)
+        key = self._hash.copy()
+        key.update(_SEPARATOR)  # no line is -1: a window and a line never read as another pair
+        key.update(array("i", line).tobytes())
+        return key.digest()
+
     def append(self, line: list[int]) -> None:
         self.lines.append(line)
         self.length += len(line)
+        if self._hash is not None:
+            self._hash.update(array("i", line).tobytes())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import deque
 
 import pytest
 import torch
@@ -120,6 +121,29 @@ def test_window_slides_by_whole_lines() -> None:
     assert len(tokens) <= spec.n_ctx
     assert tokens[-7:] == [19] * 6 + [EOL]  # the newest line is whole
     assert (len(tokens) - 1) % 7 == 0  # only whole lines
+
+
+def test_a_windows_memo_key_follows_its_tokens_through_appends_slides_and_copies() -> None:
+    spec = ModelSpec(vocab_size=100, n_ctx=32, max_line_tokens=8)
+    rng = random.Random(3)
+
+    def rebuilt(window: SessionWindow) -> SessionWindow:  # the same tokens, no running hash behind them
+        return SessionWindow(spec, BOS, CONT, window.marker, deque(window.lines), window.length)
+
+    window = SessionWindow(spec, BOS, CONT)
+    keys = set()
+    for i in range(40):
+        line = [rng.randrange(4, 9) for _ in range(rng.randrange(1, 7))] + [EOL]
+        window.prepare(len(line))
+        if i % 3:  # some steps ask for a key (starting the running hash), some only append
+            key = window.key(line)
+            assert key == rebuilt(window).key(line) == window.copy().key(line)
+            keys.add((tuple(window.tokens()), tuple(line), key))
+        window.append(line)
+    shadow = window.copy()
+    shadow.append([5, EOL])  # a copy goes on alone
+    assert window.key([6, EOL]) == rebuilt(window).key([6, EOL]) != shadow.key([6, EOL])
+    assert len({key for _, _, key in keys}) == len({(tokens, line) for tokens, line, _ in keys})
 
 
 def test_dropping_a_session_frees_its_slot() -> None:
