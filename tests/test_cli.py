@@ -288,3 +288,15 @@ def test_score_follow_judges_sessions_that_go_quiet_while_still_running(checked_
         proc.wait(30)
     assert next(r for r in rows if r.get("session_end") == victim)["alert"] is True
     assert sum("session_end" not in r for r in rows) == len(texts)
+
+
+def test_every_command_collects_young_garbage_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scoring's heap is large and its young objects short-lived: the default 700 walks it too often."""
+    import gc
+
+    from logwatch.tui.cli import GC_YOUNG_THRESHOLD
+
+    monkeypatch.setattr(gc, "set_threshold", lambda *t: seen.append(t))
+    seen: list[tuple[int, ...]] = []
+    assert run("models", "--json").exit_code == 0
+    assert seen and seen[-1][0] == GC_YOUNG_THRESHOLD >= 10_000
