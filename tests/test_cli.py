@@ -300,3 +300,49 @@ def test_every_command_collects_young_garbage_less_often(monkeypatch: pytest.Mon
     seen: list[tuple[int, ...]] = []
     assert run("models", "--json").exit_code == 0
     assert seen and seen[-1][0] == GC_YOUNG_THRESHOLD >= 10_000
+
+
+def test_the_process_leaves_quickly_with_its_exit_handlers_run_and_its_code(tiny_model_dir: Path, incident_log,
+                                                                            tmp_path: Path) -> None:
+    """Subprocess: the entry point skips the interpreter's teardown, not exit handlers or the status."""
+    path, log = incident_log
+    marker = tmp_path / "handler-ran"
+    code = ("import atexit, pathlib, sys\n"
+            f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
+            "from logwatch.tui.cli import main\n"
+            "main(sys.argv[1:])\n")
+    cmd = [sys.executable, "-c", code, "score", str(path), "--model", str(tiny_model_dir), "--fail-on-alert"]
+    done = subprocess.run(cmd, capture_output=True, timeout=120)
+    assert done.returncode == 1, done.stderr  # an alert: --fail-on-alert's status survives the quick exit
+    assert len(done.stdout.splitlines()) == len(log.lines)  # every row flushed
+    assert marker.read_text() == "yes"
+
+
+def test_leaving_waits_for_our_threads_and_for_message_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import atexit
+    import os
+    import threading
+
+    from logwatch.tui.cli import leave
+
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: handled.append(True))  # not pytest's own, here
+    handled: list[bool] = []
+    monkeypatch.setattr(os, "_exit", lambda status: pytest.fail(f"left at once with {status}"))
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        with pytest.raises(SystemExit) as info:  # the usual exit, which joins the thread
+            leave(3)
+        assert info.value.code == 3
+    finally:
+        release.set()
+        worker.join()
+    with pytest.raises(SystemExit) as info:
+        leave("logwatch: a message")  # the interpreter prints it and exits 1
+    assert info.value.code == "logwatch: a message"
+    exits: list[int] = []
+    monkeypatch.setattr(os, "_exit", exits.append)
+    leave(None)
+    leave(2)
+    assert exits == [0, 2] and handled == [True, True]

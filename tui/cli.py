@@ -51,6 +51,40 @@ class DefaultGroup(click.Group):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """The process's entry point (tests call :meth:`main`): run, then leave quickly."""
+        try:
+            return self.main(*args, **kwargs)
+        except SystemExit as exc:
+            leave(exc.code)
+
+
+def leave(code: object) -> None:
+    """End the process once the command is done, skipping the interpreter's teardown.
+
+    Tearing down the modules torch brings takes 0.4-0.5 s after every command that scored (on
+    the 2-core test machine; 0.01 s without torch), however little it scored. Exit handlers
+    still run (temporary directories, the recording's and the log's own) and the standard
+    streams are flushed first; with a thread of ours still running, or a stream that cannot be
+    flushed, it is the usual exit.
+    """
+    import atexit
+    import os
+    import threading
+
+    status = 0 if code is None else code if isinstance(code, int) else 1
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if others or not isinstance(code, (int, type(None))):
+        raise SystemExit(code)  # the usual exit: it joins the threads, prints a message code
+    atexit._run_exitfuncs()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        raise SystemExit(code) from None
+    os._exit(status)
+
 
 model_option = click.option(
     "--model", "model_dir", metavar="DIR", default=None,
