@@ -266,7 +266,14 @@ def test_int8_mode_keeps_the_first_blocks_attention_fp32() -> None:
     assert first["attn.c_attn"]._packed is None and first["attn.c_proj"]._packed is None  # the outliers
     assert first["mlp.c_fc"]._packed is not None and first["mlp.c_proj"]._packed is not None
     assert all(layer[name]._packed is not None for layer in gpt.layers[1:] for name in PROJECTIONS)
-    assert gpt._head is not None and LeanGPT(spec, dict(model.state_dict()), torch.device("cpu"))._head is None
+    exact = LeanGPT(spec, dict(model.state_dict()), torch.device("cpu"))
+    assert gpt._head is not None and exact._head is None
+    # int8 mode takes torch's erf GELU (faster, within 5e-4 of GPT-2's tanh form); fp32 keeps GPT-2's own
+    from logwatch.core.gpt import gelu_tanh_
+
+    assert gpt._gelu is torch.nn.functional.gelu and exact._gelu is gelu_tanh_
+    x = torch.linspace(-8, 8, 4001)
+    assert (torch.nn.functional.gelu(x) - gelu_tanh_(x.clone())).abs().max() < 5e-4
 
 
 def test_int8_mode_caches_keys_and_values_in_bf16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
