@@ -363,9 +363,7 @@ class Scorer:
             if window.slot is not None:
                 self._release_slot(window.slot, window)
             self._slot_owner[feed.slot] = feed.session
-        final = feed.final
-        window.marker, window.lines, window.length, window.starts = final.marker, final.lines, final.length, final.starts
-        window._hash = final._hash  # the shadow's running hash went on through the chain's lines
+        window.adopt(feed.final)
         window.slot, window.cached = feed.slot, feed.start + len(feed.tokens)
         window.last_hidden = feed.last
 

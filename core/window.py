@@ -78,6 +78,12 @@ class SessionWindow:
         return SessionWindow(self.spec, self.bos_id, self.cont_id, self.marker, deque(self.lines), self.length,
                              starts=self.starts, _hash=None if self._hash is None else self._hash.copy())
 
+    def adopt(self, plan: SessionWindow) -> None:
+        """Take on the lines, marker and running hash of ``plan`` (a :meth:`copy` that went on
+        ahead); the cache fields stay for the caller to set."""
+        self.marker, self.lines, self.length, self.starts = plan.marker, plan.lines, plan.length, plan.starts
+        self._hash = plan._hash
+
     def tokens(self) -> list[int]:
         out = [self.marker]
         for line in self.lines:

@@ -64,9 +64,9 @@ def leave(code: object) -> None:
 
     Tearing down the modules torch brings takes 0.4-0.5 s after every command that scored (on
     the 2-core test machine; 0.01 s without torch), however little it scored. Exit handlers
-    still run (temporary directories, the recording's and the log's own) and the standard
-    streams are flushed first; with a thread of ours still running, or a stream that cannot be
-    flushed, it is the usual exit.
+    still run (whatever the program or a library registered, temporary directories included)
+    and the standard streams are flushed first. With a non-daemon thread still running, an
+    exit code that is a message, or a stream that cannot be flushed, it is the usual exit.
     """
     import atexit
     import os
