@@ -131,7 +131,12 @@ def main() -> None:
     parser.add_argument("--learn", default="off", help="the app's --learn (default off: the bundled model as is)")
     parser.add_argument("--relearn", type=int, default=0, help="the app's --relearn (default 0: only on key L)")
     args = parser.parse_args()
+    import gc
+
     from logwatch.core.generator import INCIDENT_KINDS, generate_log
+    from logwatch.tui.cli import GC_YOUNG_THRESHOLD
+
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)  # as the logwatch command runs the app
 
     lines: list[str] = []
     if args.real:
