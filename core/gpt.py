@@ -190,6 +190,8 @@ class LeanGPT:
         key_pos = torch.arange(cols, device=self.device)
         mask = (key_pos[None, None, :] <= positions[:, :, None])[:, None, :, :]  # [B, 1, L, cols]
         padded = torch.zeros((batch * new, n_embd), device=self.device, dtype=x.dtype)  # [B*L, E]
+        # Queries are laid out padded in the cache's dtype: only the N real rows are converted.
+        q_padded = padded if self.kv_dtype == x.dtype else torch.zeros_like(padded, dtype=self.kv_dtype)
 
         for layer_no, layer in enumerate(self.layers):
             h = F.layer_norm(x, (n_embd,), layer["ln_1.weight"], layer["ln_1.bias"], 1e-5)
@@ -202,11 +204,11 @@ class LeanGPT:
             values.index_put_((token_slot, token_pos), v.view(-1, self.n_head, self.head_dim).to(keys.dtype))
             cache_k = keys[:, :cols].index_select(0, slots).transpose(1, 2)  # [B, cols, H, D] -> [B, H, cols, D]
             cache_v = values[:, :cols].index_select(0, slots).transpose(1, 2)
-            padded.index_copy_(0, real, q)
-            q_rows = padded.view(batch, new, self.n_head, self.head_dim).transpose(1, 2)  # [B, H, L, D]
-            attn = F.scaled_dot_product_attention(q_rows.to(keys.dtype), cache_k, cache_v, attn_mask=mask,
+            q_padded.index_copy_(0, real, q.to(q_padded.dtype))
+            q_rows = q_padded.view(batch, new, self.n_head, self.head_dim).transpose(1, 2)  # [B, H, L, D]
+            attn = F.scaled_dot_product_attention(q_rows, cache_k, cache_v, attn_mask=mask,
                                                   scale=1.0 / math.sqrt(self.head_dim))  # [B, H, L, D]
-            attn = attn.to(x.dtype).transpose(1, 2).reshape(batch * new, n_embd).index_select(0, real)  # [N, E]
+            attn = attn.transpose(1, 2).reshape(batch * new, n_embd).index_select(0, real).to(x.dtype)  # [N, E]
             x = x + layer["attn.c_proj"](attn)
             h = F.layer_norm(x, (n_embd,), layer["ln_2.weight"], layer["ln_2.bias"], 1e-5)
             h = self._gelu(layer["mlp.c_fc"](h))
