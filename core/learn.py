@@ -141,6 +141,7 @@ def usable_sessions(texts: Sequence[tuple[str, str]], rule: str, config: LearnCo
                     known_normal: KnownNormal | None = None) -> tuple[dict[str, list[str]], dict[str, int]]:
     """The window's sessions without what may be the incident; and counts of what was left out."""
     patterns = [masked_line(parse_line(text)) for _, text in texts]
+    pattern_of = dict(zip((text for _, text in texts), patterns))  # the same text, the same pattern
     counts = Counter(patterns)
     rare = max(1.0, config.rare_error_share * len(texts))
     late = len(texts) * config.late_share
@@ -161,7 +162,7 @@ def usable_sessions(texts: Sequence[tuple[str, str]], rule: str, config: LearnCo
     kept: dict[str, list[str]] = {}
     dropped_lines = dropped_sessions = 0
     for key, lines in sessions.items():
-        bad = _left_out(lines, suspect)
+        bad = _left_out(lines, suspect, pattern_of)
         if not any(bad):
             kept[key] = lines
         elif len(lines) <= LONG_SESSION_LINES and not key.startswith("<unkeyed:"):
@@ -176,29 +177,33 @@ def usable_sessions(texts: Sequence[tuple[str, str]], rule: str, config: LearnCo
                   "error_patterns_left_out": len(suspect)}
 
 
-def error_patterns(sessions: dict[str, list[str]]) -> Counter[str]:
-    """Error-level patterns (and how many lines of each) among the lines to learn from."""
-    found: Counter[str] = Counter()
+def session_patterns(sessions: dict[str, list[str]]) -> tuple[list[list[str]], Counter[str]]:
+    """Each session's patterns (masked lines) in order, and the error-level ones among them with
+    how many lines each: what the model learns, and which errors it learns as normal."""
+    masked: list[list[str]] = []
+    errors: Counter[str] = Counter()
     for lines in sessions.values():
+        patterns: list[str] = []
         for text in lines:
             parsed = parse_line(text)
+            patterns.append(masked_line(parsed))
             if is_error_level(parsed.level, parsed.message):
-                found[masked_line(parsed)] += 1
-    return found
+                errors[patterns[-1]] += 1
+        masked.append(patterns)
+    return masked, errors
 
 
-def _left_out(lines: Sequence[str], suspect: set[str]) -> list[bool]:
+def _left_out(lines: Sequence[str], suspect: set[str], pattern_of: dict[str, str]) -> list[bool]:
     """Which of a session's lines go: the suspect ones, each with the rest of its entry (the
     lines that continue it, :func:`~logwatch.core.sessions.is_continuation`). Left behind, a
     traceback's source lines (``    filter_properties)``) would be held out as normal; on a log
-    of multi-line entries they set the learned threshold."""
+    of multi-line entries they set the learned threshold. ``pattern_of``: each text's pattern."""
     out: list[bool] = []
     dropping = False
     for text in lines:
-        parsed = parse_line(text)
-        if masked_line(parsed) in suspect:
+        if pattern_of[text] in suspect:
             dropping = True
-        elif not (dropping and is_continuation(text, parsed.fmt)):
+        elif not (dropping and is_continuation(text)):
             dropping = False
         out.append(dropping)
     return out
@@ -240,12 +245,11 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
         raise LearnError(f"too few lines to learn from: {usable} usable {what} (at least {config.min_lines})")
     # Error lines kept are learned as this log's normal: frequent ones are its routine (BGL's
     # FATAL lines), or an incident in full swing when learning began. The summary names them.
-    learned_errors = error_patterns(kept)
+    masked, learned_errors = session_patterns(kept)  # per session, in order
     errors = sum(learned_errors.values())
     if errors > config.max_error_share * usable:
         raise LearnError(f"{errors / usable:.0%} of the usable lines are errors: learning them would learn an "
                          "incident as normal")
-    masked = [[masked_line(parse_line(t)) for t in lines] for lines in kept.values()]  # per session, in order
     masked_all = [pattern for patterns in masked for pattern in patterns]
     distinct = len(set(masked_all)) / len(masked_all)
     if distinct > config.max_distinct_share:

@@ -15,9 +15,9 @@ from logwatch.core.known_normal import KnownNormal
 from logwatch.core.learn import (
     LearnConfig,
     LearnError,
-    error_patterns,
     learn,
     learned_dir_name,
+    session_patterns,
     transfer_embeddings,
     usable_sessions,
 )
@@ -55,7 +55,7 @@ def test_rare_errors_and_late_rare_warnings_are_left_out_but_routine_ones_stay()
     assert sum("routine probe failure" in t for t in lines) == 40 and any("Unknown base file" in t for t in lines)
     assert left == {"lines_left_out": 3, "sessions_left_out": 1, "error_patterns_left_out": 2}
     # what is kept is learned as normal, and the operator is told which errors that includes
-    assert error_patterns(kept) == {"ERROR nova.virt.libvirt routine probe failure": 40}
+    assert session_patterns(kept)[1] == {"ERROR nova.virt.libvirt routine probe failure": 40}
     summary = {"error_patterns_learned": 1, "errors_learned": [["ERROR nova.virt.libvirt routine probe failure", 40]]}
     assert learned_errors_note(summary) == ("; learned as normal: 1 error pattern, the most frequent "
                                             "'ERROR nova.virt.libvirt routine probe failure' (40 lines)")
