@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .alerts import AlertRule
-from .calibrate import Calibration, calibrate, session_losses, token_maxima
+from .calibrate import Calibration, calibrate, costliest_token_losses, session_losses
 from .masking import mask_line
 from .session_check import SessionCheck
 from .spec import save_patterns, session_pairs
@@ -70,7 +70,7 @@ def calibrate_engine(engine: Engine, lines: Iterable[LogLine], *, method: str = 
             masked.setdefault(line.session, []).append(mask_line(line.text))
         flagged = {key for key, score in check.score_many(masked).items() if check.flags(score)}
     result = calibrate(session_losses(scored), method=method, max_fpr=max_fpr, min_lines=min_lines,
-                       details=details, flagged_elsewhere=flagged, token_maxima=token_maxima(scored))
+                       details=details, flagged_elsewhere=flagged, token_maxima=costliest_token_losses(scored))
     if stored is not None:
         result = replace(result, session_check=stored)
     return result

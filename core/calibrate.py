@@ -185,7 +185,7 @@ def _quantile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def token_maxima(scored: Iterable) -> list[float]:
+def costliest_token_losses(scored: Iterable) -> list[float]:
     """Each scored line's largest token loss (lines without tokens are skipped)."""
     return [top for line in scored if (top := line.top_token) is not None]
 

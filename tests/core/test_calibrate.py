@@ -115,7 +115,7 @@ def test_sessions_the_session_check_flags_count_against_the_same_budget(scores: 
 
 
 def test_the_token_threshold_is_the_largest_token_loss_most_normal_lines_stay_under(tmp_path) -> None:
-    from logwatch.core.calibrate import TOKEN_QUANTILE, Calibration, token_maxima, token_threshold
+    from logwatch.core.calibrate import TOKEN_QUANTILE, Calibration, costliest_token_losses, token_threshold
     from logwatch.core.spec import ModelDirError
 
     maxima = [float(i) for i in range(1, 2001)]  # 2,000 lines: 0.1% of them (2) may be over it
@@ -123,7 +123,7 @@ def test_the_token_threshold_is_the_largest_token_loss_most_normal_lines_stay_un
     assert token_threshold([]) is None and token_threshold([math.nan, 2.0]) == 2.0
     lines = [ScoredLine(n=1, source="f", arrival=0.0, text="a", session="s", tokens=(("a", 0.5), ("b", 3.25))),
              ScoredLine(n=2, source="f", arrival=0.0, text="b", session="s")]  # not scored: no tokens
-    assert token_maxima(lines) == [3.25]
+    assert costliest_token_losses(lines) == [3.25]
     result = calibrate({"s": [0.1, 0.2]}, token_maxima=[1.0, 4.0])
     assert result.token_threshold == 4.0 and calibrate({"s": [0.1]}).token_threshold is None
     result.save(tmp_path)
