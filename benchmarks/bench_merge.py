@@ -90,7 +90,7 @@ def score(paths: list[Path]) -> tuple[float, int, float]:
                "r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, check=True); "
                "print(time.perf_counter() - t, r.stdout.count(b'\\n'), "
                "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
-    cmd = [sys.executable, "-c", wrapper, sys.executable, "-m", "logwatch.tui.cli", "score", *map(str, paths),
+    cmd = [sys.executable, "-c", wrapper, sys.executable, "-m", "logwatch.cli.main", "score", *map(str, paths),
            "--learn", "off", "--device", "cpu"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), int(out[1]), float(out[2])

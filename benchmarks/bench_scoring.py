@@ -144,7 +144,7 @@ def main() -> None:
     if args.whole:
         joined = Path(tmp.name) / "bench.log"  # one file: `score` reads one PATH
         joined.write_text("\n".join(texts) + "\n", encoding="utf-8")
-        whole_cmd = [sys.executable, "-m", "logwatch.tui.cli", "score", str(joined), "--learn", "off"]
+        whole_cmd = [sys.executable, "-m", "logwatch.cli.main", "score", str(joined), "--learn", "off"]
         if args.model:
             whole_cmd += ["--model", args.model]
     engine_s, scored, engine = run_engine(args.model, lines, args.batch, not args.no_memo, "fp32")

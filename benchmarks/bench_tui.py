@@ -133,8 +133,8 @@ def main() -> None:
     args = parser.parse_args()
     import gc
 
+    from logwatch.cli.main import GC_YOUNG_THRESHOLD
     from logwatch.core.generator import INCIDENT_KINDS, generate_log
-    from logwatch.tui.cli import GC_YOUNG_THRESHOLD
 
     gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)  # as the logwatch command runs the app
 

@@ -28,7 +28,7 @@ def score(log: str, state: Path, relearn: int) -> tuple[dict[str, bool], list[st
     """Each session's verdict, the stderr notes and the wall time of one ``logwatch score`` run."""
     env = {**os.environ, "XDG_STATE_HOME": str(state)}
     started = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "logwatch.tui.cli", "score", log, "--relearn", str(relearn)],
+    run = subprocess.run([sys.executable, "-m", "logwatch.cli.main", "score", log, "--relearn", str(relearn)],
                          env=env, capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - started
     alerted: dict[str, bool] = {}

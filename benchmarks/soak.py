@@ -56,7 +56,7 @@ def write_mixed_log(path: Path, n: int, seed: int = 5) -> None:
 
 
 def _score(args: list[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "logwatch.tui.cli", "score", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "logwatch.cli.main", "score", *args], capture_output=True,
                           timeout=3600, **kw)  # type: ignore[call-overload]
 
 
@@ -78,7 +78,7 @@ def headless(log: Path, work: Path, model: list[str], n: int) -> dict:
 
 def killed(log: Path, work: Path, model: list[str], wait_bytes: int = 200_000) -> dict:
     rec = work / "b.lwrec"
-    cmd = [sys.executable, "-m", "logwatch.tui.cli", "score", str(log), "--follow", "--record", str(rec), *model]
+    cmd = [sys.executable, "-m", "logwatch.cli.main", "score", str(log), "--follow", "--record", str(rec), *model]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and not (rec.exists() and rec.stat().st_size > wait_bytes):

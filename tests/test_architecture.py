@@ -31,12 +31,12 @@ def test_engine_import_does_not_load_torch() -> None:
 
 
 def test_help_does_not_import_torch_or_textual() -> None:
-    code = ("import sys\nfrom click.testing import CliRunner\nfrom logwatch.tui.cli import main\n"
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom logwatch.cli.main import main\n"
             "r = CliRunner().invoke(main, ['--help'])\nassert r.exit_code == 0, r.output\n"
             "assert 'score' in r.output\n"
             "for sub in ('score', 'train', 'calibrate', 'eval', 'watch'):\n"
             "    r = CliRunner().invoke(main, [sub, '--help']); assert r.exit_code == 0, r.output\n")
     loaded = _modules_after(code)
-    assert "logwatch.tui.cli" in loaded
+    assert "logwatch.cli.main" in loaded
     assert "torch" not in loaded
     assert "textual" not in loaded

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from logwatch.cli.main import main
 from logwatch.core.generator import generate_log
-from logwatch.tui.cli import main
 
 KEYS = {"n", "ts", "source", "session", "text", "loss", "alert", "why"}  # "why", "source" added 2026-12-01 (docs/DESIGN.md §4)
 
@@ -156,10 +156,10 @@ def test_score_reads_stdin_and_replays_its_recording(tiny_model_dir: Path, incid
     """Subprocess: a real pipe on stdin, a recording, and a replay giving the same output."""
     path, log = incident_log
     rec = tmp_path / "run.lwrec"
-    cmd = [sys.executable, "-m", "logwatch.tui.cli", "score", "-", "--model", str(tiny_model_dir), "--record", str(rec)]
+    cmd = [sys.executable, "-m", "logwatch.cli.main", "score", "-", "--model", str(tiny_model_dir), "--record", str(rec)]
     live = subprocess.run(cmd, input=path.read_bytes(), capture_output=True, timeout=120)
     assert live.returncode == 0, live.stderr
-    replay = subprocess.run([sys.executable, "-m", "logwatch.tui.cli", "score", "--replay", str(rec)],
+    replay = subprocess.run([sys.executable, "-m", "logwatch.cli.main", "score", "--replay", str(rec)],
                             capture_output=True, timeout=120)
     assert replay.returncode == 0, replay.stderr
     live_rows = [json.loads(x) for x in live.stdout.splitlines()]
@@ -169,7 +169,7 @@ def test_score_reads_stdin_and_replays_its_recording(tiny_model_dir: Path, incid
 
 def test_no_input_on_a_terminal_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
-    from logwatch.tui import commands
+    from logwatch.cli import commands
 
     with pytest.raises(commands.LogwatchError) as info:
         commands.resolve_inputs(())
@@ -267,7 +267,7 @@ def test_score_follow_judges_sessions_that_go_quiet_while_still_running(checked_
     texts, victim = truncated
     log = tmp_path / "live.log"
     log.write_text("\n".join(texts) + "\n")
-    cmd = [sys.executable, "-m", "logwatch.tui.cli", "score", str(log), "--follow", "--model", str(checked_model),
+    cmd = [sys.executable, "-m", "logwatch.cli.main", "score", str(log), "--follow", "--model", str(checked_model),
            "--session-ends", "--idle-seconds", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rows: list[dict] = []
@@ -294,7 +294,7 @@ def test_every_command_collects_young_garbage_less_often(monkeypatch: pytest.Mon
     """Scoring's heap is large and its young objects short-lived: the default 700 walks it too often."""
     import gc
 
-    from logwatch.tui.cli import GC_YOUNG_THRESHOLD
+    from logwatch.cli.main import GC_YOUNG_THRESHOLD
 
     monkeypatch.setattr(gc, "set_threshold", lambda *t: seen.append(t))
     seen: list[tuple[int, ...]] = []
@@ -309,7 +309,7 @@ def test_the_process_leaves_quickly_with_its_exit_handlers_run_and_its_code(tiny
     marker = tmp_path / "handler-ran"
     code = ("import atexit, pathlib, sys\n"
             f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
-            "from logwatch.tui.cli import main\n"
+            "from logwatch.cli.main import main\n"
             "main(sys.argv[1:])\n")
     cmd = [sys.executable, "-c", code, "score", str(path), "--model", str(tiny_model_dir), "--fail-on-alert"]
     done = subprocess.run(cmd, capture_output=True, timeout=120)
@@ -323,7 +323,7 @@ def test_leaving_waits_for_our_threads_and_for_message_codes(monkeypatch: pytest
     import os
     import threading
 
-    from logwatch.tui.cli import leave
+    from logwatch.cli.main import leave
 
     monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: handled.append(True))  # not pytest's own, here
     handled: list[bool] = []

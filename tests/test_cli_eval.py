@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from logwatch.cli.main import main
 from logwatch.core.parse import timestamp_seconds
-from logwatch.tui.cli import main
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
 CONTRACT = {"sessions", "anomalous", "precision", "recall", "f1", "fpr", "auroc", "auprc", "threshold"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from logwatch.tui.cli import main
+from logwatch.cli.main import main
 
 
 def run(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
@@ -71,7 +71,7 @@ def test_a_pipe_mixes_in_with_files(tiny_model_dir: Path, two_logs) -> None:
 def test_scoring_leaves_a_core_free_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from logwatch.tui.common import scoring_threads
+    from logwatch.core.threads import scoring_threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
@@ -87,8 +87,8 @@ def test_scoring_leaves_a_core_free_unless_told(monkeypatch: pytest.MonkeyPatch)
 def test_headless_scoring_takes_every_core_of_an_idle_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from logwatch.tui import common
-    from logwatch.tui.common import scoring_threads
+    from logwatch.core import threads as common
+    from logwatch.core.threads import scoring_threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
@@ -108,7 +108,7 @@ def test_busy_cores_sees_a_spinning_process() -> None:
     import subprocess
     import sys
 
-    from logwatch.tui.common import busy_cores
+    from logwatch.core.threads import busy_cores
 
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
@@ -125,7 +125,7 @@ def test_busy_cores_counts_the_start_up_and_not_this_process(monkeypatch: pytest
     import sys
     import time
 
-    from logwatch.tui import common
+    from logwatch.core import threads as common
 
     def spin(seconds: float) -> None:  # this process busy, as while it imports torch
         end = time.monotonic() + seconds

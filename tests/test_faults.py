@@ -25,7 +25,7 @@ def _wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-unty
 
 
 def _score_follow(model: Path, log: Path, rec: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "logwatch.tui.cli", "score", str(log), "--follow", "--model", str(model),
+    cmd = [sys.executable, "-m", "logwatch.cli.main", "score", str(log), "--follow", "--model", str(model),
            "--record", str(rec)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -73,7 +73,7 @@ def test_kill_9_mid_run_leaves_a_replayable_recording(tiny_model_dir: Path, tmp_
     recorded = list(records)
     assert recorded, "nothing replayable after kill -9"
     assert [r.text for r in recorded] == lines[: len(recorded)]  # a prefix: nothing lost before the tear
-    replay = subprocess.run([sys.executable, "-m", "logwatch.tui.cli", "score", "--replay", str(rec)],
+    replay = subprocess.run([sys.executable, "-m", "logwatch.cli.main", "score", "--replay", str(rec)],
                             capture_output=True, timeout=60)
     assert replay.returncode == 0
     assert len(replay.stdout.splitlines()) == len(recorded)

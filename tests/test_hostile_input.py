@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def logwatch(*args: str, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "logwatch.tui.cli", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "logwatch.cli.main", *args], input=stdin, capture_output=True,
                           timeout=timeout, check=False)
 
 
@@ -248,7 +248,7 @@ def test_c1_controls_and_bidi_overrides_leave_score_escaped(tiny_model_dir: Path
 def test_a_full_or_closed_output_is_one_line(tiny_model_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "x.log"
     log.write_text("INFO nova.x one\n")
-    base = [sys.executable, "-m", "logwatch.tui.cli", "score", str(log), "--model", str(tiny_model_dir), "--learn", "off"]
+    base = [sys.executable, "-m", "logwatch.cli.main", "score", str(log), "--model", str(tiny_model_dir), "--learn", "off"]
     with open("/dev/full", "wb") as full:
         result = subprocess.run(base, stdout=full, stderr=subprocess.PIPE, timeout=120, check=False)
     assert result.returncode == 1 and b"cannot write the scored lines: No space left" in result.stderr
@@ -269,7 +269,7 @@ def test_a_full_or_closed_output_is_one_line(tiny_model_dir: Path, tmp_path: Pat
 def test_replay_options_that_would_be_ignored_are_refused(args: list[str], message: str, tmp_path: Path) -> None:
     (tmp_path / "x.log").write_text("INFO x\n")
     RecordingWriter(tmp_path / "r.lwrec").close()
-    result = subprocess.run([sys.executable, "-m", "logwatch.tui.cli", *args], cwd=tmp_path, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "logwatch.cli.main", *args], cwd=tmp_path, capture_output=True,
                             timeout=60, check=False)
     assert result.returncode == 2 and message in no_traceback(result)
 

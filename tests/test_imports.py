@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = {"core": "logwatch.core", "tui": "logwatch.tui", "themes": "logwatch.themes"}
+PACKAGES = {"cli": "logwatch.cli", "core": "logwatch.core", "tui": "logwatch.tui", "themes": "logwatch.themes"}
 
 
 def _module_name(path: Path) -> str:

@@ -16,7 +16,7 @@ def _logwatch(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
     import os
 
     env = {**os.environ, "XDG_STATE_HOME": str(env_home)}
-    return subprocess.run([sys.executable, "-m", "logwatch.tui.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "logwatch.cli.main", *args], capture_output=True, text=True,
                           timeout=600, env=env, stdin=subprocess.DEVNULL)
 
 
@@ -120,7 +120,7 @@ def test_eval_learn_measures_the_learning_path_on_labelled_lines(other_log, tmp_
 def test_relearn_takes_0_or_a_sensible_number_of_lines(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from logwatch.tui.cli import main
+    from logwatch.cli.main import main
 
     log = tmp_path / "x.log"
     log.write_text("INFO a\n")

@@ -27,7 +27,7 @@ def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "sitecustomize.py").write_text(GUARD)
     env = {**os.environ, "PYTHONPATH": str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0"}  # offline must not depend on these
-    return subprocess.run([sys.executable, "-m", "logwatch.tui.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "logwatch.cli.main", *args], capture_output=True, text=True,
                           timeout=300, env=env, cwd=tmp_path)
 
 

@@ -145,10 +145,9 @@ class Pipeline:
         self.post(StatusChanged(status))
 
     def _live(self) -> None:
+        from logwatch.cli.common import learn_label
+        from logwatch.cli.learning import learn_plan, learning_for, relearning_for
         from logwatch.core.stream import LineSource, run_stream
-
-        from .common import learn_label
-        from .learning import learn_plan, learning_for, relearning_for
 
         cfg = self.config
         sources: list[str | int] = [*cfg.paths, *([cfg.fd] if cfg.fd is not None else [])]
@@ -206,10 +205,9 @@ class Pipeline:
 
     def _load_engine(self, plan: LearnPlan) -> tuple[Engine, str, str]:
         """The engine (loaded here, off the UI thread), the state to show and a note; unscored if no model."""
+        from logwatch.cli.learning import starting_model
         from logwatch.core.engine import Engine, EngineError
-
-        from .common import scoring_threads
-        from .learning import starting_model
+        from logwatch.core.threads import scoring_threads
 
         cfg = self.config
         options: dict[str, Any] = {"device": cfg.device, "session_regex": cfg.session_regex,

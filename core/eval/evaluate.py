@@ -1,7 +1,7 @@
 """``logwatch eval``: score labelled logs per session and report honest session-level metrics.
 
 Headless (no click, no rich): :func:`evaluate_files` returns one JSON-ready dict; the CLI
-(``tui/evaluate.py``) only renders it. What is measured, and why (docs/DESIGN.md §5):
+(``cli/evaluate.py``) only renders it. What is measured, and why (docs/DESIGN.md §5):
 
 * a session is flagged by the model's *own* calibrated alert rule, exactly as the engine
   alerts (``min_lines`` lines over the line threshold), OR — when ``calibration.json`` holds

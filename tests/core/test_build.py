@@ -9,6 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from logwatch.cli.main import main
 from logwatch.core.build import build_model_dir, calibrate_engine, session_lines
 from logwatch.core.calibrate import Calibration
 from logwatch.core.engine import Engine
@@ -16,7 +17,6 @@ from logwatch.core.generator import generate_log
 from logwatch.core.masking import mask_line
 from logwatch.core.spec import load_patterns, session_pairs
 from logwatch.core.train import TrainConfig, group_sessions
-from logwatch.tui.cli import main
 
 MICRO = TrainConfig(n_layer=1, n_head=1, n_embd=16, n_ctx=32, max_line_tokens=12, vocab_size=300, epochs=1,
                     batch_size=8, warmup_steps=2, device="cpu", seed=3)

@@ -111,7 +111,7 @@ def test_score_prints_one_json_row_per_hostile_line(tiny_model_dir: Path, tmp_pa
     """``score`` end to end (in process) on generated hostile JSON lines: valid JSON, terminal-safe."""
     from click.testing import CliRunner
 
-    from logwatch.tui.cli import main
+    from logwatch.cli.main import main
 
     path = tmp_path_factory.mktemp("h") / f"{name}.log"
     # Raw characters where JSON allows them (C1, bidi, lone surrogates as invalid UTF-8 bytes).

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from logwatch.cli.main import main
 from logwatch.core.generator import SERVICE_FILES, generate_log, write_service_logs
 from logwatch.tui.app import LogwatchApp
-from logwatch.tui.cli import main
 from logwatch.tui.pipeline import PipelineConfig
 from logwatch.tui.render import Palette, line_text, parse_filter
 from logwatch.tui.widgets.log_view import LogView
@@ -143,7 +143,7 @@ async def test_the_monitor_names_a_missing_log_watches_the_others_and_reads_it_o
         tiny_model_dir: Path, tmp_path: Path) -> None:
     import asyncio
 
-    from logwatch.tui.common import resolve_inputs
+    from logwatch.cli.common import resolve_inputs
 
     good = tmp_path / "good.log"
     good.write_text("2017-05-16 00:00:01,000 INFO g1\n")

@@ -34,7 +34,7 @@ def _wait_for_screen(socket: str, predicate, timeout: float = 90.0) -> str:  # t
 def test_piped_log_shows_panes_and_takes_keys(tiny_model_dir: Path, incident_file: Path, tmp_path: Path) -> None:
     socket = f"logwatch-test-{uuid.uuid4().hex[:8]}"
     done = tmp_path / "exit-code"
-    command = (f"cat {shlex.quote(str(incident_file))} | {shlex.quote(sys.executable)} -m logwatch.tui.cli "
+    command = (f"cat {shlex.quote(str(incident_file))} | {shlex.quote(sys.executable)} -m logwatch.cli.main "
                f"--model {shlex.quote(str(tiny_model_dir))}; echo $? > {shlex.quote(str(done))}")
     _tmux(socket, "new-session", "-d", "-s", "lw", "-x", "140", "-y", "40", command)
     try:
@@ -56,7 +56,7 @@ def test_piped_log_shows_panes_and_takes_keys(tiny_model_dir: Path, incident_fil
 
 def test_no_terminal_points_to_score(incident_file: Path) -> None:
     """Without a terminal (cron, CI) the app refuses clearly instead of drawing into a pipe."""
-    result = subprocess.run([sys.executable, "-m", "logwatch.tui.cli", str(incident_file)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "logwatch.cli.main", str(incident_file)], capture_output=True,
                             text=True, timeout=60, stdin=subprocess.DEVNULL, start_new_session=True)
     assert result.returncode == 2
     assert "logwatch score" in result.stderr and "Traceback" not in result.stderr
@@ -68,7 +68,7 @@ def test_sigterm_flushes_the_recording_and_restores_the_terminal(tiny_model_dir:
 
     socket = f"logwatch-test-{uuid.uuid4().hex[:8]}"
     rec, pidfile, done = tmp_path / "run.lwrec", tmp_path / "pid", tmp_path / "exit-code"
-    app = (f"{shlex.quote(sys.executable)} -m logwatch.tui.cli {shlex.quote(str(incident_file))} "
+    app = (f"{shlex.quote(sys.executable)} -m logwatch.cli.main {shlex.quote(str(incident_file))} "
            f"--model {shlex.quote(str(tiny_model_dir))} --record {shlex.quote(str(rec))}")
     command = f"sh -c 'echo $$ > {pidfile}; exec {app}'; echo $? > {shlex.quote(str(done))}; stty -a > {tmp_path / 'stty'}"
     _tmux(socket, "new-session", "-d", "-s", "lw", "-x", "140", "-y", "40", command)

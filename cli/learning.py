@@ -84,8 +84,9 @@ def engine_for(model_dir: str | None, device: str, session_regex: str | None, *,
                **kwargs: Any) -> tuple[Engine, str]:
     """The engine a learning run starts with, and a note on which model it is."""
     from logwatch.core.engine import Engine, EngineError
+    from logwatch.core.threads import scoring_threads
 
-    from .common import load_engine, scoring_threads
+    from .common import load_engine
 
     model, note = starting_model(model_dir, learn, plan)
     kwargs.setdefault("threads", scoring_threads(keep_a_core=False))

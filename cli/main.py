@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from logwatch.core import threads as _threads  # noqa: F401 - starts busy_cores()'s measuring interval now
 from logwatch.core.learn_window import LEARN_SECONDS
 
 from . import commands

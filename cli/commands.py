@@ -58,7 +58,7 @@ def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: boo
         {"n": i, "marked": m.marked, "until": m.until or "", "session": m.session, "pattern": mask_line(m.text),
          "text": m.text}
         for i, m in enumerate(store.marks, 1)]
-    from .render import short_session
+    from logwatch.tui.render import short_session
 
     print_listing(rows, as_json=as_json, title=f"{len(rows)} line pattern(s) marked normal or snoozed ({store.path})",
                   columns=[("#", lambda r: str(r["n"])), ("marked (UTC)", lambda r: str(r["marked"])[:19]),
@@ -388,7 +388,7 @@ def run_watch(*, paths: tuple[str, ...] = (), replay: str | None, record: str | 
     # a bad --learn or --name is a usage error before the screen opens
     learn_plan(learn, name, learn_label(inputs, patterns))
     store = open_known_normal(known_normal)
-    from .launch import run_tui
+    from logwatch.tui.launch import run_tui
 
     code = run_tui(paths=inputs, patterns=patterns, problems=problems, replay=replay, record=record,
                    model_dir=model_dir, device=device, theme=theme,
