@@ -52,7 +52,7 @@ async def measure(lines: list[str], rate: float, model: str | None, learn: str =
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "live.log"
         path.write_text("")
-        app = LogwatchApp(PipelineConfig(paths=[str(path)], follow=True, model_dir=model, device="cpu", learn=learn,
+        app = LogwatchApp(PipelineConfig.build(paths=[str(path)], follow=True, model_dir=model, device="cpu", learn=learn,
                                          relearn=relearn))
         latencies: list[float] = []
         learning_latencies: list[float] = []

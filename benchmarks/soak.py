@@ -107,9 +107,9 @@ def in_app(log: Path, work: Path, model_dir: str | None) -> dict:
         return lines, alerted
 
     rec = work / "c.lwrec"
-    live = asyncio.run(run(PipelineConfig(paths=[str(log)], follow=False, model_dir=model_dir, device="cpu",
+    live = asyncio.run(run(PipelineConfig.build(paths=[str(log)], follow=False, model_dir=model_dir, device="cpu",
                                           record=str(rec))))
-    replay = asyncio.run(run(PipelineConfig(replay=str(rec), speed=0)))
+    replay = asyncio.run(run(PipelineConfig.build(replay=str(rec), speed=0)))
     assert replay == live, "the app's replay differs from its live run"
     return {"app_lines": live[0], "app_alerted_sessions": sorted(live[1])}
 

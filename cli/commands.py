@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from logwatch.core.learning import Learning
     from logwatch.core.record import GuardedRecording
     from logwatch.core.relearn import Relearning
+    from logwatch.core.settings import RunSettings
     from logwatch.core.types import LogLine, ScoredLine, SessionEnd
 
 
@@ -81,68 +82,76 @@ def _open_recording(path: str | None, engine: Engine) -> GuardedRecording | None
 
 
 # -- score -----------------------------------------------------------------------------
-def run_score(*, paths: tuple[str, ...] = (), model_dir: str | None, device: str, session_regex: str | None,
-              precision: str = "auto", follow: bool, replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool,
-              known_normal: str | None = None, session_ends: bool = False, idle_seconds: float = 900.0,
-              learn: str = "auto", learn_seconds: float | None = None, relearn: int = 50_000, name: str | None = None,
-              alerts_only: bool = False) -> None:
-    from logwatch.core.alerts import AlertGroups
-    from logwatch.core.types import SessionEnd
+class RowWriter:
+    """``score``'s output: one JSON row per scored line (``--tokens`` adds the token losses), or
+    with ``--alerts`` only the alert events an alert router is told (a group opened, came back or
+    jumped); remembers whether anything alerted (``--fail-on-alert``)."""
 
-    out = sys.stdout
-    if out is None:
-        raise usage_error("standard output is closed: nowhere to write the scored lines")
-    alerted = False
-    if session_ends and replay is not None:
-        raise usage_error("--session-ends judges sessions while scoring; a --replay only prints what was recorded")
-    check_replay_alone(replay, path=paths[0] if paths else None, follow=follow)
-    check_record_target(record, *paths, replay)
-    groups = AlertGroups()
-    last_line: dict[str, ScoredLine] = {}  # session -> its last line (where a session verdict alerts)
+    def __init__(self, out: Any, settings: RunSettings) -> None:
+        from logwatch.core.alerts import AlertGroups
 
-    def emit(lines: list[ScoredLine] | list[SessionEnd]) -> None:
-        nonlocal alerted
+        self.out = out
+        self.tokens = settings.tokens
+        self.alerts_only = settings.alerts_only
+        self.alerted = False
+        self._groups = AlertGroups()
+        self._last_line: dict[str, ScoredLine] = {}
+        """session -> its last line (where a session verdict alerts)"""
+
+    def __call__(self, lines: list[ScoredLine] | list[SessionEnd]) -> None:
         for scored in lines:
-            alerted = alerted or scored.alert
-            if alerts_only:
-                event = _group_event(scored)
+            self.alerted = self.alerted or scored.alert
+            if self.alerts_only:
+                event = self._group_event(scored)
                 if event is not None:
-                    out.write(dumps(event.to_json_dict()) + "\n")
+                    self.out.write(dumps(event.to_json_dict()) + "\n")
                 continue
             obj = scored.to_json_dict()
-            if tokens and hasattr(scored, "tokens"):
+            if self.tokens and hasattr(scored, "tokens"):
                 obj["tokens"] = [[piece, round(loss, 3)] for piece, loss in scored.tokens]
-            out.write(dumps(obj) + "\n")
-        out.flush()
+            self.out.write(dumps(obj) + "\n")
+        self.out.flush()
 
-    def _group_event(scored: ScoredLine | SessionEnd) -> AlertEvent | None:
-        """``--alerts``: what an alert router is told (a group opened, came back or jumped)."""
+    def _group_event(self, scored: ScoredLine | SessionEnd) -> AlertEvent | None:
+        from logwatch.core.types import SessionEnd
+
+        last_line = self._last_line
         if isinstance(scored, SessionEnd):
             if not scored.alert or scored.session not in last_line:
                 return None
-            return groups.add_line(last_line[scored.session], why=scored.why)[1]
+            return self._groups.add_line(last_line[scored.session], why=scored.why)[1]
         last_line[scored.session] = scored
         if len(last_line) > 50_000:
             last_line.pop(next(iter(last_line)))
-        return groups.add_line(scored)[1] if scored.alert else None
+        return self._groups.add_line(scored)[1] if scored.alert else None
 
+
+def run_score(paths: tuple[str, ...], settings: RunSettings) -> None:
+    """``logwatch score``: every input checked first, then the rows (or alert events) on stdout."""
+    out = sys.stdout
+    if out is None:
+        raise usage_error("standard output is closed: nowhere to write the scored lines")
+    if settings.session_ends and settings.replay is not None:
+        raise usage_error("--session-ends judges sessions while scoring; a --replay only prints what was recorded")
+    check_replay_alone(settings.replay, path=paths[0] if paths else None, follow=settings.follow)
+    check_record_target(settings.record, *paths, settings.replay)
+    emit = RowWriter(out, settings)
     _exit_on_sigterm()
     try:
-        if replay is not None:
-            emit_replay(replay, emit)
+        if settings.replay is not None:
+            emit_replay(settings.replay, emit)
         else:
             from .learning import engine_for, learn_plan, learning_for, relearning_for
 
-            inputs, patterns, _ = resolve_inputs(paths, record=record, follow=follow)
-            plan = learn_plan(learn, name, learn_label(inputs, patterns), seconds=learn_seconds)
-            store = open_known_normal(known_normal)
-            engine, note = engine_for(model_dir, device, session_regex, learn=learn, plan=plan, precision=precision,
-                                      known_normal=store, session_ends=session_ends, idle_seconds=idle_seconds)
+            inputs, patterns, _ = resolve_inputs(paths, record=settings.record, follow=settings.follow)
+            plan = learn_plan(settings, learn_label(inputs, patterns))
+            store = open_known_normal(settings.known_normal)
+            engine, note = engine_for(settings, plan=plan, known_normal=store)
             if note:
                 click.echo(f"logwatch: {note}", err=True)
-            _score_stream(inputs, emit, follow=follow, record=record, engine=engine, patterns=patterns,
-                          learning=learning_for(plan, engine, store),
-                          relearning=relearning_for(plan, engine, store, relearn))
+            _score_stream(inputs, emit, follow=settings.follow, record=settings.record, engine=engine,
+                          patterns=patterns, learning=learning_for(plan, engine, store),
+                          relearning=relearning_for(plan, engine, store, settings.relearn))
     except KeyboardInterrupt:
         out.flush()
         raise SystemExit(130) from None
@@ -158,7 +167,7 @@ def run_score(*, paths: tuple[str, ...] = (), model_dir: str | None, device: str
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise LogwatchError(f"cannot write the scored lines: {exc.strerror or exc}") from None
-    if fail_on_alert and alerted:
+    if settings.fail_on_alert and emit.alerted:
         raise SystemExit(1)
 
 
@@ -370,12 +379,11 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
 
 
 # -- watch -----------------------------------------------------------------------------
-def run_watch(*, paths: tuple[str, ...] = (), replay: str | None, record: str | None, speed: float, theme: str,
-              model_dir: str | None, device: str, session_regex: str | None, precision: str = "auto",
-              known_normal: str | None = None, session_ends: bool = False, learn: str = "auto",
-              learn_seconds: float | None = None, relearn: int = 50_000, name: str | None = None) -> None:
+def run_watch(paths: tuple[str, ...], settings: RunSettings) -> None:
+    """The monitor: the inputs sorted out (unreadable ones left out and named), then the app."""
     from .learning import learn_plan
 
+    replay, record = settings.replay, settings.record
     check_replay_alone(replay, path=paths[0] if paths else None)
     check_record_target(record, *paths, replay)
     if replay is None and not paths and (sys.stdin is None or sys.stdin.isatty()):
@@ -385,14 +393,11 @@ def run_watch(*, paths: tuple[str, ...] = (), replay: str | None, record: str | 
     problems: list[str] = []
     if replay is None:
         inputs, patterns, problems = resolve_inputs(paths or ("-",), record=record, follow=True, strict=False)
-    # a bad --learn or --name is a usage error before the screen opens
-    learn_plan(learn, name, learn_label(inputs, patterns))
-    store = open_known_normal(known_normal)
+    # a --name that cannot be a directory is a usage error before the screen opens
+    learn_plan(settings, learn_label(inputs, patterns))
+    store = open_known_normal(settings.known_normal)
     from logwatch.tui.launch import run_tui
 
-    code = run_tui(paths=inputs, patterns=patterns, problems=problems, replay=replay, record=record,
-                   model_dir=model_dir, device=device, theme=theme,
-                   session_regex=session_regex, speed=speed, precision=precision, known_normal=store,
-                   session_ends=session_ends, learn=learn, learn_seconds=learn_seconds, relearn=relearn, name=name)
+    code = run_tui(settings, paths=inputs, patterns=patterns, problems=problems, known_normal=store)
     if code:
         raise SystemExit(code)

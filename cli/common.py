@@ -15,6 +15,7 @@ import click
 if TYPE_CHECKING:
     from logwatch.core.engine import Engine
     from logwatch.core.known_normal import KnownNormal
+    from logwatch.core.settings import RunSettings
 
 
 class LogwatchError(click.ClickException):
@@ -34,6 +35,21 @@ class UsageError(LogwatchError):
 
 def usage_error(message: str) -> LogwatchError:
     return UsageError(message)
+
+
+def run_settings(options: dict[str, Any]) -> RunSettings:
+    """A command's options as one :class:`RunSettings`; a usage error for a value that makes no sense.
+
+    Every option must be a settings field: a flag with no field is a mistake of the command line's."""
+    from logwatch.core.settings import RunSettings, SettingsError
+
+    try:
+        settings, rest = RunSettings.from_options(options)
+    except SettingsError as exc:
+        raise usage_error(str(exc)) from None
+    if rest:
+        raise TypeError(f"options with no settings field: {sorted(rest)}")
+    return settings
 
 
 def check_input(path: str) -> None:

@@ -9,7 +9,8 @@ import contextlib
 import itertools
 import math
 import sys
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -19,6 +20,9 @@ from rich.table import Table
 from logwatch.core.jsonl import dumps
 
 from .common import load_engine, open_known_normal, usage_error
+
+if TYPE_CHECKING:
+    from logwatch.core.settings import RunSettings
 
 #: Rows of the table: (report key, label). "" is the model's full rule (the top level).
 _ROWS = (
@@ -32,11 +36,28 @@ _ROWS = (
 )
 
 
-def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, device: str, session_regex: str | None,
-             as_json: bool, threshold: float | None, min_lines: int | None, baseline: bool,
-             known_normal: str | None = None, feedback: tuple[int, ...] = (), feedback_scope: str = "line",
-             signals: str = "all", known_margin: float | None = None, learn: str | None = None,
-             learn_seconds: float | None = None) -> None:
+@dataclass(frozen=True)
+class EvalOptions:
+    """What ``logwatch eval`` asks beyond a run's settings: the labels and how to judge."""
+
+    labels: str
+    """``--labels``: the Loghub-style CSV (SessionId,Label)."""
+    as_json: bool = False
+    threshold: float | None = None
+    """``--threshold``: the line threshold instead of the calibrated one."""
+    min_lines: int | None = None
+    """``--min-lines``: the k-lines rule instead of the calibrated one."""
+    baseline: bool = True
+    feedback: tuple[int, ...] = ()
+    feedback_scope: str = "line"
+    signals: str = "all"
+    known_margin: float | None = None
+
+
+def run_eval(files: tuple[str, ...], settings: RunSettings, options: EvalOptions) -> None:
+    """``logwatch eval``: the report of the model (learned first on the files' first lines with
+    ``--learn``) on labelled FILES, as a table or JSON."""
+    labels, threshold, known_margin, signals = options.labels, options.threshold, options.known_margin, options.signals
     from logwatch.core.eval.evaluate import evaluate_files
     from logwatch.core.eval.metrics import read_labels
     from logwatch.core.eval.traces import EvalError, check_files
@@ -59,7 +80,7 @@ def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, devi
         check_files(files)  # before loading the model: a typo should not cost a model load
     except EvalError as exc:
         raise usage_error(str(exc)) from None
-    store = open_known_normal(known_normal)
+    store = open_known_normal(settings.known_normal)
     from logwatch.core.alerts import DEFAULT_KNOWN_MARGIN, SIGNALS
 
     chosen = SIGNALS if signals.strip() == "all" else tuple(s.strip() for s in signals.split(",") if s.strip())
@@ -68,22 +89,22 @@ def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, devi
     margin = DEFAULT_KNOWN_MARGIN if known_margin is None else known_margin
     if not (math.isfinite(margin) and margin >= 1.0):
         raise usage_error("--known-margin must be a number of at least 1")
-    window_rule = _window_rule(learn) if learn else None
-    engine = load_engine(model_dir, device, session_regex, threshold=threshold, min_lines=min_lines,
-                         known_normal=store, signals=chosen, known_margin=margin)
+    window_rule = _window_rule(settings.learn) if settings.learn != "off" else None
+    engine = load_engine(settings.model_dir, settings.device, settings.session_regex, threshold=threshold,
+                         min_lines=options.min_lines, known_normal=store, signals=chosen, known_margin=margin)
     learned_summary: dict[str, Any] | None = None
-    if window_rule is not None and session_regex is not None:
+    if window_rule is not None and settings.session_regex is not None:
         raise usage_error("--session-regex does not apply with --learn: the model keys sessions by its own rule")
     if window_rule is not None:
-        learned_summary = _learn_first_lines(engine, files, window_rule, store, learn_seconds)
+        learned_summary = _learn_first_lines(engine, files, window_rule, store, settings.learn_seconds)
     try:
-        report = evaluate_files(engine, files, truth, baselines=baseline, feedback=feedback,
-                                feedback_scopes=(feedback_scope,))
+        report = evaluate_files(engine, files, truth, baselines=options.baseline, feedback=options.feedback,
+                                feedback_scopes=(options.feedback_scope,))
     except EvalError as exc:
         raise usage_error(str(exc)) from None
     if learned_summary is not None:
         report["learned"] = learned_summary
-    if as_json:
+    if options.as_json:
         sys.stdout.write(dumps(report) + "\n")
     else:
         render(report, Console(highlight=False))
@@ -100,8 +121,7 @@ def _fmt(value: Any) -> str:
 def _window_rule(option: str) -> Any:
     """``--learn auto`` or ``--learn N`` as a window rule; a usage error for anything else."""
     from logwatch.core.learn_window import WindowRule
-
-    from .learning import learn_lines
+    from logwatch.core.settings import learn_lines
 
     if option.strip().lower() == "auto":
         return WindowRule()

@@ -23,50 +23,27 @@ if TYPE_CHECKING:
     from logwatch.core.learning import Learning, LearnPlan, LearnStatus
     from logwatch.core.model import LoadedModel
     from logwatch.core.relearn import Relearning
+    from logwatch.core.settings import RunSettings
 
-def learn_lines(option: str) -> int | None:
-    """``--learn N``: the N lines asked for (a usage error outside 200..1,000,000); None for a word."""
-    value = option.strip()
-    if not value.isdigit():
-        return None
-    if not 200 <= int(value) <= 1_000_000:
-        raise usage_error("--learn N: N lines to learn from, between 200 and 1,000,000")
-    return int(value)
-
-
-def learn_plan(option: str, name: str | None, source: str, seconds: float | None = None) -> LearnPlan:
-    """The plan ``--learn``, ``--learn-seconds`` and ``--name`` ask for; a usage error for nonsense."""
+def learn_plan(settings: RunSettings, source: str) -> LearnPlan:
+    """The plan ``--learn``, ``--learn-seconds`` and ``--name`` ask for (already validated)."""
     from logwatch.core.learn import learned_dir_name
+    from logwatch.core.learn_window import WindowRule
     from logwatch.core.learning import LearnPlan
-    from logwatch.core.memory import valid_name
 
-    value = option.strip().lower()
-    window = learn_lines(value)
-    if window is not None:
-        mode = "always"
-    elif value in ("auto", "off"):
-        mode = value
-    elif value == "fresh":
-        mode = "always"
-    else:
-        raise usage_error(f"--learn must be auto, fresh, off or a number of lines, not {option!r}")
-    try:
-        remembered = valid_name(name) if name is not None else learned_dir_name(source)
-    except ValueError as exc:
-        raise usage_error(str(exc)) from None
+    window = settings.learn_window_lines
+    mode = "always" if window is not None or settings.learn == "fresh" else settings.learn
+    remembered = settings.name if settings.name is not None else learned_dir_name(source)
     plan = LearnPlan(mode=mode, name=remembered, source=source)
-    if seconds is not None:
-        plan = replace(plan, config=replace(plan.config, max_seconds=seconds))
+    plan = replace(plan, config=replace(plan.config, max_seconds=settings.learn_seconds))
     if window is not None:
-        from logwatch.core.learn_window import WindowRule
-
         plan = replace(plan, window=WindowRule.exactly(window))
     return plan
 
 
-def starting_model(model_dir: str | None, option: str, plan: LearnPlan) -> tuple[LoadedModel | None, str]:
+def starting_model(settings: RunSettings, plan: LearnPlan) -> tuple[LoadedModel | None, str]:
     """The remembered model to start from (None: ``--model`` or the bundled one), and a note."""
-    if model_dir is not None or option.strip().lower() in ("fresh", "off") or option.strip().isdigit():
+    if settings.model_dir is not None or settings.learn in ("fresh", "off") or settings.learn_window_lines is not None:
         return None, ""
     from logwatch.core import memory
     from logwatch.core.spec import ModelDirError
@@ -80,20 +57,16 @@ def starting_model(model_dir: str | None, option: str, plan: LearnPlan) -> tuple
     return model, f"using the model learned for {plan.name!r} earlier (`logwatch models`; --learn fresh starts over)"
 
 
-def engine_for(model_dir: str | None, device: str, session_regex: str | None, *, learn: str, plan: LearnPlan,
-               **kwargs: Any) -> tuple[Engine, str]:
-    """The engine a learning run starts with, and a note on which model it is."""
+def engine_for(settings: RunSettings, *, plan: LearnPlan, known_normal: KnownNormal | None) -> tuple[Engine, str]:
+    """The engine a learning run starts with (every core unless the machine is busy), and a note
+    on which model it is."""
     from logwatch.core.engine import Engine, EngineError
     from logwatch.core.threads import scoring_threads
 
-    from .common import load_engine
-
-    model, note = starting_model(model_dir, learn, plan)
-    kwargs.setdefault("threads", scoring_threads(keep_a_core=False))
-    if model is None:
-        return load_engine(model_dir, device, session_regex, **kwargs), note
+    model, note = starting_model(settings, plan)
     try:
-        return Engine(loaded=model, device=device, session_regex=session_regex, **kwargs), note
+        return Engine.from_settings(settings, loaded=model, known_normal=known_normal,
+                                    threads=scoring_threads(keep_a_core=False)), note
     except EngineError as exc:
         raise usage_error(str(exc)) from None
 

@@ -14,11 +14,12 @@ from typing import Any
 import click
 
 from logwatch.core import threads as _threads  # noqa: F401 - starts busy_cores()'s measuring interval now
-from logwatch.core.learn_window import LEARN_SECONDS
+from logwatch.core.settings import DEVICES, LEARN_SECONDS, PRECISIONS
 
 from . import commands
+from .common import run_settings, usage_error
 
-DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda", "mps"])
+DEVICE_CHOICE = click.Choice(DEVICES)
 
 #: Allocations between two collections of the youngest generation (Python's default: 700).
 GC_YOUNG_THRESHOLD = 50_000
@@ -95,7 +96,7 @@ device_option = click.option(
     "--device", type=DEVICE_CHOICE, default="auto", show_default=True,
     help="Where the model runs: auto picks CUDA, then Apple MPS, then the CPU.")
 precision_option = click.option(
-    "--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16", "int8"]), default="auto", show_default=True,
+    "--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
     help="Numbers of the scoring forward: auto = int8 on the CPU (fp32 where torch lacks the int8 "
     "kernels, or where a learned model's held-out lines strayed over 0.1 nats in int8), bf16 on a GPU; "
     "int8 = dynamic int8 projections, fp32 activations, bf16 cached keys and values where the CPU has "
@@ -111,20 +112,13 @@ learn_option = click.option("--learn", default="auto", show_default=True, metava
                             "a model was remembered for it; N learns from the first N lines whatever the model; off "
                             "never learns. Learned models are kept (see `logwatch models`).")
 learn_seconds_option = click.option(
-    "--learn-seconds", type=Finite(5.0, 3600.0), default=LEARN_SECONDS, show_default=True, metavar="S",
+    "--learn-seconds", type=float, default=LEARN_SECONDS, show_default=True, metavar="S",
     help="Wall time learning takes at most: a slower machine trains fewer steps in it, more seconds learn the "
     "log a little better.")
 
 
-def _relearn_lines(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
-    if 0 < value < 1_000:  # each learning takes a minute of a core: every few lines would never stop
-        raise click.BadParameter("0 (only when asked), or at least 1,000 lines")
-    return value
-
-
 relearn_option = click.option(
-    "--relearn", type=click.IntRange(0, 100_000_000), default=50_000, show_default=True, metavar="N",
-    callback=_relearn_lines,
+    "--relearn", type=int, default=50_000, show_default=True, metavar="N",
     help="Keep learning: once a model learned from this log is in use, learn again every N lines it scored, in the "
     "background, from the recent lines of sessions that did not alert; 0 only when asked (key L in the monitor).")
 name_option = click.option("--name", metavar="NAME", default=None,
@@ -167,7 +161,7 @@ def main() -> None:
 @click.argument("paths", nargs=-1, metavar="[PATH...|-]")
 @click.option("--replay", metavar="REC", default=None, help="Replay a recording (.lwrec, gzip too) instead of reading logs.")
 @click.option("--record", metavar="REC", default=None, help="Record everything seen (lines, sessions, losses) to this file.")
-@click.option("--speed", type=Finite(0.0, 1e6), default=1.0, show_default=True,
+@click.option("--speed", type=float, default=1.0, show_default=True,
               help="Replay speed factor; 0 = as fast as possible.")
 @click.option("--theme", default="logwatch-dark", show_default=True,
               help="Colour theme: logwatch-dark, logwatch-light, logwatch-contrast.")
@@ -184,10 +178,7 @@ def main() -> None:
 @learn_seconds_option
 @relearn_option
 @name_option
-def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed: float, theme: str,
-          model_dir: str | None, device: str, precision: str, session_regex: str | None,
-          known_normal: str | None, session_ends: bool, learn: str, learn_seconds: float, relearn: int,
-          name: str | None) -> None:
+def watch(paths: tuple[str, ...], **options: Any) -> None:
     """Open the live monitor on PATH, on standard input (-), or on a recording (--replay).
 
     Several PATHs (or a quoted glob such as '/var/log/nova/*.log', matched again every second
@@ -196,10 +187,7 @@ def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed:
     request) gathers its lines from every file. A file that cannot be read is named in the
     status bar and the others are watched.
     """
-    commands.run_watch(paths=paths, replay=replay, record=record, speed=speed, theme=theme,
-                       model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
-                       known_normal=known_normal, session_ends=session_ends, learn=learn, learn_seconds=learn_seconds,
-                       relearn=relearn, name=name)
+    commands.run_watch(paths, run_settings(options))
 
 
 @main.command()
@@ -219,7 +207,7 @@ def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed:
               "(train --session-check): one {\"session_end\", n, lines, check, threshold, alert} object each. "
               "Not written to --record. Sessions with long pauses are judged in parts and mostly flagged (HDFS: "
               "56% of normal blocks at 900 s idle, docs/EVALUATION.md); best on inputs that end.")
-@click.option("--idle-seconds", type=Finite(1.0, 7 * 86400.0), default=900.0, show_default=True,
+@click.option("--idle-seconds", type=float, default=900.0, show_default=True,
               help="A session with no line for this long has ended.")
 @learn_option
 @learn_seconds_option
@@ -229,10 +217,7 @@ def watch(paths: tuple[str, ...], replay: str | None, record: str | None, speed:
               help="Print only alert events, one JSON object each: a group of alerts opened, came back after a quiet "
               "spell, or its rate jumped ({\"alert\": open|back|rate, group, pattern, count, sessions, first_n, "
               "first_ts, n, ts, why}): what an alert router or a pager consumes.")
-def score(paths: tuple[str, ...], model_dir: str | None, device: str, precision: str, session_regex: str | None, follow: bool,
-          replay: str | None, record: str | None, fail_on_alert: bool, tokens: bool, known_normal: str | None,
-          session_ends: bool, idle_seconds: float, learn: str, learn_seconds: float, relearn: int, name: str | None,
-          alerts_only: bool) -> None:
+def score(paths: tuple[str, ...], **options: Any) -> None:
     """Score PATH (or standard input) headless: one JSON object per line on stdout.
 
     Several PATHs (or a quoted glob) are scored as one timeline, merged by the lines'
@@ -243,10 +228,7 @@ def score(paths: tuple[str, ...], model_dir: str | None, device: str, precision:
     --alerts prints only alert events instead. Exit status 0, or 1 with --fail-on-alert when
     any alert fired (a session-end alert too, with --session-ends).
     """
-    commands.run_score(paths=paths, model_dir=model_dir, device=device, precision=precision, session_regex=session_regex,
-                       follow=follow, replay=replay, record=record, fail_on_alert=fail_on_alert, tokens=tokens,
-                       known_normal=known_normal, session_ends=session_ends, idle_seconds=idle_seconds,
-                       learn=learn, learn_seconds=learn_seconds, relearn=relearn, name=name, alerts_only=alerts_only)
+    commands.run_score(paths, run_settings(options))
 
 
 @main.command()
@@ -331,11 +313,18 @@ def calibrate(files: tuple[str, ...], model_dir: str | None, **options: Any) -> 
               "learn from (5,000 lines, more until they cover two hours of the log, at most 50,000); N: the "
               "first N lines.")
 @learn_seconds_option
-def eval_(files: tuple[str, ...], labels: str, model_dir: str | None, **options: Any) -> None:
+def eval_(files: tuple[str, ...], labels: str, learn: str | None, as_json: bool, baseline: bool,
+          threshold: float | None, min_lines: int | None, feedback: tuple[int, ...], feedback_scope: str,
+          signals: str, known_margin: float | None, **options: Any) -> None:
     """Session-level precision, recall, F1, FPR, AUROC and AUPRC on labelled FILES."""
-    from .evaluate import run_eval
+    from .evaluate import EvalOptions, run_eval
 
-    run_eval(files=files, labels=labels, model_dir=model_dir, **options)
+    if learn is not None and learn.strip().lower() != "auto" and not (learn.strip().isascii() and learn.strip().isdigit()):
+        raise usage_error(f"--learn must be auto or a number of lines between 200 and 1,000,000, not {learn!r}")
+    settings = run_settings({**options, "learn": "off" if learn is None else learn})
+    run_eval(files, settings, EvalOptions(labels=labels, as_json=as_json, threshold=threshold, min_lines=min_lines,
+                                          baseline=baseline, feedback=feedback, feedback_scope=feedback_scope,
+                                          signals=signals, known_margin=known_margin))
 
 
 @main.command()

@@ -27,6 +27,7 @@ from .types import LogLine, ModelChange, ScoredLine, SessionEnd
 if TYPE_CHECKING:
     from .model import LoadedModel
     from .scorer import Scorer
+    from .settings import RunSettings
     from .tokenizer import LogTokenizer
 
 
@@ -195,6 +196,21 @@ class Engine:
         except ModelDirError as exc:
             raise EngineError(str(exc)) from None
         return cls(loaded=loaded, device=device, session_regex=session_regex, **kwargs)
+
+    @classmethod
+    def from_settings(cls, settings: RunSettings, *, loaded: LoadedModel | None = None,
+                      known_normal: KnownNormal | None = None, threads: int | None = None,
+                      session_ends: bool | None = None) -> Engine:
+        """The engine one run asked for: ``loaded`` if given (a remembered model), else the
+        settings' ``--model`` (None: the bundled one). ``session_ends`` overrides the settings'
+        (the monitor enables the check itself, to tell a model without one in its status bar)."""
+        options: dict[str, Any] = {
+            "device": settings.device, "session_regex": settings.session_regex, "precision": settings.precision,
+            "idle_seconds": settings.idle_seconds, "known_normal": known_normal, "threads": threads,
+            "session_ends": settings.session_ends if session_ends is None else session_ends}
+        if loaded is not None:
+            return cls(loaded=loaded, **options)
+        return cls.load(settings.model_dir, **options)
 
     @classmethod
     def unscored(cls, *, session_regex: str | None = None, **kwargs: Any) -> Engine:

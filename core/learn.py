@@ -41,11 +41,11 @@ from .alerts import WARNING_LEVELS, is_error_level
 from .calibrate import Calibration, calibrate, kth_largest, token_threshold
 from .gpt import int8_available
 from .known_normal import KnownNormal
-from .learn_window import LEARN_SECONDS
 from .masking import MASK_VERSION, masked_line
 from .model import INT8_CHECK, LoadedModel, expected_shapes, hf_model, pick_device
 from .parse import parse_line
 from .sessions import is_continuation
+from .settings import LEARN_SECONDS
 from .spec import LEARNED_SLIDE_KEEP, ModelSpec, session_pairs
 from .tokenizer import LogTokenizer
 from .train import (

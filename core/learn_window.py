@@ -27,11 +27,6 @@ from dataclasses import dataclass
 from .timeline import line_key
 from .types import LogLine
 
-#: Wall time learning a window takes at most (``--learn-seconds``; :attr:`LearnConfig.max_seconds`).
-#: 40 s on the 2-core test machine trains the whole token budget of Loghub's OpenStack and HDFS
-#: windows; a slower machine trains fewer steps in it.
-LEARN_SECONDS = 40.0
-
 #: The fewest lines a window holds, and all a stampless log gets: enough for a nova host's
 #: routine (0.4% of later lines unseen after 5,000 on Loghub's OpenStack samples).
 MIN_WINDOW_LINES = 5_000

@@ -21,6 +21,7 @@ from typing import Any
 
 from .learn import Learned
 from .model import LoadedModel, load_model_dir, write_model_dir
+from .settings import valid_name
 from .spec import SUMMARY_FILE, ModelDirError
 
 LEARNED_FILE = "learned.json"
@@ -29,13 +30,6 @@ LEARNED_FILE = "learned.json"
 def models_dir() -> Path:
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "logwatch" / "models"
-
-
-def valid_name(name: str) -> str:
-    """A name is a plain file name: letters, digits, ``._-``; a usage error otherwise."""
-    if not name or len(name) > 64 or name.startswith(".") or any(not (c.isalnum() or c in "._-") for c in name):
-        raise ValueError(f"model name {name!r}: use up to 64 letters, digits, '.', '_' or '-' (not starting with '.')")
-    return name
 
 
 @dataclass(frozen=True)

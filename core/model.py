@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .calibrate import Calibration
+from .settings import DEVICES, PRECISIONS
 from .spec import (
     MAX_WEIGHTS_BYTES,
     SPEC_FILE,
@@ -30,7 +31,6 @@ from .tokenizer import LogTokenizer, TokenizerError
 if TYPE_CHECKING:
     from transformers import GPT2LMHeadModel
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 
 
@@ -56,8 +56,6 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-#: Numeric modes of the scoring forward. int8 = dynamic int8 projections on the CPU.
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 
 
 def set_threads(threads: int | None) -> None:

@@ -117,7 +117,7 @@ def test_the_monitor_goes_on_without_a_recording_it_cannot_write(tiny_model_dir:
         if isinstance(message, LinesScored):
             shown.extend(line.n for line in message.lines)
 
-    pipeline = Pipeline(PipelineConfig(paths=[str(log)], follow=False, record="/dev/full", model_dir=str(tiny_model_dir),
+    pipeline = Pipeline(PipelineConfig.build(paths=[str(log)], follow=False, record="/dev/full", model_dir=str(tiny_model_dir),
                                        device="cpu"), post=post)
     pipeline.run()
     assert shown == list(range(1, 51))
@@ -224,7 +224,7 @@ def test_a_slow_replay_stops_when_asked(tmp_path: Path) -> None:
     with RecordingWriter(rec, model="m", threshold=1.0) as writer:
         writer.write([ScoredLine(n=i, source="s", arrival=float(i), text=f"line {i}", session="k", loss=0.1)
                       for i in range(1, 4)])
-    pipeline = Pipeline(PipelineConfig(replay=str(rec), speed=1e-6), post=lambda _m: None)
+    pipeline = Pipeline(PipelineConfig.build(replay=str(rec), speed=1e-6), post=lambda _m: None)
     thread = threading.Thread(target=pipeline.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

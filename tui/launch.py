@@ -13,6 +13,7 @@ import signal
 import sys
 
 from logwatch.core.known_normal import KnownNormal
+from logwatch.core.settings import RunSettings
 
 from .pipeline import PipelineConfig
 
@@ -33,15 +34,13 @@ def _take_stdin_pipe() -> int | None:
     return pipe_fd
 
 
-def run_tui(*, paths: list[str], replay: str | None, record: str | None, model_dir: str | None, device: str,
-            theme: str, session_regex: str | None, speed: float, precision: str = "auto",
-            known_normal: KnownNormal | None = None, session_ends: bool = False, learn: str = "auto",
-            learn_seconds: float | None = None, relearn: int = 50_000, name: str | None = None,
+def run_tui(settings: RunSettings, *, paths: list[str], known_normal: KnownNormal | None = None,
             patterns: list[str] | None = None, problems: list[str] | None = None) -> int:
     """Run the app until the user quits; returns the exit code.
 
     ``paths`` are the inputs (``-`` = the pipe on stdin), ``patterns`` globs to keep matching,
     ``problems`` what was wrong with inputs left out (shown in the status bar)."""
+    replay = settings.replay
     if not os.isatty(sys.__stdout__.fileno() if sys.__stdout__ else 1):
         print(NO_TERMINAL, file=sys.stderr)
         return 2
@@ -57,12 +56,9 @@ def run_tui(*, paths: list[str], replay: str | None, record: str | None, model_d
         return 2
     from .app import LogwatchApp
 
-    config = PipelineConfig(paths=[p for p in paths if p != "-"], fd=fd, replay=replay, patterns=patterns or [],
-                            problems=problems or [], record=record, model_dir=model_dir, device=device,
-                            learn=learn, learn_seconds=learn_seconds, relearn=relearn, name=name,
-                            precision=precision, session_regex=session_regex, speed=speed, known_normal=known_normal,
-                            session_ends=session_ends)
-    app = LogwatchApp(config, theme=theme)
+    config = PipelineConfig(settings, paths=[p for p in paths if p != "-"], fd=fd, patterns=patterns or [],
+                            problems=problems or [], known_normal=known_normal)
+    app = LogwatchApp(config, theme=settings.theme)
     # SIGTERM: leave like `q` does, so the recording is flushed and the terminal restored.
     signal.signal(signal.SIGTERM, lambda *_: app.call_later(app.exit, 143, 143))
     try:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from logwatch.core.known_normal import KnownNormal
+from logwatch.core.settings import RunSettings
 from logwatch.core.types import ScoredLine, SessionEnd
 
 from .messages import LinesScored, SessionsEnded, Status, StatusChanged
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 class PipelineConfig:
     """Where lines come from and how they are scored; one per app run."""
 
+    settings: RunSettings = field(default_factory=lambda: RunSettings(learn="off"))
+    """The run's options, whole (model, device, learning, recording, replay...)."""
     paths: list[str] = field(default_factory=list)
     """Files to follow (tail -F), merged into one timeline when there are several."""
     fd: int | None = None
@@ -43,34 +46,36 @@ class PipelineConfig:
     """Globs matched again every second: a log that appears later is watched too."""
     problems: list[str] = field(default_factory=list)
     """Inputs left out before the start (unreadable) or waited for (missing): told in the status bar."""
-    replay: str | None = None
-    record: str | None = None
-    model_dir: str | None = None
-    device: str = "auto"
-    precision: str = "auto"
-    """auto, fp32, bf16, fp16 or int8 (see ``logwatch watch --help``)."""
-    session_regex: str | None = None
-    speed: float = 1.0
     follow: bool = True
+    """Keep reading as files grow (the monitor always does; tests read a file to its end)."""
     flush_seconds: float = 0.075
     max_batch_lines: int = 256
     """Most lines scored per engine call: bounds the latency of one UI update."""
     known_normal: KnownNormal | None = None
     """Patterns the operator marked normal; the app adds marks while the engine reads them."""
-    session_ends: bool = False
-    """Judge each session with the model's session check when it ends (idle, or the input ends)."""
-    idle_seconds: float = 900.0
-    """A session with no line for this long has ended (and its memory is freed)."""
-    learn: str = "off"
-    """``--learn``: auto, fresh, off or a number of lines (the command line's default is auto)."""
-    name: str | None = None
-    """``--name``: what a learned model is remembered as (default: the log's file name)."""
-    relearn: int = 50_000
-    """``--relearn``: learn again every this many lines (a model learned from this log); 0: only on key L."""
-    learn_seconds: float | None = None
-    """``--learn-seconds``: wall time a learning takes at most (None: the default)."""
     learn_config: LearnConfig | None = None
     """How learning trains (None: the measured defaults); tests give a quick one."""
+    speed: float = field(init=False)
+    """The replay's speed now (the settings' at first; keys change it)."""
+
+    def __post_init__(self) -> None:
+        self.speed = self.settings.speed
+
+    @property
+    def replay(self) -> str | None:
+        return self.settings.replay
+
+    @classmethod
+    def build(cls, **options: Any) -> PipelineConfig:
+        """A config from keyword options, settings fields and config fields mixed (tests and
+        benchmarks). A pipeline made in code learns only when asked (``learn`` defaults to off)."""
+        options.setdefault("learn", "off")
+        config_fields = {f.name for f in fields(cls) if f.init and f.name != "settings"}
+        own = {k: options.pop(k) for k in list(options) if k in config_fields}
+        settings, rest = RunSettings.from_options(options)
+        if rest:
+            raise TypeError(f"unknown pipeline options: {sorted(rest)}")
+        return cls(settings, **own)
 
 
 class Pipeline:
@@ -111,7 +116,7 @@ class Pipeline:
             return "a replay shows what was recorded: nothing to learn"
         relearning = self._relearning
         if relearning is None:
-            return "learning is off (--learn off)" if self.config.learn == "off" else "no model to learn again"
+            return "learning is off (--learn off)" if self.config.settings.learn == "off" else "no model to learn again"
         return relearning.request()
 
     def step(self) -> None:
@@ -151,16 +156,17 @@ class Pipeline:
 
         cfg = self.config
         sources: list[str | int] = [*cfg.paths, *([cfg.fd] if cfg.fd is not None else [])]
-        plan = learn_plan(cfg.learn, cfg.name, learn_label(cfg.paths, cfg.patterns), seconds=cfg.learn_seconds)
+        plan = learn_plan(cfg.settings, learn_label(cfg.paths, cfg.patterns))
         if cfg.learn_config is not None:
             plan = replace(plan, config=cfg.learn_config)
         engine, state, note = self._load_engine(plan)
         self._set(state=state, note=note, model=engine.model_name, device=engine.device, threshold=engine.threshold)
         learning = learning_for(plan, engine, cfg.known_normal)
-        relearning = self._relearning = relearning_for(plan, engine, cfg.known_normal, cfg.relearn)
+        relearning = self._relearning = relearning_for(plan, engine, cfg.known_normal, cfg.settings.relearn)
         writer = self._open_writer(engine.model_name, engine.threshold, engine.session_check is not None)
-        lines = LineSource(sources or ["-"], follow=cfg.follow,
-                           on_error=self._note, patterns=cfg.patterns, exclude=[cfg.record] if cfg.record else [])
+        record = cfg.settings.record
+        lines = LineSource(sources or ["-"], follow=cfg.follow, on_error=self._note, patterns=cfg.patterns,
+                           exclude=[record] if record else [])
         for problem in cfg.problems:
             self._warn(problem)
         self._source = lines
@@ -210,19 +216,16 @@ class Pipeline:
         from logwatch.core.threads import scoring_threads
 
         cfg = self.config
-        options: dict[str, Any] = {"device": cfg.device, "session_regex": cfg.session_regex,
-                                   "precision": cfg.precision, "threads": scoring_threads(),
-                                   "known_normal": cfg.known_normal, "idle_seconds": cfg.idle_seconds}
+        settings = cfg.settings
         try:
-            remembered, note = starting_model(cfg.model_dir, cfg.learn, plan)
-            if remembered is not None:
-                engine = Engine(loaded=remembered, **options)
-            else:
-                engine = Engine.load(cfg.model_dir, **options)
+            remembered, note = starting_model(settings, plan)
+            engine = Engine.from_settings(settings, loaded=remembered, known_normal=cfg.known_normal,
+                                          threads=scoring_threads(), session_ends=False)
         except EngineError as exc:
-            engine = Engine.unscored(session_regex=cfg.session_regex if _valid_regex(cfg.session_regex) else None)
+            rule = settings.session_regex
+            engine = Engine.unscored(session_regex=rule if _valid_regex(rule) else None)
             return engine, "unscored", f"model not loaded: {exc}"
-        if cfg.session_ends:
+        if settings.session_ends:
             try:
                 engine.enable_session_ends()
             except EngineError as exc:
@@ -251,15 +254,16 @@ class Pipeline:
 
     def _open_writer(self, model: str | None, threshold: float | None, ends: bool) -> GuardedRecording | None:
         """The recording, if asked for; when it fails later (disk full) the monitor goes on without it."""
-        if self.config.record is None:
+        record = self.config.settings.record
+        if record is None:
             return None
         from logwatch.core.record import GuardedRecording, RecordingWriter
 
         try:
-            return GuardedRecording(RecordingWriter(self.config.record, model=model, threshold=threshold,
+            return GuardedRecording(RecordingWriter(record, model=model, threshold=threshold,
                                                     session_ends=ends), self._warn)
         except OSError as exc:
-            self._warn(f"not recording: cannot write {self.config.record}: {exc.strerror or exc}")
+            self._warn(f"not recording: cannot write {record}: {exc.strerror or exc}")
             return None
 
     # -- replay ----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def _alerted(app: LogwatchApp) -> set[str]:
 async def test_live_scoring_alert_detail_filter_and_replay(tiny_model_dir: Path, incident_file: Path,
                                                            incident_log: GeneratedLog, tmp_path: Path, wait_end) -> None:
     rec = tmp_path / "live.lwrec"
-    config = PipelineConfig(paths=[str(incident_file)], follow=False, model_dir=str(tiny_model_dir), device="cpu",
+    config = PipelineConfig.build(paths=[str(incident_file)], follow=False, model_dir=str(tiny_model_dir), device="cpu",
                             record=str(rec))
     app = LogwatchApp(config)
     incident = incident_log.incidents[0]
@@ -82,7 +82,7 @@ async def test_live_scoring_alert_detail_filter_and_replay(tiny_model_dir: Path,
     _header, records = read_recording(rec)
     assert len(list(records)) == len(incident_log.lines)
 
-    replay = LogwatchApp(PipelineConfig(replay=str(rec), speed=0))
+    replay = LogwatchApp(PipelineConfig.build(replay=str(rec), speed=0))
     async with replay.run_test(size=SIZE) as pilot:
         await wait_end(replay, pilot)
         assert replay.status.lines == len(incident_log.lines)
@@ -92,7 +92,7 @@ async def test_live_scoring_alert_detail_filter_and_replay(tiny_model_dir: Path,
 
 async def test_a_model_that_fails_to_load_still_shows_lines(incident_file: Path, incident_log: GeneratedLog,
                                                             tmp_path: Path, wait_end) -> None:
-    app = LogwatchApp(PipelineConfig(paths=[str(incident_file)], follow=False, model_dir=str(tmp_path / "nope")))
+    app = LogwatchApp(PipelineConfig.build(paths=[str(incident_file)], follow=False, model_dir=str(tmp_path / "nope")))
     async with app.run_test(size=SIZE) as pilot:
         await wait_end(app, pilot)
         assert app.status.note.startswith("model not loaded") or "model not loaded" in app.status.note
@@ -105,7 +105,7 @@ async def test_a_model_that_fails_to_load_still_shows_lines(incident_file: Path,
 async def test_hostile_lines_are_drawn_as_text(tiny_model_dir: Path, tmp_path: Path, wait_end) -> None:
     path = tmp_path / "hostile.log"
     path.write_bytes(b"INFO nova.x \x1b]0;pwned\x07 title\n\x1b[2J clear\n[bold red]markup[/]\n\xff\xfe\x00 bytes\n")
-    app = LogwatchApp(PipelineConfig(paths=[str(path)], follow=False, model_dir=str(tiny_model_dir), device="cpu"))
+    app = LogwatchApp(PipelineConfig.build(paths=[str(path)], follow=False, model_dir=str(tiny_model_dir), device="cpu"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_end(app, pilot)
         log = app.query_one("#log", LogView)
@@ -117,7 +117,7 @@ async def test_hostile_lines_are_drawn_as_text(tiny_model_dir: Path, tmp_path: P
 
 
 async def test_scrolling_up_pauses_follow_and_counts_new_lines(fixed_recording: Path, wait_end) -> None:
-    app = LogwatchApp(PipelineConfig(replay=str(fixed_recording), speed=0))
+    app = LogwatchApp(PipelineConfig.build(replay=str(fixed_recording), speed=0))
     app.pipeline.toggle_pause()  # paused before it starts: lines come one step at a time
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(40):
@@ -142,7 +142,7 @@ async def test_scrolling_up_pauses_follow_and_counts_new_lines(fixed_recording: 
 async def test_help_screen_lists_keys(fixed_recording: Path, wait_end) -> None:
     from logwatch.tui.widgets.panels import KEYS
 
-    app = LogwatchApp(PipelineConfig(replay=str(fixed_recording), speed=0))
+    app = LogwatchApp(PipelineConfig.build(replay=str(fixed_recording), speed=0))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         assert app.screen.__class__.__name__ == "HelpScreen"
@@ -163,7 +163,7 @@ async def test_replay_speed_stays_as_set_while_lines_arrive(fixed_recording: Pat
     import threading
 
     gate = threading.Event()
-    app = LogwatchApp(PipelineConfig(replay=str(fixed_recording), speed=1.0), sleep=lambda _s: gate.wait(30))
+    app = LogwatchApp(PipelineConfig.build(replay=str(fixed_recording), speed=1.0), sleep=lambda _s: gate.wait(30))
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
@@ -179,7 +179,7 @@ async def test_replay_speed_stays_as_set_while_lines_arrive(fixed_recording: Pat
 
 
 async def test_themes_switch_the_ramp(fixed_recording: Path, wait_end) -> None:
-    app = LogwatchApp(PipelineConfig(replay=str(fixed_recording), speed=0), theme="logwatch-light")
+    app = LogwatchApp(PipelineConfig.build(replay=str(fixed_recording), speed=0), theme="logwatch-light")
     async with app.run_test(size=SIZE) as pilot:
         await wait_end(app, pilot)
         light = app._palette
@@ -203,7 +203,8 @@ async def test_first_frame_and_keys_do_not_wait_for_the_model(tiny_model_dir: Pa
         return real_load(cls, *args, **kwargs)
 
     monkeypatch.setattr(Engine, "load", classmethod(slow_load))
-    app = LogwatchApp(PipelineConfig(paths=[str(incident_file)], follow=False, model_dir=str(tiny_model_dir), device="cpu"))
+    app = LogwatchApp(PipelineConfig.build(paths=[str(incident_file)], follow=False, model_dir=str(tiny_model_dir),
+                                           device="cpu"))
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
@@ -244,7 +245,7 @@ async def test_m_marks_the_selected_alert_normal_and_later_lines_like_it_stay_qu
     path = tmp_path / "followed.log"
     path.write_text("\n".join(lines) + "\n")
     store = KnownNormal.open(tmp_path / "known.json")
-    app = LogwatchApp(PipelineConfig(paths=[str(path)], follow=True, model_dir=str(tiny_model_dir), device="cpu",
+    app = LogwatchApp(PipelineConfig.build(paths=[str(path)], follow=True, model_dir=str(tiny_model_dir), device="cpu",
                                      known_normal=store))
     try:  # a failed assert must not leave the follow thread running (the test would hang)
         async with app.run_test(size=SIZE) as pilot:
@@ -283,11 +284,11 @@ async def test_session_ends_alert_a_session_that_stopped_early_and_replay_the_sa
     log = tmp_path / "truncated.log"
     log.write_text("\n".join(texts) + "\n")
     rec = tmp_path / "ends.lwrec"
-    plain = LogwatchApp(PipelineConfig(paths=[str(log)], follow=False, model_dir=str(checked_model), device="cpu"))
+    plain = LogwatchApp(PipelineConfig.build(paths=[str(log)], follow=False, model_dir=str(checked_model), device="cpu"))
     async with plain.run_test(size=SIZE) as pilot:
         await wait_end(plain, pilot)
         assert victim not in _alerted(plain)  # no line of it is surprising: only its end can tell
-    app = LogwatchApp(PipelineConfig(paths=[str(log)], follow=False, model_dir=str(checked_model), device="cpu",
+    app = LogwatchApp(PipelineConfig.build(paths=[str(log)], follow=False, model_dir=str(checked_model), device="cpu",
                                      session_ends=True, record=str(rec)))
     async with app.run_test(size=SIZE) as pilot:
         await wait_end(app, pilot)
@@ -300,7 +301,7 @@ async def test_session_ends_alert_a_session_that_stopped_early_and_replay_the_sa
         await pilot.press("q")
     header, records = read_recording(rec, ends=True)
     assert header.version == 2 and any(getattr(r, "session", None) == victim and hasattr(r, "score") for r in records)
-    replay = LogwatchApp(PipelineConfig(replay=str(rec), speed=0))
+    replay = LogwatchApp(PipelineConfig.build(replay=str(rec), speed=0))
     async with replay.run_test(size=SIZE) as pilot:
         await wait_end(replay, pilot)
         await pilot.pause()
@@ -309,7 +310,7 @@ async def test_session_ends_alert_a_session_that_stopped_early_and_replay_the_sa
 
 async def test_session_ends_without_a_check_say_so_and_score_anyway(tiny_model_dir: Path, incident_file: Path,
                                                                     incident_log: GeneratedLog, wait_end) -> None:
-    app = LogwatchApp(PipelineConfig(paths=[str(incident_file)], follow=False, model_dir=str(tiny_model_dir),
+    app = LogwatchApp(PipelineConfig.build(paths=[str(incident_file)], follow=False, model_dir=str(tiny_model_dir),
                                      device="cpu", session_ends=True))
     async with app.run_test(size=SIZE) as pilot:
         await wait_end(app, pilot)
@@ -324,7 +325,7 @@ async def test_a_followed_file_that_goes_quiet_gets_its_session_verdicts(checked
     texts, victim = truncated
     log = tmp_path / "quiet.log"
     log.write_text("\n".join(texts) + "\n")
-    app = LogwatchApp(PipelineConfig(paths=[str(log)], follow=True, model_dir=str(checked_model), device="cpu",
+    app = LogwatchApp(PipelineConfig.build(paths=[str(log)], follow=True, model_dir=str(checked_model), device="cpu",
                                      session_ends=True, idle_seconds=2.0))
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -346,7 +347,7 @@ async def test_l_learns_the_log_again_and_the_recording_tells_the_replay(tiny_mo
     log, rec = tmp_path / "watched.log", tmp_path / "relearned.lwrec"
     log.write_text(incident_file.read_text())
     quick = LearnConfig(token_budget=6_000, max_seconds=30, min_lines=100)
-    config = PipelineConfig(paths=[str(log)], follow=True, model_dir=str(tiny_model_dir), device="cpu",
+    config = PipelineConfig.build(paths=[str(log)], follow=True, model_dir=str(tiny_model_dir), device="cpu",
                             record=str(rec), learn="auto", relearn=0, learn_config=quick)
     app = LogwatchApp(config)
     said: list[str] = []
@@ -376,7 +377,7 @@ async def test_l_learns_the_log_again_and_the_recording_tells_the_replay(tiny_mo
     changed = [x for x in records if x.model is not None]
     assert [x.n for x in changed] == [total + 1] and changed[0].model is not None
     assert changed[0].model.threshold == pytest.approx(learned, abs=1e-5)
-    replay = LogwatchApp(PipelineConfig(replay=str(rec), speed=0))
+    replay = LogwatchApp(PipelineConfig.build(replay=str(rec), speed=0))
     replay.notify = lambda message, **_: said.append(message)  # type: ignore[method-assign]
     async with replay.run_test(size=SIZE) as pilot:
         await wait_end(replay, pilot)

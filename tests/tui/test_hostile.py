@@ -89,7 +89,7 @@ async def test_the_app_shows_markup_shaped_fields_keys_and_file_names(tiny_model
                     '{"ts": "\\ud800", "level": "\\udc00", "msg": "surrogates"}\n'
                     '\n'
                     'INFO nova.compute [req-[bold]] started\n')
-    app = LogwatchApp(PipelineConfig(paths=[str(path)], follow=False, model_dir=str(tiny_model_dir), device="cpu",
+    app = LogwatchApp(PipelineConfig.build(paths=[str(path)], follow=False, model_dir=str(tiny_model_dir), device="cpu",
                                      learn="off", session_regex=r'"request_id": "([^"]+)"'))
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_end(app, pilot)

@@ -39,7 +39,7 @@ def test_mark_session_takes_every_line_over_the_threshold() -> None:
 
 async def test_shift_m_in_the_app_marks_the_alerted_session(fixed_recording: Path, tmp_path: Path, wait_end) -> None:
     store = KnownNormal.open(tmp_path / "known.json")
-    app = LogwatchApp(PipelineConfig(replay=str(fixed_recording), speed=0, known_normal=store))
+    app = LogwatchApp(PipelineConfig.build(replay=str(fixed_recording), speed=0, known_normal=store))
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_end(app, pilot)
         await pilot.press("home", "a", "M")

@@ -77,7 +77,7 @@ async def test_one_session_across_three_services_in_score_app_and_replay(tiny_mo
     assert {r["session"] for r in rows if "synced" in r["text"]} == {"<unkeyed:scheduler.log>"}
 
     rec = tmp_path / "live.lwrec"
-    app = LogwatchApp(PipelineConfig(paths=[str(p) for p in paths], follow=False, model_dir=str(tiny_model_dir),
+    app = LogwatchApp(PipelineConfig.build(paths=[str(p) for p in paths], follow=False, model_dir=str(tiny_model_dir),
                                      device="cpu", record=str(rec)))
     async with app.run_test(size=(140, 30)) as pilot:
         await wait_end(app, pilot)
@@ -151,7 +151,7 @@ async def test_the_monitor_names_a_missing_log_watches_the_others_and_reads_it_o
     inputs, patterns, problems = resolve_inputs((str(good), str(late), str(tmp_path)), follow=True, strict=False)
     assert inputs == [str(good), str(late)] and patterns == []  # the directory is left out, the missing file waited for
     assert len(problems) == 2 and "late.log" in problems[0] and "appears" in problems[0] and "directory" in problems[1]
-    app = LogwatchApp(PipelineConfig(paths=inputs, problems=problems, follow=True, model_dir=str(tiny_model_dir),
+    app = LogwatchApp(PipelineConfig.build(paths=inputs, problems=problems, follow=True, model_dir=str(tiny_model_dir),
                                      device="cpu"))
     async with app.run_test(size=(140, 30)) as pilot:
         log = app.query_one("#log", LogView)

@@ -18,7 +18,7 @@ SIZE = (150, 40)
 
 
 def _app(recording: Path) -> LogwatchApp:
-    return LogwatchApp(PipelineConfig(replay=str(recording), speed=0), clock=lambda: 0.0, sleep=lambda _s: None)
+    return LogwatchApp(PipelineConfig.build(replay=str(recording), speed=0), clock=lambda: 0.0, sleep=lambda _s: None)
 
 
 def _finished_then(keys: tuple[str, ...]):  # type: ignore[no-untyped-def]
