@@ -13,10 +13,13 @@ import statistics
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .jsonl import is_finite_number
 from .spec import CALIBRATION_FILE, ModelDirError, read_json, write_json
+
+if TYPE_CHECKING:
+    from .types import ScoredLine
 
 
 @dataclass(frozen=True)
@@ -185,12 +188,12 @@ def _quantile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def costliest_token_losses(scored: Iterable) -> list[float]:
+def costliest_token_losses(scored: Iterable[ScoredLine]) -> list[float]:
     """Each scored line's largest token loss (lines without tokens are skipped)."""
     return [top for line in scored if (top := line.top_token) is not None]
 
 
-def session_losses(scored: Iterable) -> dict[str, list[float]]:
+def session_losses(scored: Iterable[ScoredLine]) -> dict[str, list[float]]:
     """Group scored lines' losses by session (lines without a loss are skipped)."""
     out: dict[str, list[float]] = {}
     for line in scored:

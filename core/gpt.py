@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +52,7 @@ class Projection:
             return F.linear(x, self.weight, self.bias)
         flat = x.reshape(-1, x.shape[-1])  # [B*L, in]
         # reduce_range=True: x86 kernels accumulate in 16 bits, 7-bit activations avoid overflow
-        y = torch.ops.quantized.linear_dynamic(flat, self._packed, True)  # [B*L, out]
+        y: torch.Tensor = torch.ops.quantized.linear_dynamic(flat, self._packed, True)  # [B*L, out]
         return y.view(*x.shape[:-1], self.out_features)
 
 
@@ -152,7 +153,8 @@ class LeanGPT:
         self.layers = []
         for i in range(spec.n_layer):
             h = f"transformer.h.{i}."
-            layer: dict = {name: w(h + name) for name in ("ln_1.weight", "ln_1.bias", "ln_2.weight", "ln_2.bias")}
+            # The layer norms' tensors and the projections' modules, by their checkpoint names.
+            layer: dict[str, Any] = {name: w(h + name) for name in ("ln_1.weight", "ln_1.bias", "ln_2.weight", "ln_2.bias")}
             for name in PROJECTIONS:
                 quantise = int8 and (i > 0 or name in FIRST_BLOCK_INT8)
                 layer[name] = Projection(w(h + name + ".weight"), w(h + name + ".bias"), quantise)

@@ -156,7 +156,7 @@ class RecordingWriter:
     """Appends scored lines to a new recording; safe to call from several threads."""
 
     def __init__(self, path: str | Path, *, model: str | None = None, threshold: float | None = None,
-                 meta: dict | None = None, flush_every: int = 256, flush_seconds: float = 0.5,
+                 meta: dict[str, Any] | None = None, flush_every: int = 256, flush_seconds: float = 0.5,
                  fsync: bool = False, session_ends: bool = False) -> None:
         """Create (or truncate) ``path`` and write the header at once, so even an empty
         session leaves a valid recording. Raises OSError when the file cannot be created.

@@ -14,7 +14,7 @@ import hashlib
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .spec import ModelSpec
 
@@ -44,7 +44,7 @@ class SessionWindow:
     starts: int = 0
     """How many times the window has started (first line, slides): positions cached at one start
     mean nothing at another."""
-    _hash: Any = None
+    _hash: hashlib.blake2b | None = None
     """A running hash of :meth:`tokens` once :meth:`key` was asked for: a key costs the line's
     bytes, not the window's."""
 
@@ -93,9 +93,10 @@ class SessionWindow:
     def key(self, line: list[int]) -> bytes:
         """A digest of (the window's tokens, ``line``): equal exactly when both are equal (128
         bits), whatever the session; what the scorer's memo is keyed by."""
-        if self._hash is None:
-            self._hash = hashlib.blake2b(array("i", self.tokens()).tobytes(), digest_size=16)
-        key = self._hash.copy()
+        running = self._hash
+        if running is None:
+            running = self._hash = hashlib.blake2b(array("i", self.tokens()).tobytes(), digest_size=16)
+        key = running.copy()
         key.update(_SEPARATOR)  # no line is -1: a window and a line never read as another pair
         key.update(array("i", line).tobytes())
         return key.digest()
