@@ -346,3 +346,20 @@ def test_leaving_waits_for_our_threads_and_for_message_codes(monkeypatch: pytest
     leave(None)
     leave(2)
     assert exits == [0, 2] and handled == [True, True]
+
+
+@pytest.mark.parametrize("command, flag, value", [
+    (command, flag, value) for command in ("score", "watch", "eval")
+    for flag, value in (("--learn", "²"), ("--learn-seconds", "nan"), ("--relearn", "5"))
+    if not (command == "eval" and flag == "--relearn")  # eval scores once: it has no --relearn
+])
+def test_a_nonsense_run_option_is_one_usage_line_in_every_command(tmp_path: Path, command: str, flag: str,
+                                                                   value: str) -> None:
+    """The settings' one validation answers for every command (it was a ValueError traceback)."""
+    log = tmp_path / "x.log"
+    log.write_text("INFO a line\n")
+    extra = ["--labels", str(log)] if command == "eval" else []
+    result = CliRunner().invoke(main, [command, str(log), *extra, flag, value])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert flag.lstrip("-").split("-")[0] in result.stderr and "Traceback" not in result.stderr
