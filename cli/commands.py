@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -87,7 +87,7 @@ class RowWriter:
     with ``--alerts`` only the alert events an alert router is told (a group opened, came back or
     jumped); remembers whether anything alerted (``--fail-on-alert``)."""
 
-    def __init__(self, out: Any, settings: RunSettings) -> None:
+    def __init__(self, out: TextIO, settings: RunSettings) -> None:
         from logwatch.core.alerts import AlertGroups
 
         self.out = out
@@ -171,7 +171,7 @@ def run_score(paths: tuple[str, ...], settings: RunSettings) -> None:
         raise SystemExit(1)
 
 
-def _score_stream(inputs: list[str], emit: Any, *, engine: Engine, follow: bool, record: str | None,
+def _score_stream(inputs: list[str], emit: RowWriter, *, engine: Engine, follow: bool, record: str | None,
                   learning: Learning | None = None, relearning: Relearning | None = None,
                   patterns: list[str] | None = None) -> None:
     """The stream driver with JSON rows as its output; the recording is closed however it ends."""
@@ -208,7 +208,7 @@ def _exit_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, terminate)
 
 
-def emit_replay(path: str, emit: Any) -> None:
+def emit_replay(path: str, emit: Callable[[list[ScoredLine]], None]) -> None:
     from logwatch.core.record import RecordingError
     from logwatch.core.replay import read_recording
     from logwatch.core.stream import BATCH_LINES

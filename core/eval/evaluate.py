@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..calibrate import kth_largest
 from ..session_check import SessionCheck, SessionCheckError
@@ -44,6 +44,9 @@ from .traces import (
     read_incidents,
     score_sessions,
 )
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 
 # -- session decisions -----------------------------------------------------------------------------
@@ -67,7 +70,7 @@ def lead_time_summary(first_alert: Mapping[str, tuple[int, float | None]],
 
 
 # -- the whole evaluation ----------------------------------------------------------------------------
-def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool], *, baselines: bool = True,
+def evaluate_files(engine: Engine, files: Sequence[str], labels: Mapping[str, bool], *, baselines: bool = True,
                    incidents: Mapping[str, tuple[int, float | None]] | None = None,
                    on_progress: Callable[[int], None] | None = None,
                    feedback: Sequence[int] = (), feedback_scopes: Sequence[str] = ("line",)) -> dict[str, Any]:
@@ -85,12 +88,7 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
     if engine.threshold is None:
         raise EvalError("the model has no calibrated threshold (no calibration.json): run `logwatch calibrate` "
                         "or pass --threshold")
-    check = None
-    if engine.calibration is not None and engine.calibration.session_check is not None:
-        try:
-            check = SessionCheck.from_dict(engine.calibration.session_check)
-        except SessionCheckError as exc:
-            raise EvalError(str(exc)) from None
+    check = _stored_session_check(engine)
     # The check that judges each session when it closes (below), as the live rule knows it will.
     judging = check if check is not None and check.enabled and "session" in engine.rule.signals else None
     if judging is not None:
@@ -101,24 +99,74 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
         raise EvalError(f"no session in {', '.join(files)} matches a session id in the labels "
                         f"(sessions are keyed by {engine.keyer.rule!r}; see --session-regex)")
     if incidents is None:
-        incidents = {}
-        for name in files:
-            found = incidents_path(name)
-            if found is not None:
-                for session, (line, ts) in read_incidents(found).items():
-                    incidents.setdefault(session, (scored.offsets[name] + line, ts))
-
+        incidents = _incidents_beside(files, scored.offsets)
     k = max(1, int(engine.min_lines))
-    threshold = float(engine.threshold)
+    report, first_alert = _decision_report(engine, traces, labels, check, judging, k)
+    report.update(_lead_time_report({key: first_alert[key] for key in first_alert if labels[key]}, incidents))
+    if feedback:
+        runs = [(scope, n) for scope in feedback_scopes for n in feedback]
+        report["feedback"] = [feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope)
+                              for scope, n in runs]
+        if check is not None and check.enabled:
+            report["session_check"]["feedback"] = [
+                feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope, line_rule=False)
+                for scope, n in runs]
+    report["flag_all"] = metrics_dict(outcomes_for(dict.fromkeys(traces, 0.0), set(traces), labels), None)
+    report["any_error_line"] = metrics_dict(threshold_outcomes({k_: float(t.error_lines) for k_, t in traces.items()},
+                                                               0.0, labels), 0.0)
+    report["signals"] = sorted(engine.rule.signals)
+    report["baselines"] = _baselines(check, traces, labels) if baselines else {}
+    if baselines and check is None:
+        report["baselines_note"] = ("the model stores no normal-session reference (calibration.json has no "
+                                    "session_check), so only the flag-everything reference is shown")
+    labelled_missing = sum(1 for key in labels if key not in traces)
+    report["counts"] = {
+        "files": len(files), "lines_read": scored.lines_read, "lines_scored": scored.lines_scored,
+        "labelled_sessions_not_in_files": labelled_missing,
+        "seconds": round(scored.seconds, 2),
+        "lines_per_second": round(scored.lines_scored / scored.seconds, 1) if scored.seconds > 0 else None,
+    }
+    report["model"] = engine.model_name
+    known = engine.known_normal
+    report["known_normal"] = None if known is None else {
+        "patterns": len(known), "path": None if known.path is None else str(known.path)}
+    return report
+
+
+def _stored_session_check(engine: Engine) -> SessionCheck | None:
+    """The session check the model's calibration stores (None without one); EvalError if damaged."""
+    if engine.calibration is None or engine.calibration.session_check is None:
+        return None
+    try:
+        return SessionCheck.from_dict(engine.calibration.session_check)
+    except SessionCheckError as exc:
+        raise EvalError(str(exc)) from None
+
+
+def _incidents_beside(files: Sequence[str], offsets: Mapping[str, int]) -> dict[str, tuple[int, float | None]]:
+    """Each session's first anomalous line from ``<log>.incidents.json`` beside each file, in the
+    global line numbering (the files' own numbers shifted by the lines before them)."""
+    incidents: dict[str, tuple[int, float | None]] = {}
+    for name in files:
+        found = incidents_path(name)
+        if found is not None:
+            for session, (line, ts) in read_incidents(found).items():
+                incidents.setdefault(session, (offsets[name] + line, ts))
+    return incidents
+
+
+def _decision_report(engine: Engine, traces: Mapping[str, SessionTrace], labels: Mapping[str, bool],
+                     check: SessionCheck | None, judging: SessionCheck | None,
+                     k: int) -> tuple[dict[str, Any], dict[str, tuple[int, float | None]]]:
+    """The metrics of the model's own rule (the line rule, or it or the session check at close),
+    with each part's alone; and each flagged session's first alert (line, seconds)."""
+    threshold = float(engine.threshold or 0.0)
     line_scores = {key: line_score(t, k) for key, t in traces.items()}
     line_flags = {key: t.first_alert is not None for key, t in traces.items()}
     line_outcomes = outcomes_for(line_scores, line_flags, labels)
-
     report: dict[str, Any] = {}
     first_alert = {key: t.first_alert for key, t in traces.items() if t.first_alert is not None}
-    check_scores: dict[str, float] = {}
-    if check is not None:
-        check_scores = check.score_many({key: t.templates for key, t in traces.items()})
+    check_scores = check.score_many({key: t.templates for key, t in traces.items()}) if check is not None else {}
     signals = engine.rule.signals
     line_signals = ", ".join(s for s in ("surprise", "severity", "novelty") if s in signals) or "none"
     line_rule = f"line signals ({line_signals}; surprise: {k} line(s) with loss > {threshold:g})"
@@ -142,42 +190,20 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
         report["line_rule"] = metrics_dict(line_outcomes, threshold)
         report["session_check"] = metrics_dict(threshold_outcomes(check_scores, check.threshold, labels),
                                               check.threshold, enabled=check.enabled)
+    return report, first_alert
 
-    flagged_first = {key: first_alert[key] for key in first_alert if labels[key]}
-    summary, lts = lead_time_summary(flagged_first, incidents) if incidents else ({}, [])
-    report["lead_time"] = summary if incidents else None
+
+def _lead_time_report(flagged_first: Mapping[str, tuple[int, float | None]],
+                      incidents: Mapping[str, tuple[int, float | None]]) -> dict[str, Any]:
+    """``lead_time`` (None without incidents) and, where any, each true positive's ``lead_times``."""
+    if not incidents:
+        return {"lead_time": None}
+    summary, lts = lead_time_summary(flagged_first, incidents)
+    out: dict[str, Any] = {"lead_time": summary}
     if lts:
-        report["lead_times"] = [{"session": lt.session, "lines_before": lt.lines_before,
-                                 "seconds": None if lt.seconds is None else round(lt.seconds, 3)} for lt in lts]
-
-    if feedback:
-        runs = [(scope, n) for scope in feedback_scopes for n in feedback]
-        report["feedback"] = [feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope)
-                              for scope, n in runs]
-        if check is not None and check.enabled:
-            report["session_check"]["feedback"] = [
-                feedback_report(traces, labels, min_lines=k, check=check, reviews=n, scope=scope, line_rule=False)
-                for scope, n in runs]
-    report["flag_all"] = metrics_dict(outcomes_for(dict.fromkeys(traces, 0.0), set(traces), labels), None)
-    report["any_error_line"] = metrics_dict(threshold_outcomes({k_: float(t.error_lines) for k_, t in traces.items()},
-                                                               0.0, labels), 0.0)
-    report["signals"] = sorted(signals)
-    report["baselines"] = _baselines(check, traces, labels) if baselines else {}
-    if baselines and check is None:
-        report["baselines_note"] = ("the model stores no normal-session reference (calibration.json has no "
-                                    "session_check), so only the flag-everything reference is shown")
-    labelled_missing = sum(1 for key in labels if key not in traces)
-    report["counts"] = {
-        "files": len(files), "lines_read": scored.lines_read, "lines_scored": scored.lines_scored,
-        "labelled_sessions_not_in_files": labelled_missing,
-        "seconds": round(scored.seconds, 2),
-        "lines_per_second": round(scored.lines_scored / scored.seconds, 1) if scored.seconds > 0 else None,
-    }
-    report["model"] = getattr(engine, "model_name", None)
-    known = getattr(engine, "known_normal", None)
-    report["known_normal"] = None if known is None else {
-        "patterns": len(known), "path": None if known.path is None else str(known.path)}
-    return report
+        out["lead_times"] = [{"session": lt.session, "lines_before": lt.lines_before,
+                              "seconds": None if lt.seconds is None else round(lt.seconds, 3)} for lt in lts]
+    return out
 
 
 def _baselines(check: SessionCheck | None, traces: Mapping[str, SessionTrace],

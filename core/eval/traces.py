@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..alerts import is_error_level
 from ..ingest import IngestError, open_source_check, read_lines
@@ -24,6 +24,9 @@ from ..parse import timestamp_seconds
 from ..sessions import EntryKeys
 from ..stream import BATCH_LINES
 from ..types import LogLine
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 
 class EvalError(ValueError):
@@ -117,7 +120,7 @@ def check_files(files: Sequence[str]) -> None:
             raise EvalError("eval reads files, not standard input: labels refer to whole logs")
 
 
-def score_sessions(engine: Any, files: Sequence[str], keep: Container[str] | None = None, *,
+def score_sessions(engine: Engine, files: Sequence[str], keep: Container[str] | None = None, *,
                    templates: bool = True, on_progress: Callable[[int], None] | None = None) -> ScoredLog:
     """Score FILES in order with one engine; trace only sessions in ``keep`` (None = all).
 
