@@ -167,16 +167,16 @@ def test_a_sessions_story_is_one_group_and_its_pattern_elsewhere_joins_it() -> N
     assert groups.groups[2].sessions == ["host"]
 
 
-def test_a_scored_line_is_filed_by_its_masked_text_and_its_own_clock() -> None:
+def test_a_scored_line_is_filed_by_its_pattern_and_its_own_clock() -> None:
     from logwatch.core.types import ScoredLine
 
     groups = AlertGroups(quiet_seconds=60)
     first = ScoredLine(n=1, source="s", arrival=5.0, text="ERROR nova.x disk 7 full", session="vm1",
-                       ts="2017-05-16 00:00:00.000", why=("error-level",))
+                       pattern="ERROR nova.x disk <NUM> full", ts="2017-05-16 00:00:00.000", why=("error-level",))
     group, event = groups.add_line(first)
     assert event is not None and event.kind == "open" and group.pattern == "ERROR nova.x disk <NUM> full"
     later = ScoredLine(n=2, source="s", arrival=6.0, text="ERROR nova.x disk 9 full", session="vm2",
-                       ts="2017-05-16 00:05:00.000", why=("error-level",))
+                       pattern="ERROR nova.x disk <NUM> full", ts="2017-05-16 00:05:00.000", why=("error-level",))
     again, back = groups.add_line(later, why=("session-check 3.0 > 1.0",))
     # the same pattern elsewhere joins the group; five minutes of the log's clock (not the one
     # second of arrival) is a quiet spell, so the group is back, told with the reasons given

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from logwatch.core.known_normal import KnownNormal
+from logwatch.core.masking import mask_line
 from logwatch.core.types import ScoredLine
 from logwatch.tui.app import LogwatchApp
 from logwatch.tui.marks import mark_session, toggle_line
@@ -13,7 +14,7 @@ from logwatch.tui.widgets.log_view import LogView
 
 
 def line(n: int, text: str, loss: float, session: str = "req-1") -> ScoredLine:
-    return ScoredLine(n=n, source="x.log", arrival=0.0, text=text, session=session, loss=loss)
+    return ScoredLine(n=n, source="x.log", arrival=0.0, text=text, session=session, pattern=mask_line(text), loss=loss)
 
 
 def test_toggle_line_marks_then_unmarks() -> None:
