@@ -244,7 +244,7 @@ class Engine:
         if known is not None:
             known.refresh()  # marks made by another logwatch (the monitor) while this one runs
         for i in worded:
-            self._track(out[i], messages[i], known is not None and out[i].pattern in known)
+            self._track(out[i], messages[i], known is not None and known.is_known_pattern(out[i].pattern))
         self.lines_scored += len(out)
         if self._change is not None and out:
             out[0].model, self._change = self._change, None

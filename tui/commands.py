@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: bool) -> None:
     """``logwatch marks``: the known-normal file as a numbered list; ``--remove N`` drops marks."""
     from logwatch.core.known_normal import KnownNormalError
-    from logwatch.core.masking import mask_line
 
     store = open_known_normal(known_normal)
     if store is None:
@@ -55,7 +54,7 @@ def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: boo
             raise usage_error(str(exc)) from None
         print(f"removed {len(dropped)} mark(s); {len(store.marks)} left in {store.path}", file=sys.stderr)
     rows: list[dict[str, str | int]] = [
-        {"n": i, "marked": m.marked, "until": m.until or "", "session": m.session, "pattern": mask_line(m.text),
+        {"n": i, "marked": m.marked, "until": m.until or "", "session": m.session, "pattern": m.pattern,
          "text": m.text}
         for i, m in enumerate(store.marks, 1)]
     from .render import short_session

@@ -25,6 +25,25 @@ def test_toggle_line_marks_then_unmarks() -> None:
     assert toggle_line(store, first).startswith("unmarked") and len(store) == 0
 
 
+def test_the_keys_check_the_pattern_a_scored_line_carries() -> None:
+    """m and z judge a scored line by the pattern the engine gave it, never by masking its text again."""
+    from dataclasses import replace
+
+    from logwatch.tui.marks import toggle_snooze
+
+    store = KnownNormal.from_lines(["WARNING nova.compute disk 3 slow"])
+    marked = mask_line("WARNING nova.compute disk 3 slow")
+    # Text that masks to something else entirely, carrying the marked pattern: it is that pattern's line.
+    carrier = replace(line(1, "INFO an unrelated line", 3.0), pattern=marked)
+    assert store.is_known_pattern(carrier.pattern) and not store.matches(carrier.text)
+    assert toggle_snooze(store, carrier).startswith("lines like this are marked normal already")
+    assert toggle_line(store, carrier).startswith("unmarked") and len(store) == 0
+    # The very text of the mark, carrying another pattern: judged by that pattern, not marked.
+    store = KnownNormal.from_lines(["WARNING nova.compute disk 3 slow"])
+    stranger = replace(line(2, "WARNING nova.compute disk 3 slow", 3.0), pattern="another pattern")
+    assert store.matches(stranger.text) and not store.is_known_pattern(stranger.pattern)
+
+
 def test_mark_session_takes_every_line_over_the_threshold() -> None:
     store = KnownNormal.from_lines([])
     lines = [line(1, "INFO a routine start", 0.2), line(2, "WARNING b replicate block 7", 4.0),
