@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -331,8 +331,6 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
     from collections import Counter
 
     from logwatch.core.build import calibrate_engine
-    from logwatch.core.masking import mask_line
-    from logwatch.core.sessions import EntryKeys
     from logwatch.core.spec import save_patterns, session_pairs
 
     engine = load_engine(model_dir, device, session_regex)
@@ -342,18 +340,14 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
         raise usage_error(f"cannot write to {loaded.directory}; pass --model DIR or --dry-run")
     seen: Counter[str] = Counter()
     sessions: dict[str, list[str]] = {}
-    entries = EntryKeys(engine.keyer)
 
-    def counted(lines: Iterator[LogLine]) -> Iterator[LogLine]:
-        for line in lines:  # the calibration logs are normal: their patterns (and pairs) join the model's
-            pattern = mask_line(line.text)
-            seen[pattern] += 1
-            sessions.setdefault(entries.key(line.text, line.source), []).append(pattern)
-            yield line
+    def counted(line: ScoredLine) -> None:  # the calibration logs are normal: their patterns (and pairs) join the model's
+        seen[line.pattern] += 1
+        sessions.setdefault(line.session, []).append(line.pattern)
 
     try:
-        result = calibrate_engine(engine, counted(read_all_lines(files)), method=method, max_fpr=max_fpr,
-                                  min_lines=min_lines, details={"files": [Path(f).name for f in files]})
+        result = calibrate_engine(engine, read_all_lines(files), method=method, max_fpr=max_fpr, min_lines=min_lines,
+                                  details={"files": [Path(f).name for f in files]}, on_line=counted)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     if not dry_run:
