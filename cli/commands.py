@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: bool) -> None:
     """``logwatch marks``: the known-normal file as a numbered list; ``--remove N`` drops marks."""
     from logwatch.core.known_normal import KnownNormalError
-    from logwatch.core.masking import mask_line
 
     store = open_known_normal(known_normal)
     if store is None:
@@ -56,7 +55,7 @@ def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: boo
             raise usage_error(str(exc)) from None
         print(f"removed {len(dropped)} mark(s); {len(store.marks)} left in {store.path}", file=sys.stderr)
     rows: list[dict[str, str | int]] = [
-        {"n": i, "marked": m.marked, "until": m.until or "", "session": m.session, "pattern": mask_line(m.text),
+        {"n": i, "marked": m.marked, "until": m.until or "", "session": m.session, "pattern": m.pattern,
          "text": m.text}
         for i, m in enumerate(store.marks, 1)]
     from logwatch.tui.render import short_session
@@ -341,8 +340,6 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
     from collections import Counter
 
     from logwatch.core.build import calibrate_engine
-    from logwatch.core.masking import mask_line
-    from logwatch.core.sessions import EntryKeys
     from logwatch.core.spec import save_patterns, session_pairs
 
     engine = load_engine(model_dir, device, session_regex)
@@ -352,18 +349,14 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
         raise usage_error(f"cannot write to {loaded.directory}; pass --model DIR or --dry-run")
     seen: Counter[str] = Counter()
     sessions: dict[str, list[str]] = {}
-    entries = EntryKeys(engine.keyer)
 
-    def counted(lines: Iterator[LogLine]) -> Iterator[LogLine]:
-        for line in lines:  # the calibration logs are normal: their patterns (and pairs) join the model's
-            pattern = mask_line(line.text)
-            seen[pattern] += 1
-            sessions.setdefault(entries.key(line.text, line.source), []).append(pattern)
-            yield line
+    def counted(line: ScoredLine) -> None:  # the calibration logs are normal: their patterns (and pairs) join the model's
+        seen[line.pattern] += 1
+        sessions.setdefault(line.session, []).append(line.pattern)
 
     try:
-        result = calibrate_engine(engine, counted(read_all_lines(files)), method=method, max_fpr=max_fpr,
-                                  min_lines=min_lines, details={"files": [Path(f).name for f in files]})
+        result = calibrate_engine(engine, read_all_lines(files), method=method, max_fpr=max_fpr, min_lines=min_lines,
+                                  details={"files": [Path(f).name for f in files]}, on_line=counted)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     if not dry_run:

@@ -37,7 +37,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from .masking import mask_line
 from .parse import timestamp_seconds
 
 if TYPE_CHECKING:
@@ -287,9 +286,10 @@ class AlertGroups:
 
     def add_line(self, line: ScoredLine, why: tuple[str, ...] | None = None) -> tuple[AlertGroup, AlertEvent | None]:
         """File an alerting scored line (with ``why``, e.g. a session verdict's reasons, instead of
-        its own): the group it joined, and the event it causes, if any. Its pattern is its masked
-        text; its time the log's own clock when the line has a timestamp, else its arrival."""
-        return self._file(mask_line(line.text), n=line.n, ts=line.ts, time=timestamp_seconds(line.ts) or line.arrival,
+        its own): the group it joined, and the event it causes, if any. Its pattern is the one the
+        engine masked when it scored the line; its time the log's own clock when the line has a
+        timestamp, else its arrival."""
+        return self._file(line.pattern, n=line.n, ts=line.ts, time=timestamp_seconds(line.ts) or line.arrival,
                           session=line.session, why=line.why if why is None else why)
 
     def add(self, pattern: str, *, n: int, ts: str | None, time: float, session: str,

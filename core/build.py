@@ -20,7 +20,7 @@ from .masking import mask_line
 from .session_check import SessionCheck
 from .spec import save_patterns, session_pairs
 from .stream import score_lines
-from .types import LogLine
+from .types import LogLine, ScoredLine
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -50,14 +50,19 @@ def session_lines(sessions: Sessions) -> list[LogLine]:
 
 def calibrate_engine(engine: Engine, lines: Iterable[LogLine], *, method: str = "max-fpr", max_fpr: float = 0.01,
                      min_lines: int = 1, details: dict[str, object] | None = None,
-                     session_check: SessionCheck | None = None) -> Calibration:
+                     session_check: SessionCheck | None = None,
+                     on_line: Callable[[ScoredLine], None] | None = None) -> Calibration:
     """The alert rule for ``engine``'s model from normal lines it never trained on.
 
     The session check (``session_check``, else the model's own) is kept, and the sessions it
     flags count against the same false-alarm budget: ``max_fpr`` bounds the alerts of both.
+    ``on_line`` sees each line as scored, in order (``logwatch calibrate`` counts their patterns).
     """
     engine.rule = AlertRule.off()  # score without alerting: the threshold is what is being set
     scored = list(score_lines(engine, lines))
+    if on_line is not None:
+        for line in scored:
+            on_line(line)
     previous = engine.calibration
     stored = session_check.to_dict() if session_check is not None else (
         previous.session_check if previous is not None else None)
@@ -67,7 +72,7 @@ def calibrate_engine(engine: Engine, lines: Iterable[LogLine], *, method: str = 
     if check is not None and check.enabled:
         masked: dict[str, list[str]] = {}
         for line in scored:
-            masked.setdefault(line.session, []).append(mask_line(line.text))
+            masked.setdefault(line.session, []).append(line.pattern)
         flagged = {key for key, score in check.score_many(masked).items() if check.flags(score)}
     result = calibrate(session_losses(scored), method=method, max_fpr=max_fpr, min_lines=min_lines,
                        details=details, flagged_elsewhere=flagged, token_maxima=costliest_token_losses(scored))
@@ -115,6 +120,7 @@ def build_model_dir(lines: Sequence[tuple[str, str]], out_dir: str | Path, confi
                                    details=details, session_check=check)
     calibration.save(out)
     normal_sessions = [*group_sessions(lines, config.session_rule).values(), *(calibrate_on or {}).values()]
+    # Masked here: most of these lines were trained on, never scored, so no engine gave them a pattern.
     save_patterns(out, normal_patterns(text for _, text in lines) +
                   normal_patterns(t for texts in (calibrate_on or {}).values() for t in texts),
                   session_pairs([mask_line(t) for t in texts] for texts in normal_sessions))
@@ -122,7 +128,8 @@ def build_model_dir(lines: Sequence[tuple[str, str]], out_dir: str | Path, confi
 
 
 def normal_patterns(texts: Iterable[str]) -> Counter[str]:
-    """Pattern (masked line) -> count over normal lines: what "never seen" is measured against."""
+    """Pattern (masked line) -> count over normal lines: what "never seen" is measured against.
+    Raw text (training data read from files), so it is masked here."""
     return Counter(mask_line(text) for text in texts)
 
 

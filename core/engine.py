@@ -235,20 +235,19 @@ class Engine:
     def score_batch(self, lines: Sequence[LogLine]) -> list[ScoredLine]:
         """Score lines (any mix of sessions), same order and count; never raises on text."""
         out: list[ScoredLine] = []
-        masked: list[str] = []
         messages: list[str] = []
         for line in lines:
             parsed = parse_line(line.text)
             session = self._entries.key(line.text, line.source, parsed.fmt)
+            # The one mask of this line: the model reads it, and every consumer after takes it from the line.
             out.append(ScoredLine(n=line.n, source=source_label(line.source), arrival=line.arrival, text=line.text,
-                                  session=session, ts=parsed.ts, level=parsed.level))
-            masked.append(masked_line(parsed))
+                                  session=session, pattern=masked_line(parsed), ts=parsed.ts, level=parsed.level))
             messages.append(parsed.message)
         # A blank line says nothing: it is shown, but neither scored nor part of any session's story.
         worded = [i for i, scored in enumerate(out) if scored.text.strip()]
         if self.scorer is not None and self.tokenizer is not None and worded:
             spec = self.scorer.spec
-            encoded = self.tokenizer.encode_with_pieces([masked[i] for i in worded], max_tokens=spec.max_line_tokens)
+            encoded = self.tokenizer.encode_with_pieces([out[i].pattern for i in worded], max_tokens=spec.max_line_tokens)
             per_token = self.scorer.score([(out[i].session, ids) for i, (ids, _) in zip(worded, encoded)])
             for i, (_, pieces), losses in zip(worded, encoded, per_token):
                 loss = sum(losses) / len(losses)
@@ -261,7 +260,7 @@ class Engine:
         if known is not None:
             known.refresh()  # marks made by another logwatch (the monitor) while this one runs
         for i in worded:
-            self._track(out[i], masked[i], messages[i], known is not None and masked[i] in known)
+            self._track(out[i], messages[i], known is not None and known.is_known_pattern(out[i].pattern))
         self.lines_scored += len(out)
         if self._change is not None and out:
             out[0].model, self._change = self._change, None
@@ -274,9 +273,9 @@ class Engine:
         for line in lines:
             parsed = parse_line(line.text)
             scored = ScoredLine(n=line.n, source=source_label(line.source), arrival=line.arrival, text=line.text,
-                                session=self._preview_entries.key(line.text, line.source, parsed.fmt), ts=parsed.ts,
-                                level=parsed.level)
-            scored.why = rule.reasons(loss=None, level=parsed.level, message=parsed.message, pattern="",
+                                session=self._preview_entries.key(line.text, line.source, parsed.fmt),
+                                pattern=masked_line(parsed), ts=parsed.ts, level=parsed.level)
+            scored.why = rule.reasons(loss=None, level=parsed.level, message=parsed.message, pattern=scored.pattern,
                                       surprising_in_session=0)
             scored.alert = bool(scored.why)
             out.append(scored)
@@ -292,16 +291,17 @@ class Engine:
         self.scorer.score([(entries.key(line.text, line.source, p.fmt), ids)
                            for line, p, ids in zip(lines, parsed, encoded)])
 
-    def _track(self, scored: ScoredLine, masked: str, message: str, known_normal: bool = False) -> None:
+    def _track(self, scored: ScoredLine, message: str, known_normal: bool = False) -> None:
         info, evicted = self.sessions.touch(scored.session, scored.arrival)
         for key in evicted:  # over capacity: dropped unjudged (it may well be still running)
             self._forget(key)
         info.last_n = scored.n
-        after, info.last_pattern = info.last_pattern, masked
+        pattern = scored.pattern
+        after, info.last_pattern = info.last_pattern, pattern
         if self.judged_by is not None:
             if info.templates is None:
                 info.templates = Counter()
-            info.templates[masked] += 1
+            info.templates[pattern] += 1
         if known_normal or not self.rule.active:
             return
         if self.rule.surprising(scored.loss):
@@ -309,12 +309,12 @@ class Engine:
         top_token = scored.top_token
         check = self.judged_by
         if check is not None and check.enabled and info.templates is not None \
-                and self.rule.order_surprise(loss=scored.loss, level=scored.level, pattern=masked, after=after,
+                and self.rule.order_surprise(loss=scored.loss, level=scored.level, pattern=pattern, after=after,
                                              top_token=top_token):
             scored.order_only = check.fits_normal_mix(info.templates)
             if scored.order_only and not info.order_only_n:
                 info.order_only_n = scored.n
-        scored.why = self.rule.reasons(loss=scored.loss, level=scored.level, message=message, pattern=masked,
+        scored.why = self.rule.reasons(loss=scored.loss, level=scored.level, message=message, pattern=pattern,
                                        surprising_in_session=info.over_threshold, normal_mix=scored.order_only,
                                        after=after, top_token=top_token)
         if scored.why:

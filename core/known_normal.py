@@ -12,6 +12,12 @@ stale ones, and the file stays readable to a person: it says what was marked, wh
 which session. The set of patterns is replaced as a whole on every change (copy on write), so
 the pipeline thread can test membership while the UI thread adds a mark.
 
+Each mark's pattern is masked once, when the mark is read or made (:attr:`Mark.pattern`). A
+line that was scored already carries its pattern (:attr:`~logwatch.core.types.ScoredLine.pattern`),
+so the checks on a scored line take that pattern (:meth:`KnownNormal.is_known_pattern`,
+:meth:`~KnownNormal.unmark_pattern`, ...) and mask nothing; only raw text (an example being
+marked, a line no engine scored) is masked here.
+
 File: JSON, ``{"format": "logwatch-known-normal", "version": 1, "lines": [{"text", "session",
 "marked"}]}``, written atomically (temp file + rename), by default under
 ``$XDG_STATE_HOME/logwatch/`` (``~/.local/state/logwatch/``) so it outlives a model retrain.
@@ -70,6 +76,14 @@ class Mark:
     until: str = ""
     """A snooze (key z) ends at this UTC time, ISO 8601; empty for a mark (for ever)."""
 
+    pattern: str = field(default="", compare=False, repr=False)
+    """``text`` masked: what the mark applies to. Derived from ``text`` when the mark is made
+    unless given (the caller masked that same text already), and never written to the file."""
+
+    def __post_init__(self) -> None:
+        if not self.pattern:  # frozen: the one moment it may be set
+            object.__setattr__(self, "pattern", mask_line(self.text))
+
     def to_dict(self) -> dict[str, str]:
         out = {"text": self.text, "session": self.session, "marked": self.marked}
         if self.until:
@@ -101,7 +115,7 @@ class KnownNormal:
         now = _now()
         self.marks = marks
         live = [m for m in marks if m.active(now)]
-        self._patterns = frozenset(mask_line(m.text) for m in live)  # a new set: readers never see it change
+        self._patterns = frozenset(m.pattern for m in live)  # a new set: readers never see it change
         ends = [_parse_time(m.until).timestamp() for m in live if m.until]
         self._next_expiry = min(ends) if ends else math.inf
 
@@ -144,12 +158,17 @@ class KnownNormal:
         """An in-memory store (no file) marking these raw lines: for tests and experiments."""
         return cls(marks=[Mark(_clip(t)) for t in lines])
 
-    def __contains__(self, masked: object) -> bool:
-        """Is this *masked* line a pattern the operator marked normal (or snoozed, until then)?"""
+    def is_known_pattern(self, pattern: str) -> bool:
+        """Is this pattern (a scored line's :attr:`~logwatch.core.types.ScoredLine.pattern`) one
+        the operator marked normal (or snoozed, until then)?"""
         if time.time() >= self._next_expiry:  # a snooze just ended: its pattern alerts again
             with self._lock:
                 self._set_marks(self.marks)
-        return masked in self._patterns
+        return pattern in self._patterns
+
+    def __contains__(self, pattern: object) -> bool:
+        """``pattern in store``: :meth:`is_known_pattern`."""
+        return isinstance(pattern, str) and self.is_known_pattern(pattern)
 
     def __len__(self) -> int:
         return len(self._patterns)
@@ -159,7 +178,8 @@ class KnownNormal:
         return self._patterns
 
     def matches(self, raw: str) -> bool:
-        """Does this raw line mask to a marked pattern?"""
+        """Does this raw line mask to a marked pattern? For text no engine scored: a scored line
+        has its pattern already (:meth:`is_known_pattern`)."""
         return mask_line(raw) in self._patterns
 
     # -- marking -----------------------------------------------------------------------------
@@ -168,43 +188,42 @@ class KnownNormal:
         stored) if it already was. A mark for ever replaces a snooze of the same pattern."""
         self.refresh()  # change what is on disk now, not a stale copy (another logwatch may have edited it)
         text = _clip(text)
+        # Masked here, not taken from a scored line: the pattern is the stored example's, clipped
+        # as stored, so it is what every later load derives from the file.
         pattern = mask_line(text)
         with self._lock:
             now = _now()
-            same = [m for m in self.marks if mask_line(m.text) == pattern and m.active(now)]
+            same = [m for m in self.marks if m.pattern == pattern and m.active(now)]
             if any(not m.until for m in same) or (same and seconds is not None):
                 return False
             if len(self.marks) >= MAX_ENTRIES:
                 raise KnownNormalError(f"the known-normal file already holds {MAX_ENTRIES} marks")
             until = "" if seconds is None else (now + timedelta(seconds=seconds)).isoformat(timespec="seconds")
             kept = [m for m in self.marks if m not in same and m.active(now)]  # drops snoozes that ended
-            self._set_marks([*kept, Mark(text, session, now.isoformat(timespec="seconds"), until)])
+            self._set_marks([*kept, Mark(text, session, now.isoformat(timespec="seconds"), until, pattern)])
         return True
 
-    def unsnooze(self, text: str) -> bool:
-        """End the snoozes of this raw line's pattern now; False if there was none."""
+    def unsnooze_pattern(self, pattern: str) -> bool:
+        """End the snoozes of this pattern (a scored line's) now; False if there was none."""
         self.refresh()  # change what is on disk now, not a stale copy (another logwatch may have edited it)
-        pattern = mask_line(text)
         with self._lock:
-            kept = [m for m in self.marks if not (m.until and mask_line(m.text) == pattern)]
+            kept = [m for m in self.marks if not (m.until and m.pattern == pattern)]
             if len(kept) == len(self.marks):
                 return False
             self._set_marks(kept)
         return True
 
-    def snoozed_until(self, raw: str) -> str | None:
-        """When the snooze of this raw line's pattern ends (None: not snoozed)."""
-        pattern = mask_line(raw)
+    def pattern_snoozed_until(self, pattern: str) -> str | None:
+        """When the snooze of this pattern (a scored line's) ends (None: not snoozed)."""
         now = _now()
-        ends = [m.until for m in self.marks if m.until and m.active(now) and mask_line(m.text) == pattern]
+        ends = [m.until for m in self.marks if m.until and m.active(now) and m.pattern == pattern]
         return max(ends) if ends else None
 
-    def unmark(self, text: str) -> bool:
-        """Forget every mark whose pattern equals this raw line's; False if none did."""
+    def unmark_pattern(self, pattern: str) -> bool:
+        """Forget every mark of this pattern (a scored line's); False if there was none."""
         self.refresh()  # change what is on disk now, not a stale copy (another logwatch may have edited it)
-        pattern = mask_line(text)
         with self._lock:
-            kept = [m for m in self.marks if mask_line(m.text) != pattern]
+            kept = [m for m in self.marks if m.pattern != pattern]
             if len(kept) == len(self.marks):
                 return False
             self._set_marks(kept)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .jsonl import is_finite_number
+from .masking import mask_line
 from .record import FORMAT_NAME, RECORDING_VERSION, RecordingError, RecordingHeader
 from .types import ModelChange, ScoredLine, SessionEnd
 
@@ -179,8 +180,10 @@ def decode_record(raw: bytes) -> ScoredLine | SessionEnd:
         if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and is_finite_number(pair[1])):
             raise ValueError("a token is not [piece, loss]")
         tokens.append((pair[0], float(pair[1])))
-    return ScoredLine(n=n, source=src, arrival=float(t), text=text, session=s, ts=ts, level=lvl,
-                      loss=None if loss is None else float(loss), alert=a, tokens=tuple(tokens), why=_why(obj),
+    # A recording stores no pattern (its format predates it): masked here, once per record, so
+    # what reads a replayed line (alert groups, marks) has it as a scored line has it.
+    return ScoredLine(n=n, source=src, arrival=float(t), text=text, session=s, pattern=mask_line(text), ts=ts,
+                      level=lvl, loss=None if loss is None else float(loss), alert=a, tokens=tuple(tokens), why=_why(obj),
                       model=_model(obj))
 
 

@@ -66,6 +66,11 @@ class ScoredLine:
     text: str
     session: str
     """Session key, e.g. an instance UUID, ``req-…``, ``blk_…`` or ``<unkeyed:FILE NAME>``."""
+    pattern: str
+    """Its masked text (:func:`logwatch.core.masking.mask_line`), computed once where the line is
+    scored (or read back from a recording): the unit that marks, alert groups and novelty count
+    by, so every reader takes it from here instead of masking the text again. Neither printed by
+    ``logwatch score`` nor recorded: a replay derives it from the recorded text."""
     ts: str | None = None
     level: str | None = None
     loss: float | None = None

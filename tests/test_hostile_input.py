@@ -97,7 +97,7 @@ def test_a_recording_that_fills_the_disk_mid_run_stops_recording_once(tmp_path: 
     writer._file.close()  # type: ignore[union-attr]
     writer._file = open("/dev/full", "wb", buffering=0)  # noqa: SIM115 - the disk is full from here on
     guarded = GuardedRecording(writer, told.append)
-    line = ScoredLine(n=1, source="s", arrival=0.0, text="t", session="k", loss=1.0)
+    line = ScoredLine(n=1, source="s", arrival=0.0, text="t", session="k", pattern="t", loss=1.0)
     for _ in range(3):
         guarded.write([line])
     guarded.close()
@@ -191,7 +191,7 @@ def test_a_catastrophic_session_regex_is_given_up_not_hung_on() -> None:
 
 
 def test_a_recording_with_a_nan_loss_is_a_damaged_record() -> None:
-    good = ScoredLine(n=1, source="s", arrival=0.0, text="t", session="k", loss=1.0)
+    good = ScoredLine(n=1, source="s", arrival=0.0, text="t", session="k", pattern="t", loss=1.0)
     from logwatch.core.record import encode_record
 
     raw = encode_record(good)
@@ -222,7 +222,8 @@ def test_a_slow_replay_stops_when_asked(tmp_path: Path) -> None:
 
     rec = tmp_path / "slow.lwrec"
     with RecordingWriter(rec, model="m", threshold=1.0) as writer:
-        writer.write([ScoredLine(n=i, source="s", arrival=float(i), text=f"line {i}", session="k", loss=0.1)
+        writer.write([ScoredLine(n=i, source="s", arrival=float(i), text=f"line {i}", session="k", pattern="line <NUM>",
+                                 loss=0.1)
                       for i in range(1, 4)])
     pipeline = Pipeline(PipelineConfig.build(replay=str(rec), speed=1e-6), post=lambda _m: None)
     thread = threading.Thread(target=pipeline.run, daemon=True)
@@ -291,7 +292,7 @@ def test_runs_of_blank_lines_in_a_recording_are_skipped_and_still_counted(tmp_pa
 
     plain = tmp_path / "r.lwrec"
     RecordingWriter(plain).close()
-    line = ScoredLine(n=1, source="s", arrival=0.0, text="t", session="k", loss=1.0)
+    line = ScoredLine(n=1, source="s", arrival=0.0, text="t", session="k", pattern="t", loss=1.0)
     packed = tmp_path / "r.lwrec.gz"
     with gzip.open(packed, "wb") as out:  # 2 million blank lines: what a tiny gzip can hold
         out.write(plain.read_bytes() + b"\n" * 2_000_000 + encode_record(line) + b"\n\n" + b"{bad}\n")

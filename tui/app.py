@@ -287,7 +287,7 @@ class LogwatchApp(App[int]):
     def on_log_view_chosen(self, event: LogView.Chosen) -> None:
         store = self.pipeline.config.known_normal
         self.detail.show(detail_renderable(event.line, self.status.threshold, self._palette,
-                                           marked=store is not None and store.matches(event.line.text)))
+                                           marked=store is not None and store.is_known_pattern(event.line.pattern)))
         self.state.focused = event.line.session
         self._draw_focus()
 

@@ -17,7 +17,7 @@ from .render import short_session
 
 def toggle_line(store: KnownNormal, line: ScoredLine, *, replaying: bool = False) -> str:
     """Mark the line's pattern normal, or take the mark back if it already was."""
-    if store.unmark(line.text):
+    if store.unmark_pattern(line.pattern):
         return f"unmarked: lines like this can alert again; {len(store)} pattern(s) marked"
     store.mark(line.text, line.session)
     return f"marked normal: lines like this will not alert again{_later(replaying)}; {len(store)} pattern(s) marked"
@@ -40,12 +40,12 @@ SNOOZE_SECONDS = 3600.0
 def toggle_snooze(store: KnownNormal, line: ScoredLine, *, seconds: float = SNOOZE_SECONDS,
                   replaying: bool = False) -> str:
     """Snooze the line's pattern (no alert from it for a while), or end its snooze if it has one."""
-    if store.unsnooze(line.text):
+    if store.unsnooze_pattern(line.pattern):
         return "snooze ended: lines like this can alert again"
-    if store.matches(line.text):
+    if store.is_known_pattern(line.pattern):
         return "lines like this are marked normal already (m unmarks them)"
     store.mark(line.text, line.session, seconds=seconds)
-    until = (store.snoozed_until(line.text) or "")[11:16]
+    until = (store.pattern_snoozed_until(line.pattern) or "")[11:16]
     return f"snoozed until {until} UTC: lines like this will not alert until then{_later(replaying)} (z again ends it)"
 
 

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from ..alerts import is_error_level
 from ..ingest import IngestError, open_source_check, read_lines
-from ..masking import mask_line
 from ..parse import timestamp_seconds
 from ..sessions import EntryKeys
 from ..stream import BATCH_LINES
@@ -150,7 +149,7 @@ def score_sessions(engine: Engine, files: Sequence[str], keep: Container[str] | 
                 trace.first_alert = (global_n, when)
             if is_error_level(line.level, line.text):
                 trace.error_lines += 1
-            masked = mask_line(line.text) if templates or line.alert or (
+            masked = line.pattern if templates or line.alert or (
                 line.loss is not None and line.loss > threshold) else ""
             # What an operator would review: what alerts, and what would alert but for a mark
             # (over the bar the rule sets for its pattern, known patterns' margin included).

@@ -167,17 +167,36 @@ def test_a_sessions_story_is_one_group_and_its_pattern_elsewhere_joins_it() -> N
     assert groups.groups[2].sessions == ["host"]
 
 
-def test_a_scored_line_is_filed_by_its_masked_text_and_its_own_clock() -> None:
+def test_a_scored_line_is_filed_by_its_pattern_and_its_own_clock() -> None:
     from logwatch.core.types import ScoredLine
 
     groups = AlertGroups(quiet_seconds=60)
     first = ScoredLine(n=1, source="s", arrival=5.0, text="ERROR nova.x disk 7 full", session="vm1",
-                       ts="2017-05-16 00:00:00.000", why=("error-level",))
+                       pattern="ERROR nova.x disk <NUM> full", ts="2017-05-16 00:00:00.000", why=("error-level",))
     group, event = groups.add_line(first)
     assert event is not None and event.kind == "open" and group.pattern == "ERROR nova.x disk <NUM> full"
     later = ScoredLine(n=2, source="s", arrival=6.0, text="ERROR nova.x disk 9 full", session="vm2",
-                       ts="2017-05-16 00:05:00.000", why=("error-level",))
+                       pattern="ERROR nova.x disk <NUM> full", ts="2017-05-16 00:05:00.000", why=("error-level",))
     again, back = groups.add_line(later, why=("session-check 3.0 > 1.0",))
     # the same pattern elsewhere joins the group; five minutes of the log's clock (not the one
     # second of arrival) is a quiet spell, so the group is back, told with the reasons given
     assert again is group and back is not None and back.kind == "back" and back.why == ("session-check 3.0 > 1.0",)
+
+
+def test_groups_read_the_pattern_a_line_carries_not_its_text() -> None:
+    """The engine masks each line once; grouping takes that pattern and never masks the text again."""
+    from logwatch.core.types import ScoredLine
+
+    def alert(n: int, text: str, session: str, pattern: str) -> ScoredLine:
+        return ScoredLine(n=n, source="s", arrival=float(n), text=text, session=session, pattern=pattern,
+                          why=("error-level",))
+
+    groups = AlertGroups()
+    group, _ = groups.add_line(alert(1, "ERROR nova.x disk 7 full", "vm1", "carried pattern A"))
+    assert group.pattern == "carried pattern A"
+    # Other text, the same carried pattern, another session: it joins A's group.
+    joined, event = groups.add_line(alert(2, "WARNING something else entirely", "vm2", "carried pattern A"))
+    assert joined is group and event is None
+    # The first line's very text, but carrying another pattern, in a third session: a new group.
+    other, opened = groups.add_line(alert(3, "ERROR nova.x disk 7 full", "vm3", "carried pattern B"))
+    assert other is not group and opened is not None and opened.kind == "open" and other.pattern == "carried pattern B"

@@ -66,9 +66,9 @@ def test_empty_input_is_an_error() -> None:
 
 
 def test_session_losses_skips_unscored_lines() -> None:
-    lines = [ScoredLine(n=1, source="x", arrival=0, text="a", session="s", loss=1.5),
-             ScoredLine(n=2, source="x", arrival=0, text="b", session="s", loss=None),
-             ScoredLine(n=3, source="x", arrival=0, text="c", session="t", loss=0.5)]
+    lines = [ScoredLine(n=1, source="x", arrival=0, text="a", session="s", pattern="a", loss=1.5),
+             ScoredLine(n=2, source="x", arrival=0, text="b", session="s", pattern="b", loss=None),
+             ScoredLine(n=3, source="x", arrival=0, text="c", session="t", pattern="c", loss=0.5)]
     assert session_losses(lines) == {"s": [1.5], "t": [0.5]}
 
 
@@ -121,8 +121,8 @@ def test_the_token_threshold_is_the_largest_token_loss_most_normal_lines_stay_un
     maxima = [float(i) for i in range(1, 2001)]  # 2,000 lines: 0.1% of them (2) may be over it
     assert TOKEN_QUANTILE == 0.999 and token_threshold(maxima) == 1998.0
     assert token_threshold([]) is None and token_threshold([math.nan, 2.0]) == 2.0
-    lines = [ScoredLine(n=1, source="f", arrival=0.0, text="a", session="s", tokens=(("a", 0.5), ("b", 3.25))),
-             ScoredLine(n=2, source="f", arrival=0.0, text="b", session="s")]  # not scored: no tokens
+    lines = [ScoredLine(n=1, source="f", arrival=0.0, text="a", session="s", pattern="a", tokens=(("a", 0.5), ("b", 3.25))),
+             ScoredLine(n=2, source="f", arrival=0.0, text="b", session="s", pattern="b")]  # not scored: no tokens
     assert costliest_token_losses(lines) == [3.25]
     result = calibrate({"s": [0.1, 0.2]}, token_maxima=[1.0, 4.0])
     assert result.token_threshold == 4.0 and calibrate({"s": [0.1]}).token_threshold is None

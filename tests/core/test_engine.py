@@ -163,3 +163,35 @@ def test_known_lines_that_surprise_by_their_place_wait_for_the_session_check(che
     assert not repeated[0].alert and repeated[-1].alert and not repeated[-1].order_only
     plain = Engine.load(checked_model, device="cpu")  # no one judges the sessions: the surprise alerts
     assert all(s.alert for s in run(plain, story[::-1]) if s.level not in ("WARNING", "ERROR"))
+
+
+PATTERN_KINDS = [
+    "2017-05-16 00:00:00.008 25746 INFO nova.osapi_compute.wsgi.server [req-38101a0b-2096-447d-96ea-a692162415ae "
+    "113d3a99c3da401fbd62cc2caa5b96d2 54fadb412c4e40cdbaed9335e4c35a9e - - -] 10.11.10.1 \"GET /v2/servers/detail "
+    "HTTP/1.1\" status: 200 len: 1893 time: 0.2477829",  # openstack
+    "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 "
+    "terminating",  # hdfs
+    "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO "
+    "instruction cache parity error corrected",  # bgl
+    "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; rhost=218.188.2.4",  # syslog
+    '{"level": "error", "logger": "api", "msg": "upstream 10.0.0.7:8080 timed out after 30s"}',  # json
+    "Traceback (most recent call last):",  # a continuation line, keyed to the entry above
+    "free text with 0xdeadbeef and /var/lib/nova/instances/x/disk",  # no format
+    "",  # blank: shown, not scored
+    "   ",
+    "\x1b[2J\x00 [bold]x[/] \udcff \u202e 💥",  # hostile
+    "ERROR " + "z9 " * 3000,  # longer than the masked text is kept
+]
+
+
+def test_each_scored_line_carries_its_masked_text_as_its_pattern(engine: Engine) -> None:
+    from logwatch.core.alerts import AlertRule
+    from logwatch.core.masking import mask_line
+
+    lines = [LogLine(n=i, text=t, source="kinds.log", arrival=float(i)) for i, t in enumerate(PATTERN_KINDS, 1)]
+    want = [mask_line(t) for t in PATTERN_KINDS]
+    assert len(set(want)) > 8  # the kinds really mask differently
+    assert [s.pattern for s in engine.score_batch(lines)] == want
+    # Lines shown while a model is learned carry it too (their alerts are grouped by it).
+    preview = engine.preview(lines, AlertRule(threshold=None, signals=frozenset({"severity"})))
+    assert [s.pattern for s in preview] == want

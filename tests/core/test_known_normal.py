@@ -29,7 +29,8 @@ def test_marks_are_patterns_saved_as_raw_lines_and_read_back(tmp_path: Path) -> 
     again = KnownNormal.open(path)
     assert again.matches(SYNC.format(12)) and mask_line(SYNC.format(5)) in again
     assert not again.matches(SYNC.replace("did not match", "matched").format(3))
-    assert again.unmark(SYNC.format(9)) and len(again) == 0 and not again.unmark(SYNC.format(9))
+    nine = mask_line(SYNC.format(9))  # what a scored line of it carries
+    assert again.unmark_pattern(nine) and len(again) == 0 and not again.unmark_pattern(nine)
 
 
 def test_default_path_follows_xdg_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,7 +128,7 @@ def test_a_snooze_silences_a_pattern_until_it_ends_and_is_kept_apart_from_marks(
     line = "WARNING nova.compute.manager [instance: 1b2c3d4e-0000-4000-8000-000000000001] disk is slow"
     other = line.replace("0001]", "0002]")  # the same pattern in another instance
     assert store.mark(line, "a", seconds=60)
-    assert mask_line(other) in store and store.snoozed_until(other)
+    assert mask_line(other) in store and store.pattern_snoozed_until(mask_line(other))
     assert not store.mark(other, seconds=60)  # already snoozed
     store.save()
     data = json.loads((tmp_path / "known.json").read_text())
@@ -137,5 +138,28 @@ def test_a_snooze_silences_a_pattern_until_it_ends_and_is_kept_apart_from_marks(
     real = clock.time
     monkeypatch.setattr("logwatch.core.known_normal.time.time", lambda: real() + 120)  # the hour passed
     assert mask_line(other) not in again  # the snooze ended by itself
-    assert store.unsnooze(other) and not store.snoozed_until(line)
+    assert store.unsnooze_pattern(mask_line(other)) and not store.pattern_snoozed_until(mask_line(line))
     assert store.mark(line) and not store.mark(line, seconds=60)  # a mark for ever is not snoozed over
+
+
+def test_each_marks_pattern_is_masked_once_when_it_is_read_or_made(tmp_path: Path, monkeypatch) -> None:
+    """Marking, unmarking and snooze checks run on the UI thread: they compare the marks' patterns
+    kept since load, not every mark's text masked again on every key press."""
+    import logwatch.core.known_normal as module
+
+    path = tmp_path / "known.json"
+    writer = KnownNormal.open(path)
+    for i in range(30):
+        writer.mark(f"WARNING nova.x problem {'abcdefghijklmnopqrstuvwxyz'[i % 26]}{i // 26} seen")
+    writer.save()
+    masked: list[str] = []
+    monkeypatch.setattr(module, "mask_line", lambda text: masked.append(text) or mask_line(text))
+    store = KnownNormal.open(path)
+    assert len(masked) == 30 and [m.pattern for m in store.marks] == [mask_line(m.text) for m in store.marks]
+    masked.clear()
+    pattern = store.marks[3].pattern
+    assert store.is_known_pattern(pattern) and pattern in store and store.pattern_snoozed_until(pattern) is None
+    assert store.unmark_pattern(pattern) and not store.unsnooze_pattern(pattern) and len(store) == 29
+    assert masked == []  # a scored line's pattern needs no masking at all
+    assert store.mark("WARNING nova.y new thing 5", seconds=60)
+    assert masked == ["WARNING nova.y new thing 5"]  # the new example only, once

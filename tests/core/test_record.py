@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from logwatch.core.masking import mask_line
 from logwatch.core.record import RECORDING_VERSION, RecordingError, RecordingHeader, RecordingWriter
 from logwatch.core.replay import read_recording
 from logwatch.core.types import ModelChange, ScoredLine
@@ -38,7 +39,8 @@ TRICKY = [
 
 def _line(i: int, text: str, **kw: object) -> ScoredLine:
     base: dict = dict(n=i + 1, source="/var/log/nova.log" if i % 2 else "-", arrival=1716000000.123456 + i,
-                      text=text, session=f"req-{i % 3}", ts="2017-05-16 00:00:00.008" if i % 2 else None,
+                      text=text, session=f"req-{i % 3}", pattern=mask_line(text),
+                      ts="2017-05-16 00:00:00.008" if i % 2 else None,
                       level="INFO" if i % 3 else None, loss=None if i == 0 else 1.23456789 * i, alert=i % 4 == 1,
                       tokens=tuple((f"tok{j}\x1b", 0.1234567 * j) for j in range(i % 5)))
     base.update(kw)
@@ -124,7 +126,7 @@ def test_lone_surrogate_round_trips(tmp_path: Path) -> None:
 @given(st.lists(st.tuples(st.text(), st.text(max_size=20), st.text(max_size=20),
                           st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False))), max_size=15))
 def test_any_text_round_trips(items: list[tuple[str, str, str, float | None]]) -> None:
-    want = [ScoredLine(n=i + 1, source=src, arrival=float(i), text=text, session=sess, loss=loss,
+    want = [ScoredLine(n=i + 1, source=src, arrival=float(i), text=text, session=sess, pattern=mask_line(text), loss=loss,
                        tokens=((text[:3], 0.5),))
             for i, (text, src, sess, loss) in enumerate(items)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,6 +135,8 @@ def test_any_text_round_trips(items: list[tuple[str, str, str, float | None]]) -
     assert [(g.text, g.source, g.session, g.tokens[0][0]) for g in got] == \
         [(w.text, w.source, w.session, w.tokens[0][0]) for w in want]
     assert all((g.loss is None) == (w.loss is None) for g, w in zip(got, want))
+    # Not recorded: the reader masks each line's text once, as the engine did when it scored it.
+    assert [g.pattern for g in got] == [mask_line(w.text) for w in want]
 
 
 # -- damage ----------------------------------------------------------------------------------
@@ -343,7 +347,7 @@ def test_kill_9_leaves_a_readable_recording(tmp_path: Path) -> None:
         while True:
             n += 1
             w.write([ScoredLine(n=n, source="-", arrival=float(n), text="line %d \\x1b[2J \\x00 " % n + "x" * (n * 97 % 5000),
-                                session="s%d" % (n % 7), loss=n / 7, tokens=(("x", 0.5),) * (n % 20))])
+                                session="s%d" % (n % 7), pattern="", loss=n / 7, tokens=(("x", 0.5),) * (n % 20))])
     """)
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)])
     try:
@@ -369,7 +373,8 @@ def test_session_verdicts_make_a_version_2_recording_read_in_order(tmp_path: Pat
     from logwatch.core.types import SessionEnd
 
     path = tmp_path / "ends.lwrec"
-    lines = [ScoredLine(n=i, source="x.log", arrival=float(i), text=f"line {i}", session="blk_1", loss=0.5)
+    lines = [ScoredLine(n=i, source="x.log", arrival=float(i), text=f"line {i}", session="blk_1", pattern="line <NUM>",
+                        loss=0.5)
              for i in range(1, 4)]
     end = SessionEnd("blk_1", n=3, lines=3, score=0.4321987, threshold=0.2, alert=True)
     with RecordingWriter(path, session_ends=True) as writer:

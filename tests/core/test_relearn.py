@@ -9,6 +9,7 @@ from pathlib import Path
 from logwatch.core.engine import Engine
 from logwatch.core.generator import generate_log
 from logwatch.core.learn import LearnConfig
+from logwatch.core.masking import mask_line
 from logwatch.core.relearn import Relearning, RelearnPlan
 from logwatch.core.stream import LineSource, run_stream
 from logwatch.core.types import ScoredLine
@@ -24,7 +25,8 @@ def _log(tmp_path: Path) -> tuple[Path, list[str]]:
 
 
 def _scored(n: int, session: str, alert: bool = False) -> ScoredLine:
-    return ScoredLine(n=n, source="log", arrival=0.0, text=f"INFO x [{session}] line {n}", session=session, alert=alert)
+    text = f"INFO x [{session}] line {n}"
+    return ScoredLine(n=n, source="log", arrival=0.0, text=text, session=session, pattern=mask_line(text), alert=alert)
 
 
 def test_a_due_learning_takes_over_at_a_fixed_line_and_says_so(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from logwatch.core.generator import GeneratedLog, generate_log
+from logwatch.core.masking import mask_line
 from logwatch.core.record import RecordingWriter
 from logwatch.core.sessions import SessionKeyer
 from logwatch.core.types import ScoredLine
@@ -39,7 +40,8 @@ def fixed_recording(tmp_path_factory: pytest.TempPathFactory, incident_log: Gene
         loss = 6.5 if bad else 0.15 + (len(text) % 9) * 0.12
         level = "ERROR" if " ERROR " in text else "WARNING" if " WARNING " in text else "INFO"
         lines.append(ScoredLine(n=n, source="incident.log", arrival=1_700_000_000 + n * 0.01, text=text,
-                                session=session, ts=text.split(" ", 3)[1] + " " + text.split(" ", 3)[2],
+                                session=session, pattern=mask_line(text),
+                                ts=text.split(" ", 3)[1] + " " + text.split(" ", 3)[2],
                                 level=level, loss=loss, alert=bad,
                                 tokens=(("ERROR" if bad else "INFO", loss), (" nova", 0.1))))
     path = tmp_path_factory.mktemp("rec") / "fixed.lwrec"

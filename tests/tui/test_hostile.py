@@ -76,7 +76,7 @@ def test_hostile_json_fields_parse_score_and_draw_as_text(ts: str, level: str, m
 def test_recorded_values_draw_whatever_they_hold(text: str, session: str, level: str, loss: float,
                                                  threshold: float | None) -> None:
     """A recording is read back as stored: the reader refuses NaN, but the drawing must not rely on it."""
-    line = ScoredLine(n=1, source="r", arrival=0.0, text=text, session=session, ts=text, level=level, loss=loss,
+    line = ScoredLine(n=1, source="r", arrival=0.0, text=text, session=session, pattern=text, ts=text, level=level, loss=loss,
                       alert=True, tokens=((text, loss),), why=(text,))
     _drawn(line_text(line, threshold, Palette(), show_session=True), detail_renderable(line, threshold, Palette()))
 

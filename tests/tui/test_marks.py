@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from logwatch.core.known_normal import KnownNormal
+from logwatch.core.masking import mask_line
 from logwatch.core.types import ScoredLine
 from logwatch.tui.app import LogwatchApp
 from logwatch.tui.marks import mark_session, toggle_line
@@ -13,7 +14,7 @@ from logwatch.tui.widgets.log_view import LogView
 
 
 def line(n: int, text: str, loss: float, session: str = "req-1") -> ScoredLine:
-    return ScoredLine(n=n, source="x.log", arrival=0.0, text=text, session=session, loss=loss)
+    return ScoredLine(n=n, source="x.log", arrival=0.0, text=text, session=session, pattern=mask_line(text), loss=loss)
 
 
 def test_toggle_line_marks_then_unmarks() -> None:
@@ -22,6 +23,25 @@ def test_toggle_line_marks_then_unmarks() -> None:
     assert toggle_line(store, first).startswith("marked normal") and store.matches("INFO nova.compute Took 7 seconds to spawn")
     assert "replay" in toggle_line(KnownNormal.from_lines([]), first, replaying=True)
     assert toggle_line(store, first).startswith("unmarked") and len(store) == 0
+
+
+def test_the_keys_check_the_pattern_a_scored_line_carries() -> None:
+    """m and z judge a scored line by the pattern the engine gave it, never by masking its text again."""
+    from dataclasses import replace
+
+    from logwatch.tui.marks import toggle_snooze
+
+    store = KnownNormal.from_lines(["WARNING nova.compute disk 3 slow"])
+    marked = mask_line("WARNING nova.compute disk 3 slow")
+    # Text that masks to something else entirely, carrying the marked pattern: it is that pattern's line.
+    carrier = replace(line(1, "INFO an unrelated line", 3.0), pattern=marked)
+    assert store.is_known_pattern(carrier.pattern) and not store.matches(carrier.text)
+    assert toggle_snooze(store, carrier).startswith("lines like this are marked normal already")
+    assert toggle_line(store, carrier).startswith("unmarked") and len(store) == 0
+    # The very text of the mark, carrying another pattern: judged by that pattern, not marked.
+    store = KnownNormal.from_lines(["WARNING nova.compute disk 3 slow"])
+    stranger = replace(line(2, "WARNING nova.compute disk 3 slow", 3.0), pattern="another pattern")
+    assert store.matches(stranger.text) and not store.is_known_pattern(stranger.pattern)
 
 
 def test_mark_session_takes_every_line_over_the_threshold() -> None:

@@ -105,7 +105,8 @@ async def test_one_session_across_three_services_in_score_app_and_replay(tiny_mo
 def test_the_source_column_and_filter_only_when_logs_are_several() -> None:
     from logwatch.core.types import ScoredLine
 
-    line = ScoredLine(n=1, source="/var/log/nova/nova-compute.log", arrival=0.0, text="INFO x", session="s", loss=0.1)
+    line = ScoredLine(n=1, source="/var/log/nova/nova-compute.log", arrival=0.0, text="INFO x", session="s",
+                      pattern="INFO x", loss=0.1)
     palette = Palette()
     assert "nova-compute" not in line_text(line, 1.0, palette).plain
     tagged = line_text(line, 1.0, palette, source=1)

@@ -29,7 +29,7 @@ from logwatch.tui.widgets.panels import banner_text, detail_renderable, status_t
 
 
 def line(text: str = "x", **kw: object) -> ScoredLine:
-    base: dict[str, object] = dict(n=1, source="s", arrival=0.0, text=text, session="sess")
+    base: dict[str, object] = dict(n=1, source="s", arrival=0.0, text=text, session="sess", pattern=text)
     base.update(kw)
     return ScoredLine(**base)  # type: ignore[arg-type]
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from logwatch.core.masking import mask_line
 from logwatch.core.types import ScoredLine, SessionEnd
 from logwatch.tui.state import ALL, AppLimits, MonitorState
 
 
 def _line(n: int, session: str, loss: float = 0.1, alert: bool = False) -> ScoredLine:
-    return ScoredLine(n=n, source="x.log", arrival=float(n), text=f"{session} line {n}", session=session, loss=loss,
-                      alert=alert)
+    text = f"{session} line {n}"
+    return ScoredLine(n=n, source="x.log", arrival=float(n), text=text, session=session, pattern=mask_line(text),
+                      loss=loss, alert=alert)
 
 
 def test_lines_are_filed_per_session_and_shown_in_the_current_view() -> None:

@@ -55,3 +55,28 @@ def test_bad_evaluations_say_why(tiny_model_dir: Path, tmp_path: Path) -> None:
         evaluate_files(engine, [str(log)], {"1b2c3d4e-0000-4000-8000-000000000000": False})
     with pytest.raises(EvalError, match="standard input"):
         evaluate_files(Engine.load(tiny_model_dir, device="cpu"), ["-"], {"a": True})
+
+
+
+def test_traces_keep_the_patterns_the_engine_gave_its_lines() -> None:
+    """Evaluation counts a session's lines by the pattern each scored line carries (masked once,
+    by the engine), not by masking the text again."""
+    from collections import Counter
+    from dataclasses import replace
+
+    from logwatch.core.eval.traces import score_sessions
+    from logwatch.core.masking import mask_line
+
+    log = Path(__file__).resolve().parents[3] / "sample_logs" / "incident_host_trouble.log"
+    texts = log.read_text().splitlines()
+    engine = Engine.load(None, device="cpu", known_margin=1.0)
+    scored = engine.score_batch
+    # Every pattern deliberately unlike its text's mask: what evaluation keeps must come from the field.
+    engine.score_batch = lambda batch: [replace(x, pattern="tagged " + x.pattern) for x in scored(batch)]  # type: ignore[method-assign]
+    traces = score_sessions(engine, [str(log)]).sessions.values()
+    counted: Counter[str] = Counter()
+    for trace in traces:
+        counted.update(trace.templates)
+    assert counted == Counter("tagged " + mask_line(t) for t in texts)
+    surprising = [p for trace in traces for _, p in trace.surprising]
+    assert surprising and all(p.startswith("tagged ") for p in surprising)
