@@ -48,9 +48,28 @@ SIGNALS: tuple[str, ...] = ("surprise", "severity", "novelty", "session")
 #: How much more a line of a known pattern must surprise: 1.5 beat 1.0 on the bundled incidents
 #: (F1 1.0 vs 0.8) and on HDFS (0.727 vs 0.702, same recall); 2 and 3 did no better (docs/EVALUATION.md §5).
 DEFAULT_KNOWN_MARGIN = 1.5
-#: Levels that count as errors (BGL writes SEVERE and FAILURE).
-ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL", "SEVERE", "FAILURE"})
-WARNING_LEVELS = ERROR_LEVELS | {"WARNING", "WARN"}
+#: The severity ladder, lowest first: what the monitor's ``level:WARNING+`` filter climbs.
+SEVERITY: tuple[str, ...] = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
+#: Other names logs give a rung (BGL writes SEVERE and FAILURE for errors, many loggers FATAL).
+LEVEL_ALIASES: dict[str, str] = {"WARN": "WARNING", "SEVERE": "ERROR", "FAILURE": "ERROR", "FATAL": "CRITICAL"}
+
+
+def level_names(rungs: Iterable[str]) -> frozenset[str]:
+    """Every level name a line may carry for these rungs of :data:`SEVERITY`, aliases included."""
+    wanted = set(rungs)
+    return frozenset(wanted | {alias for alias, rung in LEVEL_ALIASES.items() if rung in wanted})
+
+
+def canonical_level(name: str) -> str | None:
+    """The rung of :data:`SEVERITY` a level name means, in any case (``warn`` -> WARNING); None if none."""
+    upper = name.strip().upper()
+    rung = LEVEL_ALIASES.get(upper, upper)
+    return rung if rung in SEVERITY else None
+
+
+#: Levels that count as errors, and as warnings or worse.
+ERROR_LEVELS = level_names(("ERROR", "CRITICAL"))
+WARNING_LEVELS = level_names(("WARNING", "ERROR", "CRITICAL"))
 #: A traceback or an exception line in the message, whatever level the line was logged at.
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*File \"[^\"]+\", line \d+|"
                         r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception)(?::|$)")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 
+from logwatch.core.alerts import ERROR_LEVELS, SEVERITY, WARNING_LEVELS, canonical_level, level_names
 from logwatch.core.timeline import source_tag
 from logwatch.core.types import ScoredLine
 
@@ -83,8 +84,8 @@ def line_text(line: ScoredLine, threshold: float | None, palette: Palette, *, sh
     if line.ts:
         text.append(safe_text(line.ts[-12:], 40) + " ", Style(color=palette.muted))
     if line.level:
-        level_style = Style(color=palette.alert, bold=True) if line.level in ("ERROR", "CRITICAL", "FATAL") else \
-            Style(color=palette.ramp[2]) if line.level in ("WARNING", "WARN") else Style(color=palette.muted)
+        level_style = Style(color=palette.alert, bold=True) if line.level in ERROR_LEVELS else \
+            Style(color=palette.ramp[2]) if line.level in WARNING_LEVELS else Style(color=palette.muted)
         text.append(f"{safe_text(line.level[:5], 5):<5} ", level_style)
     if source is not None:
         tag_colour = palette.sources[source % len(palette.sources)] if palette.sources else palette.muted
@@ -187,9 +188,6 @@ class LineFilter:
         return bool(self.source.strip())
 
 
-_SEVERITY = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
-
-
 def parse_filter(expression: str) -> LineFilter:
     """Compile a filter expression once; raises FilterError with a readable reason."""
     include: list[str] = []
@@ -213,17 +211,12 @@ def parse_filter(expression: str) -> LineFilter:
             except re.error as exc:
                 raise FilterError(f"bad regex {term}: {exc}") from None
         elif term.lower().startswith("level:"):
-            wanted = term[6:].upper()
-            plus = wanted.endswith("+")
-            wanted = wanted.rstrip("+").replace("WARN", "WARNING").replace("WARNINGING", "WARNING")
-            if wanted not in _SEVERITY:
-                raise FilterError(f"unknown level {term[6:]!r}; use one of {', '.join(_SEVERITY)}")
-            chosen = set(_SEVERITY[_SEVERITY.index(wanted):]) if plus else {wanted}
-            if "WARNING" in chosen:
-                chosen.add("WARN")
-            if "CRITICAL" in chosen:
-                chosen.add("FATAL")
-            levels = chosen if levels is None else levels & chosen
+            plus = term.endswith("+")
+            wanted = canonical_level(term[6:].rstrip("+"))
+            if wanted is None:
+                raise FilterError(f"unknown level {term[6:]!r}; use one of {', '.join(SEVERITY)}")
+            chosen = level_names(SEVERITY[SEVERITY.index(wanted):] if plus else (wanted,))
+            levels = set(chosen) if levels is None else levels & chosen
         elif term.lower().startswith("loss>"):
             try:
                 min_loss = float(term[5:])

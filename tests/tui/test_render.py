@@ -90,10 +90,15 @@ def test_filters() -> None:
     assert parse_filter("!claim")(err) and not parse_filter("!claim")(info)
     assert parse_filter("/attach\\s+volume/")(err) and not parse_filter("/attach\\s+volume/")(info)
     assert parse_filter('"base file" level:WARNING')(warn)
+    # Level names other logs use are rungs of the same ladder the alert rule climbs.
+    fatal, severe = line("Instance crashed", level="FATAL"), line("Machine check", level="SEVERE")
+    assert parse_filter("level:fatal")(fatal) and parse_filter("level:CRITICAL")(fatal) and parse_filter("level:ERROR+")(fatal)
+    assert parse_filter("level:warn+")(severe) and parse_filter("level:ERROR")(severe)
+    assert not parse_filter("level:CRITICAL")(severe) and not parse_filter("level:ERROR")(warn)
     assert not parse_filter("").active
 
 
-@pytest.mark.parametrize("bad", ["/([/", "level:LOUD", "loss>lots"])
+@pytest.mark.parametrize("bad", ["/([/", "level:LOUD", "level:WARNINGING", "loss>lots"])
 def test_bad_filters_say_why(bad: str) -> None:
     with pytest.raises(FilterError):
         parse_filter(bad)
