@@ -20,10 +20,11 @@ from textual.widgets import Input, OptionList, Sparkline, Static
 from logwatch.core.known_normal import KnownNormalError
 from logwatch.themes import CSS_PATH, DEFAULT_THEME, THEMES
 
+from .filters import FilterError, parse_filter, search_pattern
 from .marks import mark_session, toggle_line, toggle_snooze
 from .messages import LinesScored, SessionsEnded, StatusChanged
 from .pipeline import Pipeline, PipelineConfig
-from .render import FilterError, Palette, parse_filter, safe_text, search_pattern, short_session
+from .render import Palette, safe_text, short_session
 from .state import ALL, AppLimits, MonitorState, NewAlert
 from .widgets.log_view import LogView
 from .widgets.panels import Banner, DetailPanel, HelpScreen, StatusBar, banner_text, detail_renderable

@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from logwatch.core.generator import SERVICE_FILES, generate_log, write_service_logs
 from logwatch.tui.app import LogwatchApp
 from logwatch.tui.cli import main
+from logwatch.tui.filters import parse_filter
 from logwatch.tui.pipeline import PipelineConfig
-from logwatch.tui.render import Palette, line_text, parse_filter
+from logwatch.tui.render import Palette, line_text
 from logwatch.tui.widgets.log_view import LogView
 
 VM = "6f1c0a2e-8d2b-4b3e-9d55-0c2f1e7a9b10"

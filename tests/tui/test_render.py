@@ -1,4 +1,4 @@
-"""Rendering functions, without an app: escaping, colour steps, filters, search, panels."""
+"""Rendering functions, without an app: escaping, colour steps, panels (filters: test_filters.py)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,10 @@ from logwatch.core.types import ScoredLine
 from logwatch.tui.messages import Status
 from logwatch.tui.render import (
     RAMP_STEPS,
-    FilterError,
     Palette,
     line_text,
     loss_step,
-    parse_filter,
     safe_text,
-    search_pattern,
     short_session,
     token_text,
     top_tokens,
@@ -77,39 +74,6 @@ def test_alert_line_has_marker_and_alarm_colour() -> None:
     assert text.plain.startswith("▲")
     assert any(str(span.style).find(palette.ramp[-1].lstrip("#")) >= 0 or palette.ramp[-1] in str(span.style)
                for span in text.spans)
-
-
-def test_filters() -> None:
-    err = line("Driver failed to attach volume", level="ERROR", loss=7.0)
-    info = line("Claim successful", level="INFO", loss=0.2)
-    warn = line("Unknown base file", level="WARNING", loss=1.0)
-    assert parse_filter("level:ERROR")(err) and not parse_filter("level:ERROR")(info)
-    assert parse_filter("level:WARNING+")(warn) and parse_filter("level:warn+")(err)
-    assert not parse_filter("level:WARNING+")(info)
-    assert parse_filter("loss>2")(err) and not parse_filter("loss>2")(warn)
-    assert parse_filter("!claim")(err) and not parse_filter("!claim")(info)
-    assert parse_filter("/attach\\s+volume/")(err) and not parse_filter("/attach\\s+volume/")(info)
-    assert parse_filter('"base file" level:WARNING')(warn)
-    # Level names other logs use are rungs of the same ladder the alert rule climbs.
-    fatal, severe = line("Instance crashed", level="FATAL"), line("Machine check", level="SEVERE")
-    assert parse_filter("level:fatal")(fatal) and parse_filter("level:CRITICAL")(fatal) and parse_filter("level:ERROR+")(fatal)
-    assert parse_filter("level:warn+")(severe) and parse_filter("level:ERROR")(severe)
-    assert not parse_filter("level:CRITICAL")(severe) and not parse_filter("level:ERROR")(warn)
-    assert not parse_filter("").active
-
-
-@pytest.mark.parametrize("bad", ["/([/", "level:LOUD", "level:WARNINGING", "loss>lots"])
-def test_bad_filters_say_why(bad: str) -> None:
-    with pytest.raises(FilterError):
-        parse_filter(bad)
-
-
-def test_search_is_literal_unless_regex() -> None:
-    pattern = search_pattern("a.b")
-    assert pattern is not None and pattern.search("xa.by") and not pattern.search("axb")
-    regex = search_pattern("/a.b/")
-    assert regex is not None and regex.search("axb")
-    assert search_pattern("") is None
 
 
 def test_tokens_are_ranked_and_coloured() -> None:
