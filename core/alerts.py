@@ -75,6 +75,16 @@ _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*File \"[^\"]+\
                         r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception)(?::|$)")
 
 
+def k_lines_reached(surprising: int, min_lines: int) -> bool:
+    """The k-lines rule (LogBERT's r): a session's surprise may alert once ``surprising`` of its
+    lines (this one included, none marked normal) were over the bar, and ``min_lines`` is k.
+
+    The engine applies it live (:meth:`AlertRule.reasons`), evaluation when it replays an operator
+    (:mod:`.eval.feedback`); calibration scores a session by its k-th largest loss, which is over a
+    threshold exactly when this holds for it."""
+    return surprising >= min_lines
+
+
 def is_traceback(message: str) -> bool:
     return bool(_TRACEBACK.search(message[:500]))
 
@@ -183,7 +193,7 @@ class AlertRule:
         bar = self.surprise_bar(pattern)
         waits = normal_mix and self.order_surprise(loss=loss, level=level, pattern=pattern, after=after,
                                                    top_token=top_token)
-        surprise = "surprise" in self.signals and surprising_in_session >= self.min_lines \
+        surprise = "surprise" in self.signals and k_lines_reached(surprising_in_session, self.min_lines) \
             and loss is not None and bar is not None and loss > bar and not waits
         if surprise:
             reasons.append(f"surprise {loss:.2f} > {bar:.2f}")
