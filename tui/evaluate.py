@@ -121,6 +121,7 @@ def _learn_first_lines(engine: Any, files: tuple[str, ...], rule: Any, store: An
     from logwatch.core.learn import LearnConfig, LearnError
     from logwatch.core.learn import learn as adapt
     from logwatch.core.learn_window import WindowGauge
+    from logwatch.core.stream import MONITOR_BATCH_LINES
 
     from .commands import read_all_lines
     from .progress import training_bar
@@ -129,7 +130,7 @@ def _learn_first_lines(engine: Any, files: tuple[str, ...], rule: Any, store: An
     window: list[tuple[str, str]] = []
     with contextlib.closing(read_all_lines(files)) as lines:
         while not gauge.complete:
-            batch = list(itertools.islice(lines, 256))  # the monitor's gauge is fed batches too
+            batch = list(itertools.islice(lines, MONITOR_BATCH_LINES))  # batched as the monitor's gauge is
             if not batch:
                 break
             gauge.add(batch)
