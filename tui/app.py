@@ -136,10 +136,7 @@ class LogwatchApp(App[int]):
                            muted=v.get("foreground-muted", "#888888"), alert=v.get("error", "red"),
                            match=v.get("warning", "yellow"),
                            sources=(v.get("primary", "blue"), v.get("secondary", "magenta"), v.get("foreground", "white")))
-        ramp = tuple(theme.variables[f"loss-{i}"] for i in range(5))
-        sources = tuple(theme.variables[f"source-{i}"] for i in range(4))
-        return Palette(ramp=ramp, muted=theme.variables["loss-muted"], alert=ramp[-1], match=theme.warning or ramp[2],
-                       sources=sources)
+        return Palette.of(theme)
 
     # -- pipeline messages ---------------------------------------------------------------
     def on_lines_scored(self, message: LinesScored) -> None:

@@ -9,10 +9,12 @@ holding ``\\x1b]0;pwned\\x07`` or ``\\x1b[2J`` is shown as text and never reache
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -20,6 +22,9 @@ from rich.text import Text
 from logwatch.core.alerts import ERROR_LEVELS, WARNING_LEVELS
 from logwatch.core.timeline import source_tag
 from logwatch.core.types import ScoredLine
+
+if TYPE_CHECKING:
+    from textual.theme import Theme
 
 #: Characters that must never be written raw: C0 controls (tab included: it breaks column
 #: maths), DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides.
@@ -57,16 +62,36 @@ def loss_step(loss: float | None, threshold: float | None) -> int:
     return min(RAMP_STEPS - 2, int(loss / t * (RAMP_STEPS - 1)))
 
 
+@functools.cache
+def _default_palette() -> Palette:
+    # Imported here, not at the top: textual.theme costs the CLI's tables (which only need
+    # safe_text from this module) a tenth of a second.
+    from logwatch.themes import DEFAULT_THEME, THEMES
+
+    return Palette.of(THEMES[DEFAULT_THEME])
+
+
 @dataclass(frozen=True)
 class Palette:
-    """Resolved colours for rendering, taken from the theme's variables."""
+    """Resolved colours for rendering, taken from a theme's variables (:meth:`of`). A colour left
+    out is the default theme's: the themes are the one place colours are written down."""
 
-    ramp: tuple[str, ...] = ("#7f8c8d", "#a3be8c", "#ebcb8b", "#d08770", "#bf616a")
-    muted: str = "#7f8c8d"
-    alert: str = "#bf616a"
-    match: str = "#ebcb8b"
-    sources: tuple[str, ...] = ("#58a6ff", "#bc8cff", "#79c0ff", "#d2a8ff")
+    ramp: tuple[str, ...] = field(default_factory=lambda: _default_palette().ramp)
+    muted: str = field(default_factory=lambda: _default_palette().muted)
+    alert: str = field(default_factory=lambda: _default_palette().alert)
+    match: str = field(default_factory=lambda: _default_palette().match)
+    sources: tuple[str, ...] = field(default_factory=lambda: _default_palette().sources)
     """One colour per log in a merged view, in the order the logs were first seen (cycled)."""
+
+    @classmethod
+    def of(cls, theme: Theme) -> Palette:
+        """The colours of one of logwatch's themes (:mod:`logwatch.themes`): its loss ramp, muted
+        and source variables; the alarm colour is the ramp's top, search matches its warning."""
+        ramp = tuple(theme.variables[f"loss-{i}"] for i in range(RAMP_STEPS))
+        names = sorted((key for key in theme.variables if key.startswith("source-")), key=lambda key: int(key[7:]))
+        sources = tuple(theme.variables[key] for key in names)
+        return cls(ramp=ramp, muted=theme.variables["loss-muted"], alert=ramp[-1], match=theme.warning or ramp[2],
+                   sources=sources)
 
 
 def line_text(line: ScoredLine, threshold: float | None, palette: Palette, *, show_session: bool = False,

@@ -13,8 +13,10 @@ from textual.widgets import OptionList
 from logwatch.core.generator import GeneratedLog
 from logwatch.core.masking import mask_line
 from logwatch.core.replay import read_recording
+from logwatch.themes import DEFAULT_THEME
 from logwatch.tui.app import LogwatchApp
 from logwatch.tui.pipeline import PipelineConfig
+from logwatch.tui.render import Palette
 from logwatch.tui.state import ALL
 from logwatch.tui.widgets.log_view import LogView
 
@@ -186,6 +188,9 @@ async def test_themes_switch_the_ramp(fixed_recording: Path, wait_end) -> None:
         app.theme = "logwatch-contrast"
         await pilot.pause()
         assert app._palette != light and app._palette.ramp[-1] == "#ff0000"
+        app.theme = DEFAULT_THEME
+        await pilot.pause()
+        assert app._palette == Palette()  # what the default theme resolves to is the palette's default
 
 
 async def test_first_frame_and_keys_do_not_wait_for_the_model(tiny_model_dir: Path, incident_file: Path,

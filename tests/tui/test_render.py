@@ -11,6 +11,7 @@ from rich.console import Console
 
 from logwatch.core.alerts import AlertGroups
 from logwatch.core.types import ScoredLine
+from logwatch.themes import DEFAULT_THEME, THEMES
 from logwatch.tui.messages import Status
 from logwatch.tui.render import (
     RAMP_STEPS,
@@ -74,6 +75,14 @@ def test_alert_line_has_marker_and_alarm_colour() -> None:
     assert text.plain.startswith("▲")
     assert any(str(span.style).find(palette.ramp[-1].lstrip("#")) >= 0 or palette.ramp[-1] in str(span.style)
                for span in text.spans)
+
+
+def test_the_default_palette_is_the_default_themes() -> None:
+    assert Palette() == Palette.of(THEMES[DEFAULT_THEME])
+    assert Palette(muted="#000000").ramp == Palette().ramp and Palette(muted="#000000").muted == "#000000"
+    light = Palette.of(THEMES["logwatch-light"])
+    assert light != Palette() and light.alert == light.ramp[-1] == "#cf222e"
+    assert light.match == "#9a6700" and light.sources == ("#0969da", "#8250df", "#1b7c83", "#a0529a")
 
 
 def test_tokens_are_ranked_and_coloured() -> None:
