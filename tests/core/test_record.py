@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -303,9 +304,7 @@ def test_idle_writer_flushes_after_flush_seconds(tmp_path: Path) -> None:
     with RecordingWriter(path, flush_every=1000, flush_seconds=0.2) as writer:
         writer.write(_lines(2))
         assert _read(path)[1] == []
-        deadline = time.monotonic() + 5
-        while not _read(path)[1] and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: bool(_read(path)[1]), 5, interval=0.02)
         assert len(_read(path)[1]) == 2  # no further write() or flush() was needed
 
 
@@ -348,11 +347,14 @@ def test_kill_9_leaves_a_readable_recording(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)])
     try:
         known = 0
-        deadline = time.monotonic() + 20
-        while known < 2000 and time.monotonic() < deadline:
-            time.sleep(0.02)
+
+        def written() -> bool:
+            nonlocal known
             if path.exists():
                 known = max(path.read_bytes().count(b"\n") - 1, 0)
+            return known >= 2000
+
+        wait_for(written, 60, interval=0.02)
         assert proc.poll() is None, "the writer died on its own"
     finally:
         proc.send_signal(signal.SIGKILL)

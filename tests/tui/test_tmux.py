@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
@@ -21,14 +22,15 @@ def _tmux(socket: str, *args: str) -> str:
 
 
 def _wait_for_screen(socket: str, predicate, timeout: float = 90.0) -> str:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
     screen = ""
-    while time.monotonic() < deadline:
+
+    def matches() -> bool:
+        nonlocal screen
         screen = _tmux(socket, "capture-pane", "-p", "-t", "lw")
-        if predicate(screen):
-            return screen
-        time.sleep(0.3)
-    raise AssertionError(f"screen never matched; last screen:\n{screen}")
+        return bool(predicate(screen))
+
+    assert wait_for(matches, timeout, interval=0.3), f"screen never matched; last screen:\n{screen}"
+    return screen
 
 
 def test_piped_log_shows_panes_and_takes_keys(tiny_model_dir: Path, incident_file: Path, tmp_path: Path) -> None:
@@ -46,9 +48,7 @@ def test_piped_log_shows_panes_and_takes_keys(tiny_model_dir: Path, incident_fil
         _tmux(socket, "send-keys", "-t", "lw", "Escape")
         _wait_for_screen(socket, lambda s: "logwatch keys" not in s, timeout=10)
         _tmux(socket, "send-keys", "-t", "lw", "q")
-        deadline = time.monotonic() + 20
-        while not done.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(done.exists, 20, interval=0.2)
         assert done.exists() and done.read_text().strip() == "0"
     finally:
         _tmux(socket, "kill-server")
@@ -75,9 +75,7 @@ def test_sigterm_flushes_the_recording_and_restores_the_terminal(tiny_model_dir:
     try:
         _wait_for_screen(socket, lambda s: f"{len(incident_log.lines):,} lines" in s)
         subprocess.run(["kill", "-TERM", pidfile.read_text().strip()], check=True)
-        deadline = time.monotonic() + 20
-        while not done.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(done.exists, 20, interval=0.2)
         assert done.exists() and done.read_text().strip() == "143"
         _header, records = read_recording(rec)
         assert len(list(records)) == len(incident_log.lines)
