@@ -37,7 +37,7 @@ def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, devi
              known_normal: str | None = None, feedback: tuple[int, ...] = (), feedback_scope: str = "line",
              signals: str = "all", known_margin: float | None = None, learn: str | None = None,
              learn_seconds: float | None = None) -> None:
-    from logwatch.core.eval.evaluate import evaluate_files
+    from logwatch.core.eval.evaluate import evaluate_files, require_eval_extra
     from logwatch.core.eval.metrics import read_labels
     from logwatch.core.eval.traces import EvalError, check_files
 
@@ -57,6 +57,7 @@ def run_eval(*, files: tuple[str, ...], labels: str, model_dir: str | None, devi
         raise usage_error("--threshold must be a finite number")
     try:
         check_files(files)  # before loading the model: a typo should not cost a model load
+        require_eval_extra()
     except EvalError as exc:
         raise usage_error(str(exc)) from None
     store = open_known_normal(known_normal)

@@ -30,7 +30,9 @@ from ..calibrate import kth_largest
 from ..session_check import SessionCheck, SessionCheckError
 from .feedback import feedback_report
 from .metrics import (
+    SKLEARN_MISSING,
     LeadTime,
+    have_sklearn,
     lead_times,
     metrics_dict,
     outcomes_for,
@@ -44,6 +46,12 @@ from .traces import (
     read_incidents,
     score_sessions,
 )
+
+
+def require_eval_extra() -> None:
+    """Refuse before any scoring, not after it, when the report's AUROC / AUPRC cannot be computed."""
+    if not have_sklearn():
+        raise EvalError(SKLEARN_MISSING)
 
 
 # -- session decisions -----------------------------------------------------------------------------
@@ -80,6 +88,7 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
     by default it is read from ``<log>.incidents.json`` beside each file (line numbers there
     are per file and are shifted here to the global numbering).
     """
+    require_eval_extra()
     if not labels:
         raise EvalError("the labels file names no session")
     if engine.threshold is None:
