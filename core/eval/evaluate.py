@@ -49,7 +49,9 @@ from .traces import (
 
 
 def require_eval_extra() -> None:
-    """Refuse before any scoring, not after it, when the report's AUROC / AUPRC cannot be computed."""
+    """Refuse before any scoring, not after it, when the report's AUROC / AUPRC cannot be computed
+    (``logwatch eval`` asks first; without it, the first ranked metric raises ImportError saying
+    the same)."""
     if not have_sklearn():
         raise EvalError(SKLEARN_MISSING)
 
@@ -88,7 +90,6 @@ def evaluate_files(engine: Any, files: Sequence[str], labels: Mapping[str, bool]
     by default it is read from ``<log>.incidents.json`` beside each file (line numbers there
     are per file and are shifted here to the global numbering).
     """
-    require_eval_extra()
     if not labels:
         raise EvalError("the labels file names no session")
     if engine.threshold is None:
