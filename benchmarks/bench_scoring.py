@@ -105,13 +105,15 @@ def run_engine(model: str | None, lines: list, batch: int, memo: bool, precision
 
 
 def main() -> None:
+    from logwatch.core.reader import BATCH_LINES
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model directory (default: bundled)")
     parser.add_argument("--lines", type=int, default=20_000)
     parser.add_argument("--baseline-lines", type=int, default=None,
                         help="time the slow study loop on N lines spread evenly over the input (default: all)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--batch", type=int, default=512, help="lines handed to the engine per call")
+    parser.add_argument("--batch", type=int, default=BATCH_LINES, help="lines handed to the engine per call")
     parser.add_argument("--no-memo", action="store_true", help="disable memoisation (measures the model path alone)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--real", nargs="+", metavar="FILE", help="score these real logs instead of generated lines")

@@ -52,6 +52,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from logwatch.core.reader import BATCH_LINES
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bgl"
 FILES = [DATA / "logparser_random_samples" / f"BGL_{k}k.log" for k in (4, 6, 8, 10, 12, 14, 16, 18, 20)] + [
     DATA / "loghub_2k" / "BGL_2k.log"]
@@ -124,7 +126,7 @@ def windows(indices: Sequence[int], size: int) -> list[list[int]]:
 
 
 # -- scoring --------------------------------------------------------------------------------------------
-def score_lines(model: Path, texts: Sequence[str], batch: int = 512) -> tuple[list[float], int]:
+def score_lines(model: Path, texts: Sequence[str], batch: int = BATCH_LINES) -> tuple[list[float], int]:
     """Mean token loss of every line, each scored as its own session; also the number of distinct sessions."""
     from logwatch.core.alerts import AlertRule
     from logwatch.core.engine import Engine

@@ -121,6 +121,7 @@ def live_check(model: Path, test_log: Path, labels: dict[str, bool], idle: float
     from logwatch.core.eval.metrics import decision_metrics
     from logwatch.core.ingest import read_lines
     from logwatch.core.parse import parse_line, timestamp_seconds
+    from logwatch.core.stream import MONITOR_BATCH_LINES
     from logwatch.core.types import LogLine
 
     engine = Engine.load(model, device="cpu", session_ends=True, idle_seconds=idle)
@@ -135,7 +136,7 @@ def live_check(model: Path, test_log: Path, labels: dict[str, bool], idle: float
     for line in read_lines(str(test_log)):
         clock = timestamp_seconds(parse_line(line.text).ts) or clock
         batch.append(LogLine(n=line.n, text=line.text, source=line.source, arrival=clock))
-        if len(batch) >= 256:
+        if len(batch) >= MONITOR_BATCH_LINES:
             flush()
     flush()
     engine.close_all()

@@ -58,7 +58,7 @@ def run_eval(files: tuple[str, ...], settings: RunSettings, options: EvalOptions
     """``logwatch eval``: the report of the model (learned first on the files' first lines with
     ``--learn``) on labelled FILES, as a table or JSON."""
     labels, threshold, known_margin, signals = options.labels, options.threshold, options.known_margin, options.signals
-    from logwatch.core.eval.evaluate import evaluate_files
+    from logwatch.core.eval.evaluate import evaluate_files, require_eval_extra
     from logwatch.core.eval.metrics import read_labels
     from logwatch.core.eval.traces import EvalError, check_files
 
@@ -78,6 +78,8 @@ def run_eval(files: tuple[str, ...], settings: RunSettings, options: EvalOptions
         raise usage_error("--threshold must be a finite number")
     try:
         check_files(files)  # before loading the model: a typo should not cost a model load
+        require_eval_extra()
+        require_eval_extra()
     except EvalError as exc:
         raise usage_error(str(exc)) from None
     store = open_known_normal(settings.known_normal)
@@ -141,6 +143,7 @@ def _learn_first_lines(engine: Any, files: tuple[str, ...], rule: Any, store: An
     from logwatch.core.learn import LearnConfig, LearnError
     from logwatch.core.learn import learn as adapt
     from logwatch.core.learn_window import WindowGauge
+    from logwatch.core.stream import MONITOR_BATCH_LINES
 
     from .commands import read_all_lines
     from .progress import training_bar
@@ -149,7 +152,7 @@ def _learn_first_lines(engine: Any, files: tuple[str, ...], rule: Any, store: An
     window: list[tuple[str, str]] = []
     with contextlib.closing(read_all_lines(files)) as lines:
         while not gauge.complete:
-            batch = list(itertools.islice(lines, 256))  # the monitor's gauge is fed batches too
+            batch = list(itertools.islice(lines, MONITOR_BATCH_LINES))  # batched as the monitor's gauge is
             if not batch:
                 break
             gauge.add(batch)

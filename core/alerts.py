@@ -47,12 +47,41 @@ SIGNALS: tuple[str, ...] = ("surprise", "severity", "novelty", "session")
 #: How much more a line of a known pattern must surprise: 1.5 beat 1.0 on the bundled incidents
 #: (F1 1.0 vs 0.8) and on HDFS (0.727 vs 0.702, same recall); 2 and 3 did no better (docs/EVALUATION.md §5).
 DEFAULT_KNOWN_MARGIN = 1.5
-#: Levels that count as errors (BGL writes SEVERE and FAILURE).
-ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL", "SEVERE", "FAILURE"})
-WARNING_LEVELS = ERROR_LEVELS | {"WARNING", "WARN"}
+#: The severity ladder, lowest first: what the monitor's ``level:WARNING+`` filter climbs.
+SEVERITY: tuple[str, ...] = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
+#: Other names logs give a rung (BGL writes SEVERE and FAILURE for errors, many loggers FATAL).
+LEVEL_ALIASES: dict[str, str] = {"WARN": "WARNING", "SEVERE": "ERROR", "FAILURE": "ERROR", "FATAL": "CRITICAL"}
+
+
+def level_names(rungs: Iterable[str]) -> frozenset[str]:
+    """Every level name a line may carry for these rungs of :data:`SEVERITY`, aliases included."""
+    wanted = set(rungs)
+    return frozenset(wanted | {alias for alias, rung in LEVEL_ALIASES.items() if rung in wanted})
+
+
+def canonical_level(name: str) -> str | None:
+    """The rung of :data:`SEVERITY` a level name means, in any case (``warn`` -> WARNING); None if none."""
+    upper = name.strip().upper()
+    rung = LEVEL_ALIASES.get(upper, upper)
+    return rung if rung in SEVERITY else None
+
+
+#: Levels that count as errors, and as warnings or worse.
+ERROR_LEVELS = level_names(("ERROR", "CRITICAL"))
+WARNING_LEVELS = level_names(("WARNING", "ERROR", "CRITICAL"))
 #: A traceback or an exception line in the message, whatever level the line was logged at.
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*File \"[^\"]+\", line \d+|"
                         r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception)(?::|$)")
+
+
+def k_lines_reached(surprising: int, min_lines: int) -> bool:
+    """The k-lines rule (LogBERT's r): a session's surprise may alert once ``surprising`` of its
+    lines (this one included, none marked normal) were over the bar, and ``min_lines`` is k.
+
+    The engine applies it live (:meth:`AlertRule.reasons`), evaluation when it replays an operator
+    (:mod:`.eval.feedback`); calibration scores a session by its k-th largest loss, which is over a
+    threshold exactly when this holds for it."""
+    return surprising >= min_lines
 
 
 def is_traceback(message: str) -> bool:
@@ -163,7 +192,7 @@ class AlertRule:
         bar = self.surprise_bar(pattern)
         waits = normal_mix and self.order_surprise(loss=loss, level=level, pattern=pattern, after=after,
                                                    top_token=top_token)
-        surprise = "surprise" in self.signals and surprising_in_session >= self.min_lines \
+        surprise = "surprise" in self.signals and k_lines_reached(surprising_in_session, self.min_lines) \
             and loss is not None and bar is not None and loss > bar and not waits
         if surprise:
             reasons.append(f"surprise {loss:.2f} > {bar:.2f}")

@@ -49,6 +49,7 @@ from .settings import LEARN_SECONDS
 from .spec import LEARNED_SLIDE_KEEP, ModelSpec, session_pairs
 from .tokenizer import LogTokenizer
 from .train import (
+    BATCH_WINDOWS,
     LONG_SESSION_LINES,
     Progress,
     Schedule,
@@ -88,7 +89,7 @@ class LearnConfig:
     """None: a few epochs over the window do not overfit it, and dropout cost a fifth of each
     step (Loghub OpenStack_2k: 333 steps in 28.9 s instead of 37.7 s, the same alerts)."""
     lr: float = 1e-3
-    batch_size: int = 32
+    batch_size: int = BATCH_WINDOWS
     min_steps: int = 150
     """A window giving fewer steps per epoch than this trains with half-size batches (HDFS: 338 windows)."""
     warmup_steps: int = 20

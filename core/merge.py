@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from .ingest import IngestError
-from .reader import FileFollower, LineReader, put_unless_stopped
+from .reader import BATCH_LINES, FileFollower, LineReader, put_unless_stopped
 from .timeline import merge_by_time
 from .types import LogLine
 
@@ -35,6 +35,11 @@ MAX_FILES = 256
 GLOB_SECONDS = 1.0
 #: Recordings are never read as logs, even when a glob matches one.
 RECORDING_SUFFIXES = (".lwrec", ".lwrec.gz")
+#: Batches the pipes' reader threads may queue ahead of the merge before they wait (backpressure).
+MAX_PIPED_BATCHES = 64
+#: History lines merged between two looks at what the pipes queued, so a pipe is not held back
+#: until a long history is through.
+PIPE_CHECK_LINES = 256
 
 
 # -- what to read ----------------------------------------------------------------------------
@@ -96,7 +101,7 @@ class MergedReader(threading.Thread):
 
     def __init__(self, inputs: Sequence[str | int], deliver: Callable[[list[LogLine]], None], *,
                  follow: bool = False, patterns: Sequence[str] = (), exclude: Sequence[str] = (),
-                 batch_lines: int = 512, on_error: Callable[[str], None] | None = None,
+                 batch_lines: int = BATCH_LINES, on_error: Callable[[str], None] | None = None,
                  on_eof: Callable[[], None] | None = None, on_warning: Callable[[str], None] | None = None,
                  start_n: int = 1, poll_interval: float = 0.1) -> None:
         super().__init__(name="logwatch-reader:merged", daemon=True)
@@ -117,7 +122,7 @@ class MergedReader(threading.Thread):
         self._read: set[tuple[object, ...]] = set()
         """Every file any follower has held, so a glob never reads a rotated file twice."""
         self._pipes: list[LineReader] = []
-        self._piped: queue.Queue[list[LogLine]] = queue.Queue(maxsize=64)
+        self._piped: queue.Queue[list[LogLine]] = queue.Queue(maxsize=MAX_PIPED_BATCHES)
         self._pending: list[LogLine] = []
 
     def stop(self) -> None:
@@ -156,7 +161,7 @@ class MergedReader(threading.Thread):
             pipe.start()
 
     def _piped_batch(self, lines: list[LogLine]) -> None:
-        """A pipe's reader thread → this thread (waits while 64 batches are queued)."""
+        """A pipe's reader thread → this thread (waits while :data:`MAX_PIPED_BATCHES` are queued)."""
         put_unless_stopped(self._piped, lines, self._halt)
 
     def _note_identity(self, follower: FileFollower) -> None:
@@ -207,7 +212,7 @@ class MergedReader(threading.Thread):
             if self._halt.is_set():
                 return
             self._emit(line)
-            if count % 256 == 255:
+            if count % PIPE_CHECK_LINES == PIPE_CHECK_LINES - 1:
                 self._take_piped()
         self._flush()
 

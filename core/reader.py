@@ -33,6 +33,10 @@ from .ingest import (
 )
 from .types import LogLine
 
+#: Most lines one engine call scores (and a reader hands over at once). Bigger batches fill
+#: the model's batches better; smaller ones bound the latency of one step.
+BATCH_LINES = 512
+
 
 # -- following a growing file --------------------------------------------------------------
 class FileFollower:
@@ -200,7 +204,7 @@ class LineReader(threading.Thread):
     """
 
     def __init__(self, source: str | int, deliver: Callable[[list[LogLine]], None], *, follow: bool = False,
-                 batch_lines: int = 512, batch_seconds: float = 0.05, on_error: Callable[[str], None] | None = None,
+                 batch_lines: int = BATCH_LINES, batch_seconds: float = 0.05, on_error: Callable[[str], None] | None = None,
                  on_eof: Callable[[], None] | None = None, start_n: int = 1) -> None:
         super().__init__(name=f"logwatch-reader:{source}", daemon=True)
         self.source = source

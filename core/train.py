@@ -33,13 +33,17 @@ if TYPE_CHECKING:
 IGNORE = -100
 
 
+#: Training windows per optimiser step, unless told otherwise: ``logwatch train``'s and learning's.
+BATCH_WINDOWS = 32
+
+
 @dataclass
 class TrainConfig:
     """Knobs of one training run; saved in the training summary."""
 
     epochs: int = 8
     """Upper bound on passes over the training windows (early stopping may end sooner)."""
-    batch_size: int = 32
+    batch_size: int = BATCH_WINDOWS
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_steps: int = 50
@@ -218,7 +222,7 @@ class Schedule:
     """How long and how fast one fit runs (``logwatch train``'s options, or the learning budget)."""
 
     epochs: int
-    batch_size: int = 32
+    batch_size: int = BATCH_WINDOWS
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_steps: int = 50

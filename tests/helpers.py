@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_LOGS = REPO / "sample_logs"
@@ -24,14 +29,32 @@ def shared_data(relative: str) -> Path:
     return path
 
 
-def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll ``cond`` until true or ``timeout`` seconds pass; a deadline, not a timing: a loaded
-    2-core CI machine may be many times slower than a laptop."""
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0, *, interval: float = 0.01) -> bool:
+    """Poll ``cond`` every ``interval`` seconds until true or ``timeout`` seconds pass; a
+    deadline, not a timing: a loaded 2-core CI machine may be many times slower than a laptop.
+    Every test that waits for something waits through this or :func:`wait_until`."""
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.01)
+        time.sleep(interval)
+    return True
+
+
+async def wait_until(cond: Callable[[], bool], timeout: float = 60.0, *, pilot: Pilot[Any] | None = None,
+                     interval: float = 0.05) -> bool:
+    """:func:`wait_for` for a test driving an app: waits on the event loop, so the app (and what
+    its pipeline thread posts) keeps running meanwhile. With ``pilot`` each wait is a
+    ``pilot.pause``, which also lets the screen settle."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            return False
+        if pilot is not None:
+            await pilot.pause(interval)
+        else:
+            await asyncio.sleep(interval)
     return True
 
 

@@ -58,6 +58,20 @@ def test_bad_labels_are_usage_errors(tmp_path: Path, content: str | None, messag
     assert "Traceback" not in result.stderr
 
 
+def test_without_scikit_learn_eval_says_what_to_install_before_loading_a_model(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from logwatch.core.engine import Engine
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # what an install without the eval extra sees
+    monkeypatch.setattr(Engine, "load", classmethod(lambda *_a, **_k: pytest.fail("loaded a model first")))
+    result = run("eval", "--labels", str(SAMPLES / "incident_host_trouble.labels.csv"),
+                 str(SAMPLES / "incident_host_trouble.log"))
+    assert result.exit_code == 2 and "scikit-learn" in result.stderr and "logwatch[eval]" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_timestamps_for_lead_time() -> None:
     a, b = timestamp_seconds("2017-05-16 00:08:58.760"), timestamp_seconds("2017-05-16 00:09:00.260")
     assert a is not None and b is not None and b - a == pytest.approx(1.5)

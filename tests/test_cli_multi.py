@@ -120,29 +120,45 @@ def test_busy_cores_sees_a_spinning_process() -> None:
 
 
 def test_busy_cores_counts_the_start_up_and_not_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Measured since start-up (no sleep), this process's own work left out: only others count."""
-    import subprocess
-    import sys
+    """Measured since start-up (no sleep), this process's own work left out: only others count.
+
+    Fed fixed /proc/stat readings (time, all jiffies, idle jiffies, this process's jiffies), so
+    whatever else the machine runs meanwhile cannot change the answer."""
+    import os
     import time
 
     from logwatch.core import threads as common
 
-    def spin(seconds: float) -> None:  # this process busy, as while it imports torch
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            pass
-
-    monkeypatch.setattr(common, "_STARTED", common._cpu_sample())
-    spin(0.5)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(time, "sleep", lambda _seconds: pytest.fail("it slept: the start-up was not used"))
-    alone = common.busy_cores()
-    monkeypatch.setattr(common, "_STARTED", common._cpu_sample())
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        spin(0.6)
-        beside = common.busy_cores()
-    finally:
-        spinner.kill()
-        spinner.wait()
-    assert alone is not None and alone < 0.5  # its own busy half second is not another process's
-    assert beside is not None and beside >= 0.6  # the spinner's core, give or take start-up and noise
+    started = time.monotonic() - 2.5  # inside the 0.1-5 s the start-up reading is used for
+    monkeypatch.setattr(common, "_STARTED", (started, 1_000, 500, 10))
+
+    def now(all_jiffies: int, idle: int, own: int) -> None:
+        monkeypatch.setattr(common, "_cpu_sample", lambda: (started + 2.5, all_jiffies, idle, own))
+
+    now(1_200, 600, 110)  # 100 of the 200 jiffies busy, all of them this process's (importing torch)
+    assert common.busy_cores() == 0.0
+    now(1_200, 600, 60)  # 50 of them another process's: a quarter of 2 cores' time, half a core
+    assert common.busy_cores() == pytest.approx(0.5)
+    now(1_200, 500, 10)  # nothing idle, nothing ours: both cores taken by others
+    assert common.busy_cores() == pytest.approx(2.0)
+
+
+def test_busy_cores_measures_over_a_sleep_without_a_fresh_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import time
+
+    from logwatch.tui import common
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    monkeypatch.setattr(common, "_STARTED", None)
+    samples = iter([(0.0, 1_000, 500, 10), (0.3, 1_040, 520, 10)])
+    monkeypatch.setattr(common, "_cpu_sample", lambda: next(samples))
+    assert common.busy_cores(0.3) == pytest.approx(1.0) and slept == [0.3]  # 20 of 40 jiffies busy
+    samples = iter([(0.0, 1_000, 500, 10), (0.3, 1_000, 500, 10)])
+    assert common.busy_cores() is None  # no jiffy went by: no answer rather than a division by zero
+    monkeypatch.setattr(common, "_cpu_sample", lambda: None)
+    assert common.busy_cores() is None  # no /proc/stat

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import eval_hdfs
+import pytest
 
 pytestmark = pytest.mark.skipif(not eval_hdfs.DATA.exists(),
                                 reason="needs ../shared/data: the research data beside the repository is not here")

@@ -8,20 +8,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+
+from helpers import wait_for
 
 from logwatch.core.generator import generate_log
 from logwatch.core.replay import read_recording
-
-
-def _wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def _score_follow(model: Path, log: Path, rec: Path) -> subprocess.Popen[bytes]:
@@ -39,10 +31,10 @@ def test_sigterm_flushes_the_recording(tiny_model_dir: Path, tmp_path: Path) -> 
     reader = threading.Thread(target=lambda: printed.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
     reader.start()
     try:
-        _wait_for(lambda: len(printed) >= 300)
+        assert wait_for(lambda: len(printed) >= 300, 60, interval=0.1)
         with log.open("a") as f:  # the file grows while followed
             f.write("\n".join(lines[300:]) + "\n")
-        _wait_for(lambda: len(printed) >= len(lines))
+        assert wait_for(lambda: len(printed) >= len(lines), 60, interval=0.1)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         err = proc.stderr.read()  # type: ignore[union-attr]
@@ -63,7 +55,7 @@ def test_kill_9_mid_run_leaves_a_replayable_recording(tiny_model_dir: Path, tmp_
     log.write_text("\n".join(lines) + "\n")
     proc = _score_follow(tiny_model_dir, log, rec)
     try:
-        _wait_for(lambda: rec.exists() and rec.stat().st_size > 20_000)
+        assert wait_for(lambda: rec.exists() and rec.stat().st_size > 20_000, 60, interval=0.1)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from logwatch.core.engine import Engine
 from logwatch.core.known_normal import KnownNormal
@@ -228,9 +229,7 @@ def test_a_slow_replay_stops_when_asked(tmp_path: Path) -> None:
     pipeline = Pipeline(PipelineConfig.build(replay=str(rec), speed=1e-6), post=lambda _m: None)
     thread = threading.Thread(target=pipeline.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while pipeline.status.lines < 1 and time.monotonic() < deadline:  # the first line is out, the gap begins
-        time.sleep(0.01)
+    assert wait_for(lambda: pipeline.status.lines >= 1, 30)  # the first line is out, the gap begins
     pipeline.stop()
     thread.join(timeout=5)
     assert not thread.is_alive(), "the replay kept sleeping after stop()"

@@ -20,10 +20,11 @@ from textual.widgets import Input, OptionList, Sparkline, Static
 from logwatch.core.known_normal import KnownNormalError
 from logwatch.themes import CSS_PATH, DEFAULT_THEME, THEMES
 
+from .filters import FilterError, parse_filter, search_pattern
 from .marks import mark_session, toggle_line, toggle_snooze
 from .messages import LinesScored, SessionsEnded, StatusChanged
 from .pipeline import Pipeline, PipelineConfig
-from .render import FilterError, Palette, parse_filter, safe_text, search_pattern, short_session
+from .render import Palette, safe_text, short_session
 from .state import ALL, AppLimits, MonitorState, NewAlert
 from .widgets.log_view import LogView
 from .widgets.panels import Banner, DetailPanel, HelpScreen, StatusBar, banner_text, detail_renderable
@@ -135,10 +136,7 @@ class LogwatchApp(App[int]):
                            muted=v.get("foreground-muted", "#888888"), alert=v.get("error", "red"),
                            match=v.get("warning", "yellow"),
                            sources=(v.get("primary", "blue"), v.get("secondary", "magenta"), v.get("foreground", "white")))
-        ramp = tuple(theme.variables[f"loss-{i}"] for i in range(5))
-        sources = tuple(theme.variables[f"source-{i}"] for i in range(4))
-        return Palette(ramp=ramp, muted=theme.variables["loss-muted"], alert=ramp[-1], match=theme.warning or ramp[2],
-                       sources=sources)
+        return Palette.of(theme)
 
     # -- pipeline messages ---------------------------------------------------------------
     def on_lines_scored(self, message: LinesScored) -> None:

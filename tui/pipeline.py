@@ -19,6 +19,7 @@ from textual.message import Message
 
 from logwatch.core.known_normal import KnownNormal
 from logwatch.core.settings import RunSettings
+from logwatch.core.stream import MONITOR_BATCH_LINES
 from logwatch.core.types import ScoredLine, SessionEnd
 
 from .messages import LinesScored, SessionsEnded, Status, StatusChanged
@@ -49,7 +50,7 @@ class PipelineConfig:
     follow: bool = True
     """Keep reading as files grow (the monitor always does; tests read a file to its end)."""
     flush_seconds: float = 0.075
-    max_batch_lines: int = 256
+    max_batch_lines: int = MONITOR_BATCH_LINES
     """Most lines scored per engine call: bounds the latency of one UI update."""
     known_normal: KnownNormal | None = None
     """Patterns the operator marked normal; the app adds marks while the engine reads them."""

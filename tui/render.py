@@ -1,4 +1,5 @@
-"""Pure rendering helpers: untrusted text made safe, losses made colours, filters as predicates.
+"""Pure rendering helpers: untrusted text made safe, losses made colours (the filter bar's
+language is :mod:`.filters`).
 
 Nothing here touches the app, so each function is unit-tested on its own. Log lines are
 untrusted: they become ``rich.text.Text`` objects built from plain strings (never parsed as
@@ -8,16 +9,22 @@ holding ``\\x1b]0;pwned\\x07`` or ``\\x1b[2J`` is shown as text and never reache
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
 
+from logwatch.core.alerts import ERROR_LEVELS, WARNING_LEVELS
 from logwatch.core.timeline import source_tag
 from logwatch.core.types import ScoredLine
+
+if TYPE_CHECKING:
+    from textual.theme import Theme
 
 #: Characters that must never be written raw: C0 controls (tab included: it breaks column
 #: maths), DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides.
@@ -55,16 +62,36 @@ def loss_step(loss: float | None, threshold: float | None) -> int:
     return min(RAMP_STEPS - 2, int(loss / t * (RAMP_STEPS - 1)))
 
 
+@functools.cache
+def _default_palette() -> Palette:
+    # Imported here, not at the top: textual.theme costs the CLI's tables (which only need
+    # safe_text from this module) a tenth of a second.
+    from logwatch.themes import DEFAULT_THEME, THEMES
+
+    return Palette.of(THEMES[DEFAULT_THEME])
+
+
 @dataclass(frozen=True)
 class Palette:
-    """Resolved colours for rendering, taken from the theme's variables."""
+    """Resolved colours for rendering, taken from a theme's variables (:meth:`of`). A colour left
+    out is the default theme's: the themes are the one place colours are written down."""
 
-    ramp: tuple[str, ...] = ("#7f8c8d", "#a3be8c", "#ebcb8b", "#d08770", "#bf616a")
-    muted: str = "#7f8c8d"
-    alert: str = "#bf616a"
-    match: str = "#ebcb8b"
-    sources: tuple[str, ...] = ("#58a6ff", "#bc8cff", "#79c0ff", "#d2a8ff")
+    ramp: tuple[str, ...] = field(default_factory=lambda: _default_palette().ramp)
+    muted: str = field(default_factory=lambda: _default_palette().muted)
+    alert: str = field(default_factory=lambda: _default_palette().alert)
+    match: str = field(default_factory=lambda: _default_palette().match)
+    sources: tuple[str, ...] = field(default_factory=lambda: _default_palette().sources)
     """One colour per log in a merged view, in the order the logs were first seen (cycled)."""
+
+    @classmethod
+    def of(cls, theme: Theme) -> Palette:
+        """The colours of one of logwatch's themes (:mod:`logwatch.themes`): its loss ramp, muted
+        and source variables; the alarm colour is the ramp's top, search matches its warning."""
+        ramp = tuple(theme.variables[f"loss-{i}"] for i in range(RAMP_STEPS))
+        names = sorted((key for key in theme.variables if key.startswith("source-")), key=lambda key: int(key[7:]))
+        sources = tuple(theme.variables[key] for key in names)
+        return cls(ramp=ramp, muted=theme.variables["loss-muted"], alert=ramp[-1], match=theme.warning or ramp[2],
+                   sources=sources)
 
 
 def line_text(line: ScoredLine, threshold: float | None, palette: Palette, *, show_session: bool = False,
@@ -83,8 +110,8 @@ def line_text(line: ScoredLine, threshold: float | None, palette: Palette, *, sh
     if line.ts:
         text.append(safe_text(line.ts[-12:], 40) + " ", Style(color=palette.muted))
     if line.level:
-        level_style = Style(color=palette.alert, bold=True) if line.level in ("ERROR", "CRITICAL", "FATAL") else \
-            Style(color=palette.ramp[2]) if line.level in ("WARNING", "WARN") else Style(color=palette.muted)
+        level_style = Style(color=palette.alert, bold=True) if line.level in ERROR_LEVELS else \
+            Style(color=palette.ramp[2]) if line.level in WARNING_LEVELS else Style(color=palette.muted)
         text.append(f"{safe_text(line.level[:5], 5):<5} ", level_style)
     if source is not None:
         tag_colour = palette.sources[source % len(palette.sources)] if palette.sources else palette.muted
@@ -136,120 +163,3 @@ def top_tokens(tokens: Sequence[tuple[str, float]], n: int = 5) -> list[tuple[st
     """The n most surprising tokens, highest loss first (ties keep line order)."""
     ranked = sorted(enumerate(tokens), key=lambda item: (-item[1][1], item[0]))
     return [(safe_text(piece, 60), loss) for _, (piece, loss) in ranked[:n]]
-
-
-# -- filters -------------------------------------------------------------------------------
-class FilterError(ValueError):
-    """A filter expression that cannot be used; the message is shown to the user."""
-
-
-@dataclass(frozen=True)
-class LineFilter:
-    """What the view shows. Parsed from a small language typed in the filter bar:
-
-    ``text`` keep lines containing text · ``!text`` drop them · ``/regex/`` keep matches ·
-    ``level:ERROR`` (or ``level:WARNING+``) · ``loss>2.5`` · ``source:api`` keep the lines of
-    the logs whose name holds ``api`` (several: any of them) · ``!source:api`` drop them ·
-    terms combine with AND.
-    """
-
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    patterns: tuple[re.Pattern[str], ...] = ()
-    levels: frozenset[str] | None = None
-    min_loss: float | None = None
-    source: str = ""
-    """The expression as typed."""
-    logs_in: tuple[str, ...] = ()
-    logs_out: tuple[str, ...] = ()
-
-    def __call__(self, line: ScoredLine) -> bool:
-        text = line.text
-        if self.min_loss is not None and (line.loss is None or line.loss <= self.min_loss):
-            return False
-        if self.logs_in or self.logs_out:
-            tag = source_tag(line.source).lower()
-            if self.logs_in and not any(name in tag for name in self.logs_in):
-                return False
-            if any(name in tag for name in self.logs_out):
-                return False
-        if self.levels is not None and (line.level or "") not in self.levels:
-            return False
-        lowered = text.lower()
-        if any(term not in lowered for term in self.include):
-            return False
-        if any(term in lowered for term in self.exclude):
-            return False
-        return all(p.search(text) for p in self.patterns)
-
-    @property
-    def active(self) -> bool:
-        return bool(self.source.strip())
-
-
-_SEVERITY = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
-
-
-def parse_filter(expression: str) -> LineFilter:
-    """Compile a filter expression once; raises FilterError with a readable reason."""
-    include: list[str] = []
-    exclude: list[str] = []
-    patterns: list[re.Pattern[str]] = []
-    levels: set[str] | None = None
-    min_loss: float | None = None
-    logs_in: list[str] = []
-    logs_out: list[str] = []
-    for term in _terms(expression):
-        lowered = term.lower()
-        if lowered.startswith(("source:", "!source:")):
-            name = lowered.split(":", 1)[1]
-            if not name:
-                raise FilterError("source:NAME needs part of a log's file name, e.g. source:compute")
-            (logs_out if lowered.startswith("!") else logs_in).append(name)
-            continue
-        if len(term) > 2 and term.startswith("/") and term.endswith("/"):
-            try:
-                patterns.append(re.compile(term[1:-1], re.IGNORECASE))
-            except re.error as exc:
-                raise FilterError(f"bad regex {term}: {exc}") from None
-        elif term.lower().startswith("level:"):
-            wanted = term[6:].upper()
-            plus = wanted.endswith("+")
-            wanted = wanted.rstrip("+").replace("WARN", "WARNING").replace("WARNINGING", "WARNING")
-            if wanted not in _SEVERITY:
-                raise FilterError(f"unknown level {term[6:]!r}; use one of {', '.join(_SEVERITY)}")
-            chosen = set(_SEVERITY[_SEVERITY.index(wanted):]) if plus else {wanted}
-            if "WARNING" in chosen:
-                chosen.add("WARN")
-            if "CRITICAL" in chosen:
-                chosen.add("FATAL")
-            levels = chosen if levels is None else levels & chosen
-        elif term.lower().startswith("loss>"):
-            try:
-                min_loss = float(term[5:])
-            except ValueError:
-                raise FilterError(f"loss>N needs a number, not {term[5:]!r}") from None
-        elif term.startswith("!") and len(term) > 1:
-            exclude.append(term[1:].lower())
-        else:
-            include.append(term.lower())
-    return LineFilter(tuple(include), tuple(exclude), tuple(patterns),
-                      frozenset(levels) if levels is not None else None, min_loss, expression,
-                      tuple(logs_in), tuple(logs_out))
-
-
-def _terms(expression: str) -> list[str]:
-    """Split on spaces, keeping /regex with spaces/ and "quoted text" whole."""
-    return [a or b or c for a, b, c in re.findall(r'(/[^/]+/)|"([^"]+)"|(\S+)', expression)]
-
-
-def search_pattern(query: str) -> re.Pattern[str] | None:
-    """Search is plain, case-insensitive text unless written as /regex/."""
-    if not query:
-        return None
-    if len(query) > 2 and query.startswith("/") and query.endswith("/"):
-        try:
-            return re.compile(query[1:-1], re.IGNORECASE)
-        except re.error as exc:
-            raise FilterError(f"bad regex {query}: {exc}") from None
-    return re.compile(re.escape(query), re.IGNORECASE)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from logwatch.core.alerts import AlertEvent, AlertGroup, AlertGroups
 from logwatch.core.types import ScoredLine, SessionEnd
 
-from .render import LineFilter
+from .filters import LineFilter
 
 #: The view key of the "all lines" pane (no session key can look like it: keys have no '*').
 ALL = "*all*"

@@ -30,7 +30,9 @@ from ..calibrate import kth_largest
 from ..session_check import SessionCheck, SessionCheckError
 from .feedback import feedback_report
 from .metrics import (
+    SKLEARN_MISSING,
     LeadTime,
+    have_sklearn,
     lead_times,
     metrics_dict,
     outcomes_for,
@@ -47,6 +49,14 @@ from .traces import (
 
 if TYPE_CHECKING:
     from ..engine import Engine
+
+
+def require_eval_extra() -> None:
+    """Refuse before any scoring, not after it, when the report's AUROC / AUPRC cannot be computed
+    (``logwatch eval`` asks first; without it, the first ranked metric raises ImportError saying
+    the same)."""
+    if not have_sklearn():
+        raise EvalError(SKLEARN_MISSING)
 
 
 # -- session decisions -----------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..alerts import k_lines_reached
 from ..session_check import SessionCheck
 from .metrics import decision_metrics
 from .traces import SessionTrace
@@ -56,7 +57,7 @@ def line_alert_at(trace: SessionTrace, min_lines: int, marked: Mapping[str, int]
         when = marked.get(pattern)
         if when is None or n <= when:  # a mark only silences lines that come after it
             count += 1
-            if count >= min_lines:
+            if k_lines_reached(count, min_lines):
                 return n
     return None
 

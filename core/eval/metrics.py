@@ -3,7 +3,17 @@
 Why these and not just F1: the original study's F1 0.8848 was exactly what flagging *every*
 session gives at its prevalence (169 of 213 anomalous). So every report carries the
 all-positive reference F1 = 2p/(1+p), the false-positive rate on normal sessions, and the
-threshold-free AUROC / AUPRC. Written with the standard library (no scikit-learn dependency).
+threshold-free AUROC / AUPRC.
+
+AUROC and AUPRC are scikit-learn's (``roc_auc_score``, ``average_precision_score``): the
+ranking, tie handling and step-wise sums are where a hand-written version can go subtly wrong,
+and readers of a report know those definitions. scikit-learn is an optional extra
+(``pip install 'logwatch[eval]'``; ``import sklearn.metrics`` takes a second or two and pulls in
+scipy), imported only when a ranked metric is computed, so the monitor and ``logwatch score``
+never load it. The confusion-count rates (precision, recall, F1, FPR) stay one division each
+here: scikit-learn's F1 is 0.0 where no session is anomalous and something was flagged, where
+this report says undefined (below), and its functions would need the per-session arrays back
+from counts we already have.
 
 Division-by-zero choices (documented here once; ``to_dict`` turns nan into ``None``):
 
@@ -19,6 +29,7 @@ Division-by-zero choices (documented here once; ``to_dict`` turns nan into ``Non
 from __future__ import annotations
 
 import csv
+import importlib.util
 import math
 import statistics
 from collections.abc import Container, Iterable, Mapping, Sequence
@@ -27,6 +38,21 @@ from pathlib import Path
 from typing import Any
 
 NAN = float("nan")
+#: What is said where AUROC / AUPRC are wanted and scikit-learn is not installed.
+SKLEARN_MISSING = "AUROC and AUPRC need scikit-learn, an optional extra: pip install 'logwatch[eval]'"
+
+
+def have_sklearn() -> bool:
+    """Whether AUROC / AUPRC can be computed (without importing scikit-learn, which is slow)."""
+    return importlib.util.find_spec("sklearn") is not None
+
+
+def _sklearn_metrics() -> Any:
+    try:
+        from sklearn import metrics
+    except ImportError:
+        raise ImportError(SKLEARN_MISSING) from None
+    return metrics
 
 
 @dataclass(frozen=True)
@@ -69,9 +95,15 @@ class Metrics:
 
 
 def _json_number(value: object) -> object:
-    """Round floats for display; JSON has no nan/inf, so those become null."""
+    """Round floats for display; JSON has no nan/inf, so those become null.
+
+    In two steps: a rate that is exactly a half at the fifth decimal (AUROC 11/32 = 0.34375)
+    comes out of a float sum a few ulps to either side of it (0.34374999999999994), and which
+    side depends on how the sum was taken (scikit-learn sums trapezoids, a rank sum would not).
+    Rounded to 12 places first, it lands on the half, so the 4-place figure does not hang on that.
+    """
     if isinstance(value, float):
-        return round(value, 4) if math.isfinite(value) else None
+        return round(round(value, 12), 4) if math.isfinite(value) else None
     return value
 
 
@@ -95,12 +127,13 @@ def confusion(outcomes: Iterable[SessionOutcome]) -> tuple[int, int, int, int]:
     return tp, fp, tn, fn
 
 
-def evaluate(outcomes: Sequence[SessionOutcome], *, threshold: float | None = None) -> Metrics:
+def evaluate(outcomes: Sequence[SessionOutcome], *, threshold: float | None = None, ranked: bool = True) -> Metrics:
     """All session metrics for one run.
 
     ``threshold`` is the operating point that produced the ``flagged`` decisions; it is
     reported as given and never used to re-derive flags, because a session may be flagged by
     a rule other than "score > threshold" (e.g. k lines over the line threshold).
+    ``ranked=False``: decisions without scores, AUROC and AUPRC left nan.
     """
     seen: set[str] = set()
     for o in outcomes:
@@ -120,7 +153,7 @@ def evaluate(outcomes: Sequence[SessionOutcome], *, threshold: float | None = No
         sessions=len(outcomes), anomalous=tp + fn, tp=tp, fp=fp, tn=tn, fn=fn,
         precision=precision, recall=recall, f1=f1,
         fpr=_ratio(fp, fp + tn, NAN), specificity=_ratio(tn, fp + tn, NAN),
-        auroc=auroc(labels, scores), auprc=auprc(labels, scores),
+        auroc=auroc(labels, scores) if ranked else NAN, auprc=auprc(labels, scores) if ranked else NAN,
         threshold=threshold, flag_all_f1=flag_all_f1(tp + fn, len(outcomes)),
     )
 
@@ -132,58 +165,40 @@ def _check_pairs(labels: Sequence[bool], scores: Sequence[float]) -> None:
         raise ValueError("a session score is NaN; score or drop that session before evaluating")
 
 
+def _ranks(scores: Sequence[float]) -> list[int]:
+    """Each score's place among the distinct scores, lowest 0: the same order and ties.
+
+    AUROC and AUPRC depend on nothing else, and scikit-learn refuses infinite scores, which a
+    session with fewer than k lines has (-inf: :func:`~logwatch.core.calibrate.kth_largest`).
+    """
+    place = {score: i for i, score in enumerate(sorted(set(scores)))}
+    return [place[score] for score in scores]
+
+
 def auroc(labels: Sequence[bool], scores: Sequence[float]) -> float:
     """Area under the ROC curve = P(score of a random anomaly > score of a random normal).
 
-    Computed as the Mann-Whitney U statistic with average ranks, so a tie counts one half
-    (all-equal scores give 0.5). nan when either class is empty. O(n log n).
+    A tie counts one half (all-equal scores give 0.5); scikit-learn's ``roc_auc_score``.
+    nan when either class is empty (scikit-learn refuses those).
     """
     _check_pairs(labels, scores)
     n_pos = sum(1 for label in labels if label)
-    n_neg = len(labels) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if n_pos == 0 or n_pos == len(labels):
         return NAN
-    order = sorted(range(len(scores)), key=scores.__getitem__)
-    rank_sum = 0.0
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
-            j += 1
-        average_rank = (i + j) / 2 + 1  # 1-based ranks i+1 .. j+1
-        rank_sum += average_rank * sum(1 for k in order[i : j + 1] if labels[k])
-        i = j + 1
-    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return float(_sklearn_metrics().roc_auc_score(list(labels), _ranks(scores)))
 
 
 def auprc(labels: Sequence[bool], scores: Sequence[float]) -> float:
     """Average precision: sum over thresholds of (recall gain) x precision, step-wise.
 
-    Same definition as scikit-learn's ``average_precision_score`` (no interpolation): the
-    thresholds are the distinct scores from high to low, and tied scores enter together.
-    nan with no anomalous session.
+    scikit-learn's ``average_precision_score`` (no interpolation, no trapezoid): the thresholds
+    are the distinct scores from high to low, and tied scores enter together. nan with no
+    anomalous session; 1.0 with no normal one (every flagged session is a true positive).
     """
     _check_pairs(labels, scores)
-    n_pos = sum(1 for label in labels if label)
-    if n_pos == 0:
+    if not any(labels):
         return NAN
-    order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
-    tp = fp = 0
-    ap = 0.0
-    i = 0
-    while i < len(order):
-        j = i
-        group_tp = 0
-        while j < len(order) and scores[order[j]] == scores[order[i]]:
-            if labels[order[j]]:
-                group_tp += 1
-            j += 1
-        tp += group_tp
-        fp += (j - i) - group_tp
-        if group_tp:
-            ap += (group_tp / n_pos) * (tp / (tp + fp))
-        i = j
-    return ap
+    return float(_sklearn_metrics().average_precision_score(list(labels), _ranks(scores)))
 
 
 def flag_all_f1(n_anomalous: int, n_sessions: int) -> float:
@@ -323,7 +338,8 @@ def metrics_dict(outcomes: Sequence[SessionOutcome], threshold: float | None, **
 def decision_metrics(flags: Mapping[str, bool], labels: Mapping[str, bool], **extra: Any) -> dict[str, Any]:
     """Metrics of yes/no decisions alone (a replay with feedback, live verdicts): no scores, so no
     threshold, AUROC or AUPRC."""
-    report = metrics_dict(outcomes_for(dict.fromkeys(flags, 0.0), flags, labels), None, **extra)
+    outcomes = outcomes_for(dict.fromkeys(flags, 0.0), flags, labels)
+    report = {**evaluate(outcomes, threshold=None, ranked=False).to_dict(), **extra}
     for key in ("auroc", "auprc", "threshold"):
         report.pop(key, None)
     return report

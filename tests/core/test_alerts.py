@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from logwatch.core.alerts import SIGNALS, AlertGroups, AlertRule, is_error_level
+from logwatch.core.alerts import (
+    ERROR_LEVELS,
+    SIGNALS,
+    WARNING_LEVELS,
+    AlertGroups,
+    AlertRule,
+    canonical_level,
+    is_error_level,
+    level_names,
+)
 
 KNOWN = frozenset({"INFO nova.compute.manager Claim successful", "ERROR nova.virt routine retry"})
 
@@ -123,6 +132,17 @@ def test_error_levels_of_other_formats() -> None:
     assert is_error_level("SEVERE", "x") and is_error_level("FAILURE", "x") and not is_error_level("INFO", "ok")
     assert is_error_level(None, "Traceback (most recent call last):")
     assert is_error_level(None, "libvirtError: internal error") and not is_error_level(None, "no error here")
+
+
+
+def test_level_names_are_one_ladder_with_aliases() -> None:
+    assert canonical_level("warn") == canonical_level(" WARNING ") == "WARNING"
+    assert canonical_level("Fatal") == "CRITICAL" and canonical_level("severe") == canonical_level("FAILURE") == "ERROR"
+    assert canonical_level("WARNINGING") is None and canonical_level("LOUD") is None and canonical_level("") is None
+    assert level_names(["CRITICAL"]) == {"CRITICAL", "FATAL"} and level_names(["INFO"]) == {"INFO"}
+    # The alert rule's sets are rungs of the same ladder, and what they always were.
+    assert {"ERROR", "CRITICAL", "FATAL", "SEVERE", "FAILURE"} == ERROR_LEVELS
+    assert ERROR_LEVELS | {"WARNING", "WARN"} == WARNING_LEVELS
 
 
 def test_a_storm_is_one_group_told_about_at_open_on_rate_jumps_and_when_it_comes_back() -> None:

@@ -3,8 +3,9 @@ background, and takes over between batches at a line that does not depend on the
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+from helpers import wait_for
 
 from logwatch.core.engine import Engine
 from logwatch.core.generator import generate_log
@@ -103,10 +104,13 @@ def test_asked_it_takes_over_as_soon_as_it_is_ready(tiny_model_dir: Path, tmp_pa
     assert relearning.request() == "already learning again"
     status = relearning.poll(None)
     assert status is not None and status.phase == "relearning" and relearning.running
-    deadline = time.monotonic() + 120
-    while status is not None and status.phase == "relearning" and time.monotonic() < deadline:
-        time.sleep(0.2)  # asked: taken as soon as it is ready, never waited for inside poll
+
+    def taken_over() -> bool:  # asked: taken as soon as it is ready, never waited for inside poll
+        nonlocal status
         status = relearning.poll(None)
+        return status is None or status.phase != "relearning"
+
+    wait_for(taken_over, 120, interval=0.2)
     assert status is not None and status.phase == "learned" and relearning.changes == 1
     assert f"threshold {engine.threshold:.2f}" in status.text()
 

@@ -3,10 +3,10 @@ snapshots (identical on every machine)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 
 from logwatch.core.generator import GeneratedLog, generate_log
 from logwatch.core.masking import mask_line
@@ -52,12 +52,8 @@ def fixed_recording(tmp_path_factory: pytest.TempPathFactory, incident_log: Gene
 
 async def wait_for_end(app: LogwatchApp, pilot, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     """Let the pipeline run until its input ended (real time: the model runs on a thread)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while app.status.state not in ("input ended", "stopped"):
-        if loop.time() > deadline:
-            raise AssertionError(f"pipeline did not finish: {app.status}")
-        await asyncio.sleep(0.05)
+    if not await wait_until(lambda: app.status.state in ("input ended", "stopped"), timeout):
+        raise AssertionError(f"pipeline did not finish: {app.status}")
     await pilot.pause()
     app.refresh_sidebar()
     await pilot.pause()

@@ -3,18 +3,20 @@ log (no stub in place of the scorer), then the recording of that run is replayed
 
 from __future__ import annotations
 
-import asyncio
 import html
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 from textual.widgets import OptionList
 
 from logwatch.core.generator import GeneratedLog
 from logwatch.core.masking import mask_line
 from logwatch.core.replay import read_recording
+from logwatch.themes import DEFAULT_THEME
 from logwatch.tui.app import LogwatchApp
 from logwatch.tui.pipeline import PipelineConfig
+from logwatch.tui.render import Palette
 from logwatch.tui.state import ALL
 from logwatch.tui.widgets.log_view import LogView
 
@@ -123,10 +125,9 @@ async def test_scrolling_up_pauses_follow_and_counts_new_lines(fixed_recording: 
         for _ in range(40):
             app.pipeline.step()
         log = app.query_one("#log", LogView)
-        for _ in range(200):  # polled: every stepped line must be shown before follow is paused,
-            if len(log.rows) >= 40:  # or a late one would be counted as new (it flaked once under load)
-                break
-            await pilot.pause(0.05)
+        # Every stepped line must be shown before follow is paused, or a late one would be counted
+        # as new (it flaked once under load).
+        await wait_until(lambda: len(log.rows) >= 40, pilot=pilot)
         shown = len(log.rows)
         assert shown == 40 and app.status.state in ("paused", "replaying")
         await pilot.press("up")
@@ -186,6 +187,9 @@ async def test_themes_switch_the_ramp(fixed_recording: Path, wait_end) -> None:
         app.theme = "logwatch-contrast"
         await pilot.pause()
         assert app._palette != light and app._palette.ramp[-1] == "#ff0000"
+        app.theme = DEFAULT_THEME
+        await pilot.pause()
+        assert app._palette == Palette()  # what the default theme resolves to is the palette's default
 
 
 async def test_first_frame_and_keys_do_not_wait_for_the_model(tiny_model_dir: Path, incident_file: Path,
@@ -211,10 +215,8 @@ async def test_first_frame_and_keys_do_not_wait_for_the_model(tiny_model_dir: Pa
             assert app.status.state == "loading model"
             assert "loading model" in str(app.query_one("#status").render())
             await pilot.press("question_mark")  # the help screen opens while the model loads
-            for _ in range(100):  # polled: on a loaded machine the screen push can take a few frames
-                if app.screen.__class__.__name__ == "HelpScreen":
-                    break
-                await pilot.pause(0.05)
+            # On a loaded machine the screen push can take a few frames.
+            await wait_until(lambda: app.screen.__class__.__name__ == "HelpScreen", pilot=pilot)
             assert app.screen.__class__.__name__ == "HelpScreen"
             assert app.status.state == "loading model"  # and the model is still not there
             await pilot.press("escape")
@@ -226,12 +228,7 @@ async def test_first_frame_and_keys_do_not_wait_for_the_model(tiny_model_dir: Pa
 
 
 async def _wait_lines(app: LogwatchApp, pilot, count: int, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
-
-    deadline = asyncio.get_running_loop().time() + timeout
-    while app.status.lines < count:
-        assert asyncio.get_running_loop().time() < deadline, f"only {app.status.lines} of {count} lines arrived"
-        await asyncio.sleep(0.05)
+    assert await wait_until(lambda: app.status.lines >= count, timeout), f"only {app.status.lines} of {count} lines arrived"
     await pilot.pause()
 
 
@@ -320,8 +317,6 @@ async def test_session_ends_without_a_check_say_so_and_score_anyway(tiny_model_d
 
 async def test_a_followed_file_that_goes_quiet_gets_its_session_verdicts(checked_model: Path, truncated,
                                                                          tmp_path: Path) -> None:
-    import asyncio
-
     texts, victim = truncated
     log = tmp_path / "quiet.log"
     log.write_text("\n".join(texts) + "\n")
@@ -329,10 +324,7 @@ async def test_a_followed_file_that_goes_quiet_gets_its_session_verdicts(checked
                                      session_ends=True, idle_seconds=2.0))
     try:
         async with app.run_test(size=SIZE) as pilot:
-            deadline = asyncio.get_running_loop().time() + 120
-            while victim not in _alerted(app):
-                assert asyncio.get_running_loop().time() < deadline, "the quiet session was never judged"
-                await asyncio.sleep(0.1)
+            assert await wait_until(lambda: victim in _alerted(app), 120, interval=0.1), "the quiet session was never judged"
             assert app.status.state == "scoring"  # still following: it ended by going quiet
             await pilot.press("q")
     finally:
@@ -353,16 +345,12 @@ async def test_l_learns_the_log_again_and_the_recording_tells_the_replay(tiny_mo
     said: list[str] = []
     app.notify = lambda message, **_: said.append(message)  # type: ignore[method-assign]
     total = len(incident_log.lines)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 120
     async with app.run_test(size=SIZE) as pilot:
-        while app.status.lines < total and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        assert await wait_until(lambda: app.status.lines >= total, 120), app.status
         before = app.status.threshold
         await pilot.press("L")
         assert said and said[-1].startswith("learning again"), said
-        while "learned again" not in app.status.note and loop.time() < deadline:
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: "learned again" in app.status.note, 120, interval=0.1)
         assert "learned again from " in app.status.note, app.status
         await pilot.pause()
         assert said[-1] == app.status.note  # said aloud too: the status bar's end is cut on narrow screens
@@ -370,8 +358,7 @@ async def test_l_learns_the_log_again_and_the_recording_tells_the_replay(tiny_mo
         assert learned is not None and learned != before
         with log.open("a") as out:  # the next lines are the new model's
             out.write("\n".join(incident_log.lines[:20]) + "\n")
-        while app.status.lines < total + 20 and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: app.status.lines >= total + 20, 120)
         await pilot.press("q")
     _header, records = read_recording(rec)
     changed = [x for x in records if x.model is not None]

@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from helpers import wait_until
 
 from logwatch.cli.main import main
 from logwatch.core.generator import SERVICE_FILES, generate_log, write_service_logs
 from logwatch.tui.app import LogwatchApp
+from logwatch.tui.filters import parse_filter
 from logwatch.tui.pipeline import PipelineConfig
-from logwatch.tui.render import Palette, line_text, parse_filter
+from logwatch.tui.render import Palette, line_text
 from logwatch.tui.widgets.log_view import LogView
 
 VM = "6f1c0a2e-8d2b-4b3e-9d55-0c2f1e7a9b10"
@@ -142,8 +144,6 @@ def test_the_multi_service_sample_alerts_in_the_sessions_that_cross_files(tmp_pa
 
 async def test_the_monitor_names_a_missing_log_watches_the_others_and_reads_it_once_it_appears(
         tiny_model_dir: Path, tmp_path: Path) -> None:
-    import asyncio
-
     from logwatch.cli.common import resolve_inputs
 
     good = tmp_path / "good.log"
@@ -158,11 +158,7 @@ async def test_the_monitor_names_a_missing_log_watches_the_others_and_reads_it_o
         log = app.query_one("#log", LogView)
 
         async def until(cond) -> None:  # type: ignore[no-untyped-def]
-            for _ in range(600):
-                if cond():
-                    return
-                await asyncio.sleep(0.05)
-            raise AssertionError(f"timed out: {app.status}")
+            assert await wait_until(cond), f"timed out: {app.status}"
 
         await until(lambda: len(log.rows) == 1)
         assert "directory" in app.status.warning or "late.log" in app.status.warning

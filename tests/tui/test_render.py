@@ -1,4 +1,4 @@
-"""Rendering functions, without an app: escaping, colour steps, filters, search, panels."""
+"""Rendering functions, without an app: escaping, colour steps, panels (filters: test_filters.py)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,14 @@ from rich.console import Console
 
 from logwatch.core.alerts import AlertGroups
 from logwatch.core.types import ScoredLine
+from logwatch.themes import DEFAULT_THEME, THEMES
 from logwatch.tui.messages import Status
 from logwatch.tui.render import (
     RAMP_STEPS,
-    FilterError,
     Palette,
     line_text,
     loss_step,
-    parse_filter,
     safe_text,
-    search_pattern,
     short_session,
     token_text,
     top_tokens,
@@ -79,32 +77,12 @@ def test_alert_line_has_marker_and_alarm_colour() -> None:
                for span in text.spans)
 
 
-def test_filters() -> None:
-    err = line("Driver failed to attach volume", level="ERROR", loss=7.0)
-    info = line("Claim successful", level="INFO", loss=0.2)
-    warn = line("Unknown base file", level="WARNING", loss=1.0)
-    assert parse_filter("level:ERROR")(err) and not parse_filter("level:ERROR")(info)
-    assert parse_filter("level:WARNING+")(warn) and parse_filter("level:warn+")(err)
-    assert not parse_filter("level:WARNING+")(info)
-    assert parse_filter("loss>2")(err) and not parse_filter("loss>2")(warn)
-    assert parse_filter("!claim")(err) and not parse_filter("!claim")(info)
-    assert parse_filter("/attach\\s+volume/")(err) and not parse_filter("/attach\\s+volume/")(info)
-    assert parse_filter('"base file" level:WARNING')(warn)
-    assert not parse_filter("").active
-
-
-@pytest.mark.parametrize("bad", ["/([/", "level:LOUD", "loss>lots"])
-def test_bad_filters_say_why(bad: str) -> None:
-    with pytest.raises(FilterError):
-        parse_filter(bad)
-
-
-def test_search_is_literal_unless_regex() -> None:
-    pattern = search_pattern("a.b")
-    assert pattern is not None and pattern.search("xa.by") and not pattern.search("axb")
-    regex = search_pattern("/a.b/")
-    assert regex is not None and regex.search("axb")
-    assert search_pattern("") is None
+def test_the_default_palette_is_the_default_themes() -> None:
+    assert Palette() == Palette.of(THEMES[DEFAULT_THEME])
+    assert Palette(muted="#000000").ramp == Palette().ramp and Palette(muted="#000000").muted == "#000000"
+    light = Palette.of(THEMES["logwatch-light"])
+    assert light != Palette() and light.alert == light.ramp[-1] == "#cf222e"
+    assert light.match == "#9a6700" and light.sources == ("#0969da", "#8250df", "#1b7c83", "#a0529a")
 
 
 def test_tokens_are_ranked_and_coloured() -> None:

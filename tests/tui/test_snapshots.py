@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_for_end
+from helpers import wait_until
 
 from logwatch.tui.app import LogwatchApp
 from logwatch.tui.pipeline import PipelineConfig
@@ -33,16 +34,18 @@ def _finished_then(keys: tuple[str, ...]):  # type: ignore[no-untyped-def]
         for key in keys:
             await pilot.press(key)
         await pilot.wait_for_scheduled_animations()
-        # Then until the log view's scroll offset and size hold still for three frames in a row.
+        # Then until the log view's scroll offset and size hold still for three looks in a row.
         view = pilot.app.log_view
         last, still = None, 0
-        for _ in range(100):
-            await pilot.pause()
+
+        def settled() -> bool:
+            nonlocal last, still
             now = (view.scroll_offset, view.size, len(view.rows))
             still = still + 1 if now == last else 0
             last = now
-            if still >= 3:
-                break
+            return still >= 3
+
+        await wait_until(settled, pilot=pilot)
         # A full layout and repaint last: the log view draws rows lazily (render_line), and a
         # screenshot taken while a resize's repaint is pending showed the previous frame's rows.
         pilot.app.screen.refresh(layout=True, repaint=True)

@@ -6,11 +6,11 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
@@ -20,15 +20,21 @@ def _tmux(socket: str, *args: str) -> str:
     return subprocess.run([TMUX or "tmux", "-L", socket, *args], capture_output=True, text=True, timeout=30).stdout
 
 
+def _written(path: Path) -> str:
+    """What a shell's ``echo > path`` wrote, once it has: the file appears before its text does."""
+    return path.read_text().strip() if path.exists() else ""
+
+
 def _wait_for_screen(socket: str, predicate, timeout: float = 90.0) -> str:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
     screen = ""
-    while time.monotonic() < deadline:
+
+    def matches() -> bool:
+        nonlocal screen
         screen = _tmux(socket, "capture-pane", "-p", "-t", "lw")
-        if predicate(screen):
-            return screen
-        time.sleep(0.3)
-    raise AssertionError(f"screen never matched; last screen:\n{screen}")
+        return bool(predicate(screen))
+
+    assert wait_for(matches, timeout, interval=0.3), f"screen never matched; last screen:\n{screen}"
+    return screen
 
 
 def test_piped_log_shows_panes_and_takes_keys(tiny_model_dir: Path, incident_file: Path, tmp_path: Path) -> None:
@@ -46,10 +52,8 @@ def test_piped_log_shows_panes_and_takes_keys(tiny_model_dir: Path, incident_fil
         _tmux(socket, "send-keys", "-t", "lw", "Escape")
         _wait_for_screen(socket, lambda s: "logwatch keys" not in s, timeout=10)
         _tmux(socket, "send-keys", "-t", "lw", "q")
-        deadline = time.monotonic() + 20
-        while not done.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert done.exists() and done.read_text().strip() == "0"
+        wait_for(lambda: _written(done) != "", 60, interval=0.2)
+        assert _written(done) == "0"
     finally:
         _tmux(socket, "kill-server")
 
@@ -70,18 +74,21 @@ def test_sigterm_flushes_the_recording_and_restores_the_terminal(tiny_model_dir:
     rec, pidfile, done = tmp_path / "run.lwrec", tmp_path / "pid", tmp_path / "exit-code"
     app = (f"{shlex.quote(sys.executable)} -m logwatch.cli.main {shlex.quote(str(incident_file))} "
            f"--model {shlex.quote(str(tiny_model_dir))} --record {shlex.quote(str(rec))}")
-    command = f"sh -c 'echo $$ > {pidfile}; exec {app}'; echo $? > {shlex.quote(str(done))}; stty -a > {tmp_path / 'stty'}"
+    # The terminal's settings once the app is gone, moved into place whole so the test can wait
+    # for the file instead of sleeping a guess at how long the shell takes to write it.
+    stty = tmp_path / "stty"
+    part = shlex.quote(f"{stty}.part")
+    command = (f"sh -c 'echo $$ > {pidfile}; exec {app}'; echo $? > {shlex.quote(str(done))}; "
+               f"stty -a > {part} && mv {part} {shlex.quote(str(stty))}")
     _tmux(socket, "new-session", "-d", "-s", "lw", "-x", "140", "-y", "40", command)
     try:
         _wait_for_screen(socket, lambda s: f"{len(incident_log.lines):,} lines" in s)
-        subprocess.run(["kill", "-TERM", pidfile.read_text().strip()], check=True)
-        deadline = time.monotonic() + 20
-        while not done.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert done.exists() and done.read_text().strip() == "143"
+        subprocess.run(["kill", "-TERM", _written(pidfile)], check=True)
+        wait_for(lambda: _written(done) != "", 60, interval=0.2)
+        assert _written(done) == "143"
         _header, records = read_recording(rec)
         assert len(list(records)) == len(incident_log.lines)
-        time.sleep(0.5)
-        assert " echo" in (tmp_path / "stty").read_text() and " icanon" in (tmp_path / "stty").read_text()
+        assert wait_for(stty.exists, 60, interval=0.1)
+        assert " echo" in stty.read_text() and " icanon" in stty.read_text()
     finally:
         _tmux(socket, "kill-server")

@@ -21,7 +21,8 @@ from textual.strip import Strip
 
 from logwatch.core.types import ScoredLine
 
-from ..render import LineFilter, Palette, line_text
+from ..filters import LineFilter
+from ..render import Palette, line_text
 
 
 class LogView(ScrollView, can_focus=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from logwatch.core.alerts import AlertRule
 from logwatch.core.eval.feedback import feedback_report, line_alert_at, simulate_feedback
 from logwatch.core.eval.traces import SessionTrace
 from logwatch.core.session_check import SessionCheck
@@ -161,3 +162,12 @@ def test_the_fast_replay_equals_the_definition_on_random_logs() -> None:
                 kwargs = dict(min_lines=rng.choice([1, 1, 2]), check=use_check, reviews=rng.randint(0, 6))
                 fast = simulate_feedback(traces, labels, scope=scope, **kwargs)  # type: ignore[arg-type]
                 assert fast.flags == _slow_replay(traces, labels, scope=scope, **kwargs), (seed, scope, kwargs)
+
+
+def test_the_replay_alerts_where_the_engines_k_lines_rule_does() -> None:
+    surprising = [(3, "a"), (5, "b"), (9, "c")]
+    rule = AlertRule(threshold=1.0, min_lines=2)
+    live = [n for count, (n, pattern) in enumerate(surprising, 1)
+            if rule.reasons(loss=2.0, level="INFO", message="x", pattern=pattern, surprising_in_session=count)]
+    assert line_alert_at(trace("s", surprising), 2, {}) == live[0] == 5
+    assert line_alert_at(trace("s", surprising), 2, {"a": 0}) == 9  # a marked line never counts toward k

@@ -54,6 +54,27 @@ def test_ties_count_half_and_enter_together() -> None:
     assert auprc(labels, scores) == pytest.approx(0.5 * 0.5 + 0.5 * 2 / 3)
 
 
+def test_reported_figures_do_not_hang_on_float_noise() -> None:
+    from logwatch.core.eval.metrics import _json_number
+
+    assert _json_number(0.34374999999999994) == _json_number(0.34375) == _json_number(0.34375000000000006)
+    assert _json_number(2 / 3) == 0.6667 and _json_number(math.inf) is None and _json_number(3) == 3
+
+
+def test_scikit_learn_is_asked_for_by_name_and_decisions_do_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from logwatch.core.eval.metrics import SKLEARN_MISSING, decision_metrics, have_sklearn
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # what an install without the eval extra sees
+    assert not have_sklearn()
+    with pytest.raises(ImportError, match=r"logwatch\[eval\]") as raised:
+        auroc([True, False], [2.0, 1.0])
+    assert str(raised.value) == SKLEARN_MISSING
+    report = decision_metrics({"a": True, "b": False}, {"a": True, "b": True})
+    assert (report["tp"], report["fn"], report["recall"]) == (1, 1, 0.5) and "auroc" not in report
+
+
 def test_infinite_scores_rank_normally() -> None:
     assert auroc([True, False, False], [math.inf, -math.inf, 0.0]) == 1.0
     assert auroc([False, True], [-math.inf, -math.inf]) == 0.5
