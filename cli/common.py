@@ -12,10 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from logwatch.core.escape import MESSAGE_CHARS, printable
+
 if TYPE_CHECKING:
     from logwatch.core.engine import Engine
     from logwatch.core.known_normal import KnownNormal
     from logwatch.core.settings import RunSettings
+
+
+def say(message: str) -> None:
+    """One ``logwatch: …`` line on stderr, escaped: messages carry file names, option values and
+    exception text, which may hold escape sequences a terminal would act on (a title set, the
+    screen cleared) or a newline that forges a second line."""
+    click.echo(f"logwatch: {printable(message, MESSAGE_CHARS)}", err=True)
 
 
 class LogwatchError(click.ClickException):
@@ -24,7 +33,7 @@ class LogwatchError(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"logwatch: {self.message}", err=True)
+        say(self.message)
 
 
 class UsageError(LogwatchError):

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+from .escape import describe
 from .ingest import IngestError
 from .reader import FileFollower, LineReader, put_unless_stopped
 from .timeline import merge_by_time
@@ -194,7 +195,7 @@ class MergedReader(threading.Thread):
             if not self._halt.is_set() and self.on_eof is not None:
                 self.on_eof()
         except Exception as exc:  # noqa: BLE001 - the thread must never die with a traceback
-            self._report(f"error reading the inputs: {type(exc).__name__}: {exc}")
+            self._report(f"error reading the inputs: {describe(exc)}")
         finally:
             for follower in self._files:
                 follower.close()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .calibrate import Calibration
+from .escape import describe
 from .settings import DEVICES, PRECISIONS
 from .spec import (
     MAX_WEIGHTS_BYTES,
@@ -260,7 +261,7 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelDirError(f"cannot read {path}: {exc}") from None
+        raise ModelDirError(f"cannot read {path}: {describe(exc)}") from None
     return {name: tensor.float() for name, tensor in tensors.items()}
 
 
