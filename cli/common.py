@@ -119,6 +119,10 @@ def resolve_input(path: str | None) -> str:
     return path
 
 
+#: Problems with the inputs told one by one; past this many, the rest are counted in one.
+MOST_PROBLEMS = 5
+
+
 def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow: bool = False,
                    strict: bool = True) -> tuple[list[str], list[str], list[str]]:
     """The inputs to read, the globs to keep matching, and what is wrong with some of them.
@@ -132,7 +136,7 @@ def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow:
     """
     import os
 
-    from logwatch.core.merge import expand_inputs
+    from logwatch.core.merge import cap_inputs, expand_inputs, too_many_inputs
 
     if not paths:
         return [resolve_input(None)], [], []
@@ -146,6 +150,10 @@ def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow:
         for pattern in patterns:
             if not glob.glob(pattern):
                 raise usage_error(f"no file matches {click.format_filename(pattern)!s}")
+    if strict and len(inputs) > len(cap_inputs(inputs)[0]):
+        raise usage_error(too_many_inputs(len(inputs)))
+    inputs, cut = cap_inputs(inputs)  # before each is checked: 3,000 matches are not 3,000 checks
+    problems.extend([cut] if cut else [])
     kept: list[str] = []
     for name in inputs:
         try:
@@ -162,6 +170,8 @@ def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow:
         kept.append(name)
     if not kept and (not patterns or not follow):
         raise usage_error(problems[0] if problems else "no log file to read among the inputs")
+    if len(problems) > MOST_PROBLEMS:  # each is a toast in the monitor: a glob of broken links is not hundreds
+        problems[MOST_PROBLEMS - 1:] = [f"… and {len(problems) - MOST_PROBLEMS + 1:,} more inputs left out or waited for"]
     return kept, patterns, problems
 
 

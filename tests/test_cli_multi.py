@@ -146,3 +146,13 @@ def test_busy_cores_counts_the_start_up_and_not_this_process(monkeypatch: pytest
         spinner.wait()
     assert alone is not None and alone < 0.5  # its own busy half second is not another process's
     assert beside is not None and beside >= 0.6  # the spinner's core, give or take start-up and noise
+
+
+def test_a_glob_past_the_input_cap_stops_score_with_one_line(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """300 files matched, at most 256 read at once: score's rows must cover every input, so it
+    refuses (exit 2, one line) rather than print 256 files' rows and 44 warnings."""
+    for i in range(300):
+        (tmp_path / f"s{i:03d}.log").write_text(f"2017-05-16 00:00:01,000 INFO line of {i}\n")
+    result = run("score", str(tmp_path / "*.log"), "--model", str(tiny_model_dir), "--learn", "off")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "300 files" in result.stderr and "256" in result.stderr, result.stderr
