@@ -150,12 +150,13 @@ def run_models(*, remove: tuple[str, ...], as_json: bool) -> None:
         say(f"removed {path}")
     rows = [{"name": m.name, "learned": m.when, "source": m.learned.get("source"),
              "lines": m.learned.get("usable_lines"), "threshold": m.learned.get("line_threshold"),
-             "path": str(m.path)} for m in sorted(memory.listing(), key=lambda m: m.when, reverse=True)]
+             "path": str(m.path), "note": m.learned.get("note")}
+            for m in sorted(memory.listing(), key=lambda m: m.when, reverse=True)]
     def cell(key: str) -> Callable[[dict[str, Any]], str]:
         return lambda row: "-" if row[key] is None else str(row[key])
 
     print_listing(rows, as_json=as_json, title=f"{len(rows)} learned model(s) in {memory.models_dir()}",
                   columns=[(header, cell(key)) for header, key in (("name", "name"), ("learned (UTC)", "learned"),
                                                                    ("lines", "lines"), ("threshold", "threshold"),
-                                                                   ("from", "source"))],
+                                                                   ("from", "source"), ("note", "note"))],
                   empty="none yet: logwatch learns a log it does not know the first time it watches it")
