@@ -59,3 +59,16 @@ def loads(text: str) -> Any:
         return _STRICT.decode(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinity (in any list or dict) made None: what logwatch writes to a
+    file it reads back with :func:`loads`, which refuses them (a diverged figure in a learned
+    model's calibration details must not make the model unreadable)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(value) for value in obj]
+    return obj

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .escape import describe
-from .jsonl import loads
+from .jsonl import finite, loads
 
 SPEC_FILE = "spec.json"
 TOKENIZER_FILE = "tokenizer.json"
@@ -217,7 +217,8 @@ def session_pairs(sessions: Iterable[Iterable[str]]) -> set[tuple[str, str]]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    """A model directory's JSON file, strict JSON (:func:`read_json` refuses NaN and Infinity)."""
+    path.write_text(json.dumps(finite(data), indent=2, sort_keys=False, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -111,3 +111,14 @@ def test_the_shared_reader_gives_back_what_was_written_or_refuses_non_finite_num
             loads(text)
     else:
         assert loads(text) == json.loads(text)
+
+
+def test_what_logwatch_writes_into_a_model_directory_it_reads_back(tmp_path: Path) -> None:
+    """A diverged figure (NaN) in a learned model's calibration details is written as null, so the
+    strict reader never refuses a model logwatch itself wrote."""
+    from logwatch.core.spec import read_json, write_json
+
+    write_json(tmp_path / "calibration.json", {"line_threshold": 2.5, "details": {"int8_max_diff": math.nan,
+                                                                                  "q": [1.0, math.inf]}})
+    assert read_json(tmp_path / "calibration.json") == {"line_threshold": 2.5, "details": {"int8_max_diff": None,
+                                                                                           "q": [1.0, None]}}
