@@ -204,6 +204,9 @@ def _exit_on_sigterm() -> None:
     import threading
 
     def terminate(signum: int, _frame: object) -> None:
+        # Leaving has begun: a second SIGTERM must not break off the finally blocks (the
+        # recording's close) or the exit handlers with another SystemExit.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise SystemExit(128 + signum)
 
     if threading.current_thread() is threading.main_thread():

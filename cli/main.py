@@ -103,8 +103,14 @@ def leave(code: object) -> None:
     """
     import atexit
     import os
+    import signal
     import threading
 
+    if threading.current_thread() is threading.main_thread():
+        # The command is over (its recording flushed and closed): a SIGTERM now has nothing left
+        # to stop, and its handler's SystemExit would only break off an exit handler midway (a
+        # temporary directory left behind) and print "Exception ignored in atexit callback".
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     status = 0 if code is None else code if isinstance(code, int) else 1
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if others or not isinstance(code, (int, type(None))):
