@@ -23,6 +23,7 @@ from .common import (
     check_input,
     check_record_target,
     check_replay_alone,
+    exit_on_sigterm,
     learn_label,
     load_engine,
     open_known_normal,
@@ -138,7 +139,7 @@ def run_score(paths: tuple[str, ...], settings: RunSettings) -> None:
     check_replay_alone(settings.replay, path=paths[0] if paths else None, follow=settings.follow)
     check_record_target(settings.record, *paths, settings.replay)
     emit = RowWriter(out, settings)
-    _exit_on_sigterm()
+    exit_on_sigterm()
     try:
         if settings.replay is not None:
             emit_replay(settings.replay, emit)
@@ -196,21 +197,6 @@ def _score_stream(inputs: list[str], emit: RowWriter, *, engine: Engine, follow:
     finally:
         if writer is not None:
             writer.close()
-
-
-def _exit_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C (finally blocks run: the recording is flushed and closed)."""
-    import signal
-    import threading
-
-    def terminate(signum: int, _frame: object) -> None:
-        # Leaving has begun: a second SIGTERM must not break off the finally blocks (the
-        # recording's close) or the exit handlers with another SystemExit.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise SystemExit(128 + signum)
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, terminate)
 
 
 def emit_replay(path: str, emit: Callable[[list[ScoredLine]], None]) -> None:

@@ -46,6 +46,21 @@ def usage_error(message: str) -> LogwatchError:
     return UsageError(message)
 
 
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (finally blocks run: the recording is flushed and closed)."""
+    import signal
+    import threading
+
+    def terminate(signum: int, _frame: object) -> None:
+        # Leaving has begun: a second SIGTERM must not break off the finally blocks (the
+        # recording's close) or the exit handlers with another SystemExit.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
+
+
 def run_settings(options: dict[str, Any]) -> RunSettings:
     """A command's options as one :class:`RunSettings`; a usage error for a value that makes no sense.
 

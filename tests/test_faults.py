@@ -109,11 +109,11 @@ def test_after_the_first_sigterm_the_next_ones_are_ignored() -> None:
     break off that unwinding with another SystemExit."""
     import pytest
 
-    from logwatch.cli.commands import _exit_on_sigterm
+    from logwatch.cli.common import exit_on_sigterm
 
     before = signal.getsignal(signal.SIGTERM)
     try:
-        _exit_on_sigterm()
+        exit_on_sigterm()
         handler = signal.getsignal(signal.SIGTERM)
         assert callable(handler)
         with pytest.raises(SystemExit) as exited:
