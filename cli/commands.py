@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from logwatch.core.escape import printable
 from logwatch.core.jsonl import dumps
 
 from .common import (
@@ -22,11 +23,13 @@ from .common import (
     check_input,
     check_record_target,
     check_replay_alone,
+    exit_on_sigterm,
     learn_label,
     load_engine,
     open_known_normal,
     print_listing,
     resolve_inputs,
+    say,
     usage_error,
 )
 
@@ -53,7 +56,7 @@ def run_marks(*, known_normal: str | None, remove: tuple[int, ...], as_json: boo
             store.save()
         except KnownNormalError as exc:
             raise usage_error(str(exc)) from None
-        print(f"removed {len(dropped)} mark(s); {len(store.marks)} left in {store.path}", file=sys.stderr)
+        say(f"removed {len(dropped)} mark(s); {len(store.marks)} left in {store.path}")
     rows: list[dict[str, str | int]] = [
         {"n": i, "marked": m.marked, "until": m.until or "", "session": m.session, "pattern": m.pattern,
          "text": m.text}
@@ -135,7 +138,7 @@ def run_score(paths: tuple[str, ...], settings: RunSettings) -> None:
     check_replay_alone(settings.replay, path=paths[0] if paths else None, follow=settings.follow)
     check_record_target(settings.record, *paths, settings.replay)
     emit = RowWriter(out, settings)
-    _exit_on_sigterm()
+    exit_on_sigterm()
     try:
         if settings.replay is not None:
             emit_replay(settings.replay, emit)
@@ -147,7 +150,7 @@ def run_score(paths: tuple[str, ...], settings: RunSettings) -> None:
             store = open_known_normal(settings.known_normal)
             engine, note = engine_for(settings, plan=plan, known_normal=store)
             if note:
-                click.echo(f"logwatch: {note}", err=True)
+                say(note)
             _score_stream(inputs, emit, follow=settings.follow, record=settings.record, engine=engine,
                           patterns=patterns, learning=learning_for(plan, engine, store),
                           relearning=relearning_for(plan, engine, store, settings.relearn))
@@ -187,24 +190,12 @@ def _score_stream(inputs: list[str], emit: RowWriter, *, engine: Engine, follow:
                 emit(step.lines)
                 emit(step.ends)
                 for problem in engine.take_problems() + lines.take_problems():
-                    click.echo(f"logwatch: warning: {problem}", err=True)
+                    say(f"warning: {problem}")
             if lines.error is not None:
                 raise LogwatchError(lines.error)
     finally:
         if writer is not None:
             writer.close()
-
-
-def _exit_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C (finally blocks run: the recording is flushed and closed)."""
-    import signal
-    import threading
-
-    def terminate(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, terminate)
 
 
 def emit_replay(path: str, emit: Callable[[list[ScoredLine]], None]) -> None:
@@ -213,7 +204,7 @@ def emit_replay(path: str, emit: Callable[[list[ScoredLine]], None]) -> None:
     from logwatch.core.stream import BATCH_LINES
 
     try:
-        _header, records = read_recording(path, on_warning=lambda w: click.echo(f"logwatch: warning: {w}", err=True))
+        _header, records = read_recording(path, on_warning=lambda w: say(f"warning: {w}"))
         batch: list[ScoredLine] = []
         for scored in records:
             batch.append(scored)
@@ -263,7 +254,7 @@ def run_train(*, files: tuple[str, ...], out_dir: str, epochs: int, seed: int, v
     config = TrainConfig(epochs=epochs, seed=seed, vocab_size=vocab_size, batch_size=batch_size, lr=lr,
                          holdout=holdout, half_weights=half, device=device, session_rule=session_regex or "builtin")
     console = Console(stderr=True)
-    console.print(f"[bold]logwatch train[/]: {len(lines):,} lines → {escape(out_dir)}")
+    console.print(f"[bold]logwatch train[/]: {len(lines):,} lines → {escape(printable(out_dir))}")
     try:
         with training_bar(console) as on_progress:
             built = build_model_dir(lines, out_dir, config, max_fpr=max_fpr, min_lines=min_lines,
@@ -317,7 +308,8 @@ def run_adapt(*, files: tuple[str, ...], out_dir: str, base: str, seed: int, max
         raise usage_error(str(exc)) from None
     lines = _training_lines(files, out_dir)
     console = Console(stderr=True)
-    console.print(f"[bold]logwatch train --from[/] {escape(base)}: {len(lines):,} lines → {escape(out_dir)}")
+    console.print(f"[bold]logwatch train --from[/] {escape(printable(base))}: {len(lines):,} lines → "
+                  f"{escape(printable(out_dir))}")
     try:
         with training_bar(console) as on_progress:
             learned = learn(model, lines, config=LearnConfig(seed=seed, max_fpr=max_fpr),

@@ -12,10 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from logwatch.core.escape import MESSAGE_CHARS, printable
+
 if TYPE_CHECKING:
     from logwatch.core.engine import Engine
     from logwatch.core.known_normal import KnownNormal
     from logwatch.core.settings import RunSettings
+
+
+def say(message: str) -> None:
+    """One ``logwatch: …`` line on stderr, escaped: messages carry file names, option values and
+    exception text, which may hold escape sequences a terminal would act on (a title set, the
+    screen cleared) or a newline that forges a second line."""
+    click.echo(f"logwatch: {printable(message, MESSAGE_CHARS)}", err=True)
 
 
 class LogwatchError(click.ClickException):
@@ -24,7 +33,7 @@ class LogwatchError(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"logwatch: {self.message}", err=True)
+        say(self.message)
 
 
 class UsageError(LogwatchError):
@@ -35,6 +44,21 @@ class UsageError(LogwatchError):
 
 def usage_error(message: str) -> LogwatchError:
     return UsageError(message)
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (finally blocks run: the recording is flushed and closed)."""
+    import signal
+    import threading
+
+    def terminate(signum: int, _frame: object) -> None:
+        # Leaving has begun: a second SIGTERM must not break off the finally blocks (the
+        # recording's close) or the exit handlers with another SystemExit.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
 
 
 def run_settings(options: dict[str, Any]) -> RunSettings:
@@ -110,6 +134,10 @@ def resolve_input(path: str | None) -> str:
     return path
 
 
+#: Problems with the inputs told one by one; past this many, the rest are counted in one.
+MOST_PROBLEMS = 5
+
+
 def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow: bool = False,
                    strict: bool = True) -> tuple[list[str], list[str], list[str]]:
     """The inputs to read, the globs to keep matching, and what is wrong with some of them.
@@ -123,7 +151,7 @@ def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow:
     """
     import os
 
-    from logwatch.core.merge import expand_inputs
+    from logwatch.core.merge import cap_inputs, expand_inputs, too_many_inputs
 
     if not paths:
         return [resolve_input(None)], [], []
@@ -137,6 +165,10 @@ def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow:
         for pattern in patterns:
             if not glob.glob(pattern):
                 raise usage_error(f"no file matches {click.format_filename(pattern)!s}")
+    if strict and len(inputs) > len(cap_inputs(inputs)[0]):
+        raise usage_error(too_many_inputs(len(inputs)))
+    inputs, cut = cap_inputs(inputs)  # before each is checked: 3,000 matches are not 3,000 checks
+    problems.extend([cut] if cut else [])
     kept: list[str] = []
     for name in inputs:
         try:
@@ -153,6 +185,8 @@ def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow:
         kept.append(name)
     if not kept and (not patterns or not follow):
         raise usage_error(problems[0] if problems else "no log file to read among the inputs")
+    if len(problems) > MOST_PROBLEMS:  # each is a toast in the monitor: a glob of broken links is not hundreds
+        problems[MOST_PROBLEMS - 1:] = [f"… and {len(problems) - MOST_PROBLEMS + 1:,} more inputs left out or waited for"]
     return kept, patterns, problems
 
 

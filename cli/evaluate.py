@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from logwatch.core.escape import printable
 from logwatch.core.jsonl import dumps
 
 from .common import load_engine, open_known_normal, usage_error
@@ -202,7 +203,7 @@ def render(report: dict[str, Any], console: Console) -> None:
                       + ("as they fire (key m)" if scope == "line" else "once their session is over (key M)"))
     known = report.get("known_normal")
     if known and known.get("patterns"):
-        console.print(f"{known['patterns']} pattern(s) marked normal did not alert ({escape(str(known['path']))})")
+        console.print(f"{known['patterns']} pattern(s) marked normal did not alert ({escape(printable(str(known['path'])))})")
     if report.get("baselines_note"):
         console.print(f"[dim]{escape(report['baselines_note'])}[/]")
     lead = report.get("lead_time")

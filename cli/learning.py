@@ -9,12 +9,11 @@ know it (:mod:`logwatch.core.learning`).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .common import UsageError, print_listing, usage_error
+from .common import UsageError, print_listing, say, usage_error
 
 if TYPE_CHECKING:
     from logwatch.core.engine import Engine
@@ -135,7 +134,7 @@ class StderrProgress:
         key = f"collecting {bool(status.goal)}" if status.phase == "collecting" else text
         if text and key != self._last and status.phase != "probing":
             self._last = key
-            print(f"logwatch: {text}", file=sys.stderr, flush=True)
+            say(text)
 
 
 # -- logwatch models --------------------------------------------------------------------------------
@@ -148,15 +147,16 @@ def run_models(*, remove: tuple[str, ...], as_json: bool) -> None:
             path = memory.remove(name)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        print(f"removed {path}", file=sys.stderr)
+        say(f"removed {path}")
     rows = [{"name": m.name, "learned": m.when, "source": m.learned.get("source"),
              "lines": m.learned.get("usable_lines"), "threshold": m.learned.get("line_threshold"),
-             "path": str(m.path)} for m in sorted(memory.listing(), key=lambda m: m.when, reverse=True)]
+             "path": str(m.path), "note": m.learned.get("note")}
+            for m in sorted(memory.listing(), key=lambda m: m.when, reverse=True)]
     def cell(key: str) -> Callable[[dict[str, Any]], str]:
         return lambda row: "-" if row[key] is None else str(row[key])
 
     print_listing(rows, as_json=as_json, title=f"{len(rows)} learned model(s) in {memory.models_dir()}",
                   columns=[(header, cell(key)) for header, key in (("name", "name"), ("learned (UTC)", "learned"),
                                                                    ("lines", "lines"), ("threshold", "threshold"),
-                                                                   ("from", "source"))],
+                                                                   ("from", "source"), ("note", "note"))],
                   empty="none yet: logwatch learns a log it does not know the first time it watches it")

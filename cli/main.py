@@ -8,16 +8,19 @@ non-zero exit (2 for usage errors), never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
 from logwatch.core import threads as _threads  # noqa: F401 - starts busy_cores()'s measuring interval now
+from logwatch.core.escape import MESSAGE_CHARS, printable
 from logwatch.core.settings import DEVICES, LEARN_SECONDS, PRECISIONS
 
 from . import commands
-from .common import run_settings, usage_error
+from .common import LogwatchError, run_settings, usage_error
 
 DEVICE_CHOICE = click.Choice(DEVICES)
 
@@ -53,12 +56,40 @@ class DefaultGroup(click.Group):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        with _escaped_errors():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _escaped_errors():  # a sub-command's own parsing (its options' values) happens in here
+            return super().invoke(ctx)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """The process's entry point (tests call :meth:`main`): run, then leave quickly."""
         try:
             return self.main(*args, **kwargs)
         except SystemExit as exc:
             leave(exc.code)
+
+
+@contextlib.contextmanager
+def _escaped_errors() -> Iterator[None]:
+    """Click's own errors quote what was typed (``Got unexpected extra argument (…)``), which can
+    hold escape sequences: such a message is escaped like every ``logwatch:`` line (ours escape
+    when shown; a help page shown for missing arguments is our own text)."""
+    try:
+        yield
+    except (LogwatchError, click.exceptions.NoArgsIsHelpError):
+        raise
+    except click.ClickException as exc:
+        message = exc.format_message()
+        escaped = printable(message, MESSAGE_CHARS)
+        if escaped == message:
+            raise
+        if isinstance(exc, click.UsageError):  # exit 2, with the usage line and the --help hint
+            raise click.UsageError(escaped, exc.ctx) from None
+        raise click.ClickException(escaped) from None
 
 
 def leave(code: object) -> None:
@@ -72,8 +103,14 @@ def leave(code: object) -> None:
     """
     import atexit
     import os
+    import signal
     import threading
 
+    if threading.current_thread() is threading.main_thread():
+        # The command is over (its recording flushed and closed): a SIGTERM now has nothing left
+        # to stop, and its handler's SystemExit would only break off an exit handler midway (a
+        # temporary directory left behind) and print "Exception ignored in atexit callback".
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     status = 0 if code is None else code if isinstance(code, int) else 1
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if others or not isinstance(code, (int, type(None))):

@@ -21,6 +21,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from logwatch.core.escape import printable
+
 if TYPE_CHECKING:
     from logwatch.core.build import BuiltModel
     from logwatch.core.train import Progress as TrainProgress
@@ -53,9 +55,9 @@ def report_built(console: Console, built: BuiltModel) -> None:
     console.print(f"trained {trained.epochs_run} epochs in {trained.seconds:.0f}s, "
                   f"held-out loss {trained.best_val_loss:.3f}")
     for warning in built.warnings:
-        console.print(f"[yellow]{escape(warning)}[/]")
+        console.print(f"[yellow]{escape(printable(warning))}[/]")
     for note in built.notes:
-        console.print(note, markup=False, highlight=False)
+        console.print(printable(note), markup=False, highlight=False)
     figures = summary(built)
     if figures:
         console.print(json.dumps(figures), markup=False, highlight=False)

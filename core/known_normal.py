@@ -37,6 +37,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from .escape import describe
+from .jsonl import loads
 from .masking import mask_line
 
 FORMAT = "logwatch-known-normal"
@@ -145,9 +147,9 @@ class KnownNormal:
         assert self.path is not None
         stamp = _stamp(self.path)
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise KnownNormalError(f"cannot read known-normal file {self.path}: {exc}") from None
+            data = loads(self.path.read_text(encoding="utf-8"))  # strict: NaN or deep nesting is damage
+        except (OSError, ValueError) as exc:
+            raise KnownNormalError(f"cannot read known-normal file {self.path}: {describe(exc)}") from None
         marks = _marks_from(data, self.path)
         with self._lock:
             self._set_marks(marks)

@@ -22,7 +22,7 @@ from typing import Any
 from .learn import Learned
 from .model import LoadedModel, load_model_dir, write_model_dir
 from .settings import valid_name
-from .spec import SUMMARY_FILE, ModelDirError
+from .spec import SUMMARY_FILE, ModelDirError, read_json
 
 LEARNED_FILE = "learned.json"
 
@@ -90,8 +90,8 @@ def listing() -> list[Remembered]:
         if path.name.startswith(".") or not info_path.is_file():
             continue
         try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            info = read_json(info_path)
+        except ModelDirError:  # unreadable, not strict JSON (NaN, nested 100,000 deep): listed, not read
             info = {"note": "learned.json is damaged"}
         out.append(Remembered(path.name, path, info if isinstance(info, dict) else {}))
     return out

@@ -24,12 +24,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+from .escape import describe
 from .ingest import IngestError
 from .reader import BATCH_LINES, FileFollower, LineReader, put_unless_stopped
 from .timeline import merge_by_time
 from .types import LogLine
 
-#: Most files followed at once (each holds a descriptor); a glob matching more is cut, with a warning.
+#: Most inputs read at once (each file holds a descriptor and a share of every merge step). The
+#: one rule for more: ``score`` refuses (its rows must cover every input), the monitor watches
+#: the first ones and says once how many it left out (:func:`cap_inputs`); a file a glob adds
+#: later past the cap is told once per run (:meth:`MergedReader._left_out`).
 MAX_FILES = 256
 #: How often the globs are matched again while following.
 GLOB_SECONDS = 1.0
@@ -89,6 +93,21 @@ def expand_inputs(args: Sequence[str], *, exclude: Sequence[str] = ()) -> tuple[
     return paths, patterns
 
 
+def cap_inputs(paths: list[str]) -> tuple[list[str], str | None]:
+    """The first :data:`MAX_FILES` of ``paths``, and what to tell when some were left out."""
+    if len(paths) <= MAX_FILES:
+        return paths, None
+    return paths[:MAX_FILES], (f"{len(paths):,} files to read: watching the first {MAX_FILES}, "
+                               f"{len(paths) - MAX_FILES:,} left out (at most {MAX_FILES} at once; "
+                               "a narrower glob watches them all)")
+
+
+def too_many_inputs(count: int) -> str:
+    """Why ``score`` refuses ``count`` inputs: rows missing whole files would look complete."""
+    return (f"{count:,} files to read: logwatch reads at most {MAX_FILES} at once; "
+            "name fewer files or a narrower glob")
+
+
 # -- the reader ------------------------------------------------------------------------------
 class MergedReader(threading.Thread):
     """A daemon thread that reads several inputs and hands batches of one timeline to ``deliver``.
@@ -120,7 +139,10 @@ class MergedReader(threading.Thread):
         self._halt = threading.Event()
         self._files: list[FileFollower] = []
         self._read: set[tuple[object, ...]] = set()
-        """Every file any follower has held, so a glob never reads a rotated file twice."""
+        """Every file any follower has held or a glob matched, so a glob never reads a rotated file twice
+        (nor considers a file again that the cap left out)."""
+        self._cap_told = False
+        """Whether the operator knows that files past :data:`MAX_FILES` are left out."""
         self._pipes: list[LineReader] = []
         self._piped: queue.Queue[list[LogLine]] = queue.Queue(maxsize=MAX_PIPED_BATCHES)
         self._pending: list[LogLine] = []
@@ -142,7 +164,7 @@ class MergedReader(threading.Thread):
                 return
             if st is None or stat.S_ISREG(st.st_mode):
                 if len(self._files) >= MAX_FILES:
-                    self._warn(f"more than {MAX_FILES} files: {source} and later ones are not read")
+                    self._left_out(source)
                     return
                 try:
                     follower = FileFollower(source, from_start=True, poll_interval=self.poll_interval)
@@ -159,6 +181,26 @@ class MergedReader(threading.Thread):
         self._pipes.append(pipe)
         if not at_start:
             pipe.start()
+
+    def _left_out(self, name: str) -> None:
+        """A file past the cap is not read; said once per run (thousands of matches were thousands
+        of toasts, and quitting then took minutes)."""
+        if not self._cap_told:
+            self._cap_told = True
+            self._warn(f"more than {MAX_FILES} files to read: {name} is left out, as is any other past that many")
+
+    def _passed_at_start(self) -> None:
+        """When the inputs fill the cap, what the globs match beyond them was left out by the
+        command line, which said so (:func:`cap_inputs`): not news when the globs are matched again.
+        A file that appears later past the cap is (:meth:`_left_out`)."""
+        if not (self.follow and self.patterns) or len(self._files) < MAX_FILES:
+            return
+        named = set(self.inputs)
+        for pattern in self.patterns:
+            for name in glob_logs(pattern):
+                ident = identity(name)
+                if name not in named:
+                    self._read.add(ident)
 
     def _piped_batch(self, lines: list[LogLine]) -> None:
         """A pipe's reader thread → this thread (waits while :data:`MAX_PIPED_BATCHES` are queued)."""
@@ -183,6 +225,7 @@ class MergedReader(threading.Thread):
         try:
             for source in self.inputs:
                 self._open(source, at_start=True)
+            self._passed_at_start()
             if not self._files and not self._pipes:
                 self._report("none of the inputs can be read")
                 return
@@ -199,7 +242,7 @@ class MergedReader(threading.Thread):
             if not self._halt.is_set() and self.on_eof is not None:
                 self.on_eof()
         except Exception as exc:  # noqa: BLE001 - the thread must never die with a traceback
-            self._report(f"error reading the inputs: {type(exc).__name__}: {exc}")
+            self._report(f"error reading the inputs: {describe(exc)}")
         finally:
             for follower in self._files:
                 follower.close()

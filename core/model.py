@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .calibrate import Calibration
+from .escape import describe
 from .settings import DEVICES, PRECISIONS
 from .spec import (
     MAX_WEIGHTS_BYTES,
@@ -249,8 +250,31 @@ def load_model_dir(directory: str | Path | None = None) -> LoadedModel:
             raise ModelDirError(
                 f"{weights_path}: tensor {name} has shape {tuple(weights[name].shape)}, spec.json implies {shape}"
             )
+    _check_values(weights, expected_shapes(spec), path)
     counts, pairs = load_patterns(path)
     return LoadedModel(path, spec, tokenizer, weights, Calibration.load(path), counts, pattern_pairs=pairs)
+
+
+#: Largest weight magnitude a model directory may hold. The bundled model's largest is 1.2, and
+#: trained GPT-2s stay within tens. Up to this bound nothing a forward computes can overflow fp32
+#: or bf16 (3.4e38): layer-normed activations are at most sqrt(n_embd) ~ 90 times a gain, a
+#: projection sums at most 4 x 8,192 products, so queries and keys stay under 1e14 and their dot
+#: products under 1e32. Past it (1e30, say) int8 packing and the forward make inf and NaN.
+MAX_WEIGHT = 1e4
+
+
+def _check_values(weights: dict[str, torch.Tensor], used: dict[str, tuple[int, ...]], directory: Path) -> None:
+    """A ModelDirError naming the first tensor the model uses that holds NaN, an infinity or a
+    magnitude past :data:`MAX_WEIGHT` (a diverged or tampered file): it would crash int8 packing
+    or make every loss NaN."""
+    for name in used:
+        tensor = weights[name]
+        if not bool(torch.isfinite(tensor).all()):
+            raise ModelDirError(f"model {directory}: weight {name} holds NaN or infinite values")
+        largest = float(tensor.abs().max()) if tensor.numel() else 0.0
+        if largest > MAX_WEIGHT:
+            raise ModelDirError(f"model {directory}: weight {name} holds {largest:.3g}, past the ±{MAX_WEIGHT:g} "
+                                "a trained model stays within")
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -260,7 +284,7 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelDirError(f"cannot read {path}: {exc}") from None
+        raise ModelDirError(f"cannot read {path}: {describe(exc)}") from None
     return {name: tensor.float() for name, tensor in tensors.items()}
 
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+from .escape import describe
 from .ingest import (
     CHUNK_BYTES,
     POLL_MAX_BYTES,
@@ -287,7 +288,7 @@ class LineReader(threading.Thread):
         except IngestError as exc:
             self._report(str(exc))
         except Exception as exc:  # noqa: BLE001 - the thread must never die with a traceback
-            self._report(f"error reading {self.source}: {type(exc).__name__}: {exc}")
+            self._report(f"error reading {self.source}: {describe(exc)}")
 
     def _report(self, message: str) -> None:
         self.error = message

@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .escape import describe
+from .jsonl import finite, loads
+
 SPEC_FILE = "spec.json"
 TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -27,6 +30,8 @@ PATTERNS_FORMAT = "logwatch-patterns"
 MAX_PATTERNS = 50_000
 #: Pattern pairs (one line's pattern, then the next line's in the same session) kept in patterns.json.
 MAX_PAIRS = 200_000
+#: Largest count of a pattern read from patterns.json (a trillion lines: far past any log).
+MAX_COUNT = 10**12
 MODEL_FORMAT = "logwatch-model"
 #: The newest spec.json this logwatch reads. Version 2 adds ``slide_keep``; a spec without it is
 #: still written as version 1, so only models that need the newer windowing refuse older readers.
@@ -175,10 +180,12 @@ def load_patterns(directory: Path) -> tuple[dict[str, int] | None, frozenset[tup
     rows = data.get("patterns")
     if data.get("format") != PATTERNS_FORMAT or not isinstance(rows, list) or len(rows) > MAX_PATTERNS:
         raise ModelDirError(f"{path} is not a logwatch patterns file (or holds more than {MAX_PATTERNS} patterns)")
-    try:
-        counts = {str(pattern): int(n) for pattern, n in rows}
-    except (TypeError, ValueError):
-        raise ModelDirError(f"{path}: each pattern must be [text, count]") from None
+    counts: dict[str, int] = {}
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str) and _is_count(row[1])):
+            raise ModelDirError(f"{path}: each pattern must be [text, count], a count a whole number "
+                                f"from 0 to {MAX_COUNT:,}")
+        counts[row[0]] = row[1]
     raw_pairs = data.get("pairs")
     if raw_pairs is None:
         return counts, None
@@ -191,6 +198,10 @@ def load_patterns(directory: Path) -> tuple[dict[str, int] | None, frozenset[tup
     except (TypeError, ValueError, IndexError):
         raise ModelDirError(f"{path}: each pair must be [index, index] into its patterns") from None
     return counts, pairs
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
 
 
 def session_pairs(sessions: Iterable[Iterable[str]]) -> set[tuple[str, str]]:
@@ -206,19 +217,21 @@ def session_pairs(sessions: Iterable[Iterable[str]]) -> set[tuple[str, str]]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    """A model directory's JSON file, strict JSON (:func:`read_json` refuses NaN and Infinity)."""
+    path.write_text(json.dumps(finite(data), indent=2, sort_keys=False, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object of a model directory's (or a learned model's) file, read strictly
+    (:func:`.jsonl.loads`: no NaN or Infinity, no nesting past the recursion limit); a
+    ModelDirError saying why for anything else."""
     model_file(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelDirError(f"model directory {path.parent} is missing {path.name}") from None
-    except RecursionError:
-        raise ModelDirError(f"cannot read {path}: nested too deeply") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ModelDirError(f"cannot read {path}: {exc}") from None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ModelDirError(f"cannot read {path}: {describe(exc)}") from None
     if not isinstance(data, dict):
         raise ModelDirError(f"{path} does not hold a JSON object")
     return data

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from .escape import describe
 from .masking import PLACEHOLDERS
 
 PAD = "<|pad|>"
@@ -88,7 +89,7 @@ class LogTokenizer:
         except TokenizerError:
             raise
         except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception subclasses for bad JSON
-            raise TokenizerError(f"cannot read tokenizer {path}: {exc}") from None
+            raise TokenizerError(f"cannot read tokenizer {path}: {describe(exc)}") from None
 
     def save(self, path: str | Path) -> None:
         self._tok.save(str(path))

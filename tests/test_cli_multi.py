@@ -149,7 +149,7 @@ def test_busy_cores_measures_over_a_sleep_without_a_fresh_start_up(monkeypatch: 
     import os
     import time
 
-    from logwatch.tui import common
+    from logwatch.core import threads as common
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     slept: list[float] = []
@@ -162,3 +162,13 @@ def test_busy_cores_measures_over_a_sleep_without_a_fresh_start_up(monkeypatch: 
     assert common.busy_cores() is None  # no jiffy went by: no answer rather than a division by zero
     monkeypatch.setattr(common, "_cpu_sample", lambda: None)
     assert common.busy_cores() is None  # no /proc/stat
+
+
+def test_a_glob_past_the_input_cap_stops_score_with_one_line(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """300 files matched, at most 256 read at once: score's rows must cover every input, so it
+    refuses (exit 2, one line) rather than print 256 files' rows and 44 warnings."""
+    for i in range(300):
+        (tmp_path / f"s{i:03d}.log").write_text(f"2017-05-16 00:00:01,000 INFO line of {i}\n")
+    result = run("score", str(tmp_path / "*.log"), "--model", str(tiny_model_dir), "--learn", "off")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "300 files" in result.stderr and "256" in result.stderr, result.stderr

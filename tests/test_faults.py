@@ -69,3 +69,48 @@ def test_kill_9_mid_run_leaves_a_replayable_recording(tiny_model_dir: Path, tmp_
                             capture_output=True, timeout=60)
     assert replay.returncode == 0
     assert len(replay.stdout.splitlines()) == len(recorded)
+
+
+def test_sigterm_while_exit_handlers_run_prints_no_traceback(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """score finished; the process is running its exit handlers (torch's, temporary directories')
+    when SIGTERM arrives: it used to raise SystemExit inside a handler and print "Exception ignored
+    in atexit callback" with a traceback. Leaving has begun: the signal changes nothing."""
+    log = tmp_path / "x.log"
+    log.write_text("2017-05-16 00:00:01.000 1 INFO nova.compute.manager [-] started\n")
+    script = ("import atexit, sys, time\n"
+              "from logwatch.cli.main import main\n"
+              "def slow():\n"
+              "    print('exit handlers running', file=sys.stderr, flush=True)\n"
+              "    time.sleep(4)\n"
+              "atexit.register(slow)\n"
+              f"main(['score', {str(log)!r}, '--model', {str(tiny_model_dir)!r}, '--learn', 'off'])\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        first = proc.stderr.readline()  # type: ignore[union-attr]
+        assert b"exit handlers running" in first, first
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert b"Exception ignored" not in err and b"Traceback" not in err, err
+    assert proc.returncode == 0 and len(out.splitlines()) == 1  # the command had finished: its status stands
+
+
+def test_after_the_first_sigterm_the_next_ones_are_ignored() -> None:
+    """The first SIGTERM unwinds score (finally blocks close the recording); a second one must not
+    break off that unwinding with another SystemExit."""
+    import pytest
+
+    from logwatch.cli.common import exit_on_sigterm
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        exit_on_sigterm()
+        handler = signal.getsignal(signal.SIGTERM)
+        assert callable(handler)
+        with pytest.raises(SystemExit) as exited:
+            handler(signal.SIGTERM, None)
+        assert exited.value.code == 128 + signal.SIGTERM
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -15,8 +15,10 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.widgets import Input, OptionList, Sparkline, Static
 
+from logwatch.core.escape import MESSAGE_CHARS, printable
 from logwatch.core.known_normal import KnownNormalError
 from logwatch.themes import CSS_PATH, DEFAULT_THEME, THEMES
 
@@ -168,6 +170,12 @@ class LogwatchApp(App[int]):
             self.notify(note, timeout=8, markup=False)  # the status bar's note is cut on narrow screens
         self.log_view.invalidate()
         self._show_status()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast: its text escaped (file names, exception text), never read as markup."""
+        super().notify(printable(message, MESSAGE_CHARS), title=printable(title, 200), severity=severity,
+                       timeout=timeout, markup=False)
 
     def _raise_banner(self, alert: NewAlert) -> None:
         self.banner.show(banner_text(alert.line, alert.event, self.state.groups.opened, alert.ended))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+from logwatch.core.escape import describe
 from logwatch.core.known_normal import KnownNormal
 from logwatch.core.settings import RunSettings
 from logwatch.core.stream import MONITOR_BATCH_LINES
@@ -141,7 +142,7 @@ class Pipeline:
             else:
                 self._live()
         except Exception as exc:  # noqa: BLE001 - report, never kill the app with a traceback
-            self._set(state="stopped", note=f"pipeline error: {type(exc).__name__}: {exc}")
+            self._set(state="stopped", note=f"pipeline error: {describe(exc)}")
 
     def _set(self, **changes: object) -> None:
         """Change the status (from this thread or, for the replay speed, the UI's) and post it."""

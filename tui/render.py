@@ -20,15 +20,12 @@ from rich.style import Style
 from rich.text import Text
 
 from logwatch.core.alerts import ERROR_LEVELS, WARNING_LEVELS
+from logwatch.core.escape import printable
 from logwatch.core.timeline import source_tag
 from logwatch.core.types import ScoredLine
 
 if TYPE_CHECKING:
     from textual.theme import Theme
-
-#: Characters that must never be written raw: C0 controls (tab included: it breaks column
-#: maths), DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 #: Number of colour steps of the loss ramp (theme variables ``loss-0`` … ``loss-4``).
 RAMP_STEPS = 5
@@ -36,16 +33,10 @@ RAMP_STEPS = 5
 SOURCE_TAG_CHARS = 12
 
 
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return "\\t" if char == "\t" else f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
-
-
 def safe_text(raw: str, limit: int = 4_000) -> str:
-    """Printable form of an untrusted line: controls escaped, cut at ``limit`` characters."""
-    cut = raw[:limit]
-    cleaned = _UNSAFE.sub(_escape, cut)
-    return cleaned + ("…" if len(raw) > limit else "")
+    """Printable form of an untrusted line: controls escaped, cut at ``limit`` characters
+    (:func:`logwatch.core.escape.printable`, the one escaping function)."""
+    return printable(raw, limit)
 
 
 def loss_step(loss: float | None, threshold: float | None) -> int:

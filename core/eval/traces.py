@@ -8,7 +8,6 @@ the labels (where each incident's first anomalous line is) is read here too.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
@@ -18,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..alerts import is_error_level
+from ..escape import describe
 from ..ingest import IngestError, open_source_check, read_lines
+from ..jsonl import loads
 from ..parse import timestamp_seconds
 from ..sessions import EntryKeys
 from ..stream import BATCH_LINES
@@ -50,9 +51,9 @@ def read_incidents(path: str | Path) -> dict[str, tuple[int, float | None]]:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise EvalError(f"cannot read incidents file {path}: {exc}") from None
+        data = loads(path.read_text(encoding="utf-8"))  # strict: NaN or deep nesting is damage
+    except (OSError, ValueError) as exc:
+        raise EvalError(f"cannot read incidents file {path}: {describe(exc)}") from None
     if not isinstance(data, list):
         raise EvalError(f"{path}: expected a JSON list of incidents")
     out: dict[str, tuple[int, float | None]] = {}

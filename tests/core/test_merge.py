@@ -4,6 +4,7 @@ own timestamps, new lines by arrival, globs matched again, failures of one input
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -169,3 +170,60 @@ def test_loghub_openstack_split_by_service_merges_back_into_its_own_order(tmp_pa
     moved = [i for i, (x, y) in enumerate(zip(merged, original)) if x != y]
     assert all(stamps[i] in (stamps[i - 1], stamps[min(i + 1, len(stamps) - 1)]) for i in moved)
     assert len(moved) < 10
+
+
+def test_a_glob_past_the_cap_is_cut_once_and_never_announced_again(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The monitor's inputs: 300 files match, the first 256 are watched and one problem says how
+    many were left out; matching the glob again (every second) announces nothing more, and a
+    file that appears later past the cap is told once, however many follow it."""
+    from logwatch.cli.common import resolve_inputs
+    from logwatch.core import merge
+
+    monkeypatch.setattr(merge, "GLOB_SECONDS", 0.05)
+    for i in range(300):
+        (tmp_path / f"s{i:03d}.log").write_text(f"2017-05-16 00:00:01,000 INFO line of {i}\n")
+    inputs, patterns, problems = resolve_inputs((str(tmp_path / "*.log"),), follow=True, strict=False)
+    assert len(inputs) == merge.MAX_FILES == 256 and Path(inputs[-1]).name == "s255.log"
+    assert len(problems) == 1 and "300" in problems[0] and "44 left out" in problems[0], problems
+    got: list[LogLine] = []
+    told: list[str] = []
+
+    def more() -> bool:
+        got.extend(source.take(timeout=0.05) or [])
+        told.extend(source.take_problems())
+        return False
+
+    with LineSource(inputs, follow=True, patterns=patterns) as source:
+        assert wait_for(lambda: more() or len(got) >= 256)
+        time.sleep(0.5)  # ten rounds of matching the glob again
+        more()
+        assert told == [] and len(got) == 256
+        for name in ("z1.log", "z2.log"):
+            (tmp_path / name).write_text("2017-05-16 00:00:02,000 INFO late\n")
+        assert wait_for(lambda: more() or bool(told))
+        time.sleep(0.3)
+        more()
+    assert len(told) == 1 and "z1.log" in told[0] and len(got) == 256, told
+
+
+def test_a_reader_given_more_files_than_the_cap_says_so_once(tmp_path: Path) -> None:
+    paths = []
+    for i in range(260):
+        (tmp_path / f"s{i:03d}.log").write_text(f"2017-05-16 00:00:01,000 INFO line of {i}\n")
+        paths.append(str(tmp_path / f"s{i:03d}.log"))
+    with LineSource(paths) as source:
+        lines = _read_all(source)
+        problems = source.take_problems()
+    assert len(lines) == 256 and len(problems) == 1 and "s256.log" in problems[0], problems
+
+
+def test_many_unreadable_matches_are_told_in_a_few_problems(tmp_path: Path) -> None:
+    """Each problem is a toast in the monitor: a glob over hundreds of broken links says a few and counts the rest."""
+    from logwatch.cli.common import MOST_PROBLEMS, resolve_inputs
+
+    (tmp_path / "ok.log").write_text("x\n")
+    for i in range(40):
+        os.symlink(tmp_path / f"gone{i}", tmp_path / f"b{i:02d}.log")
+    inputs, _, problems = resolve_inputs((str(tmp_path / "*.log"),), follow=True, strict=False)
+    assert [Path(p).name for p in inputs] == ["ok.log"]
+    assert len(problems) == MOST_PROBLEMS and problems[-1].startswith("… and 36 more"), problems

@@ -130,3 +130,26 @@ def test_score_prints_one_json_row_per_hostile_line(tiny_model_dir: Path, tmp_pa
     for d, line in zip(decoded, lines):
         if not re.search("[\ud800-\udfff]", line):
             assert d["text"] == line  # the raw text survives, escaped in the output
+
+
+async def test_a_toast_never_carries_a_file_names_escape_sequence(tiny_model_dir: Path, tmp_path: Path,
+                                                                  wait_end) -> None:
+    """A glob matching a file that cannot be read: the monitor says so in a toast, escaped (an OSC
+    title sequence in the name once set the terminal pane's title)."""
+    import os
+
+    from logwatch.cli.common import resolve_inputs
+
+    (tmp_path / "ok.log").write_text("INFO nova.compute plain line\n")
+    os.symlink(tmp_path / "nowhere", tmp_path / "\x1b]2;PWNED\x07.log")
+    inputs, patterns, problems = resolve_inputs((str(tmp_path / "*.log"),), follow=True, strict=False)
+    app = LogwatchApp(PipelineConfig.build(paths=inputs, patterns=patterns, problems=problems, follow=False,
+                                           model_dir=str(tiny_model_dir), device="cpu", learn="off"))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_end(app, pilot)
+        app.notify(f"directly: {problems[0]}", title="\x9b2J")
+        await pilot.pause()
+        toasts = [(n.title, n.message) for n in app._notifications]
+    assert len(toasts) == 2, toasts
+    for title, message in toasts:
+        assert not TERMINAL_CONTROL.search(title + message) and "\\x1b]2;PWNED\\x07" in message, toasts
