@@ -33,9 +33,9 @@ from .common import (
 if TYPE_CHECKING:
     from logwatch.core.alerts import AlertEvent
     from logwatch.core.engine import Engine
-    from logwatch.core.learning import Learning
+    from logwatch.core.learning.learning import Learning
+    from logwatch.core.learning.relearn import Relearning
     from logwatch.core.record import GuardedRecording
-    from logwatch.core.relearn import Relearning
     from logwatch.core.settings import RunSettings
     from logwatch.core.types import LogLine, ScoredLine, SessionEnd
 
@@ -304,7 +304,7 @@ def run_adapt(*, files: tuple[str, ...], out_dir: str, base: str, seed: int, max
     from rich.console import Console
     from rich.markup import escape
 
-    from logwatch.core.learn import LearnConfig, LearnError, learn
+    from logwatch.core.learning.learn import LearnConfig, LearnError, learn
     from logwatch.core.model import load_model_dir, write_model_dir
     from logwatch.core.spec import ModelDirError
 

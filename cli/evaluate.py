@@ -120,7 +120,7 @@ def _fmt(value: Any) -> str:
 
 def _window_rule(option: str) -> Any:
     """``--learn auto`` or ``--learn N`` as a window rule; a usage error for anything else."""
-    from logwatch.core.learn_window import WindowRule
+    from logwatch.core.learning.learn_window import WindowRule
     from logwatch.core.settings import learn_lines
 
     if option.strip().lower() == "auto":
@@ -138,9 +138,9 @@ def _learn_first_lines(engine: Any, files: tuple[str, ...], rule: Any, store: An
     set on a held-out part), and the evaluation then scores every line, those too, with the
     learned model. A learning that cannot be done is a usage error (the figures would silently
     be the base model's)."""
-    from logwatch.core.learn import LearnConfig, LearnError
-    from logwatch.core.learn import learn as adapt
-    from logwatch.core.learn_window import WindowGauge
+    from logwatch.core.learning.learn import LearnConfig, LearnError
+    from logwatch.core.learning.learn import learn as adapt
+    from logwatch.core.learning.learn_window import WindowGauge
 
     from .commands import read_all_lines
     from .progress import training_bar

@@ -4,7 +4,7 @@ progress on stderr.
 Which model a run starts from: ``--model DIR`` if given; else the model remembered for this log
 (``--name``, or the log's file name) if there is one, unless ``--learn fresh``; else the bundled
 model. Then, with ``--learn auto`` (the default), the stream learns the log if the model does not
-know it (:mod:`logwatch.core.learning`).
+know it (:mod:`logwatch.core.learning.learning`).
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from .common import UsageError, print_listing, usage_error
 if TYPE_CHECKING:
     from logwatch.core.engine import Engine
     from logwatch.core.known_normal import KnownNormal
-    from logwatch.core.learn import Learned
-    from logwatch.core.learning import Learning, LearnPlan, LearnStatus
+    from logwatch.core.learning.learn import Learned
+    from logwatch.core.learning.learning import Learning, LearnPlan, LearnStatus
+    from logwatch.core.learning.relearn import Relearning
     from logwatch.core.model import LoadedModel
-    from logwatch.core.relearn import Relearning
     from logwatch.core.settings import RunSettings
 
 def learn_plan(settings: RunSettings, source: str) -> LearnPlan:
     """The plan ``--learn``, ``--learn-seconds`` and ``--name`` ask for (already validated)."""
-    from logwatch.core.learn import learned_dir_name
-    from logwatch.core.learn_window import WindowRule
-    from logwatch.core.learning import LearnPlan
+    from logwatch.core.learning.learn import learned_dir_name
+    from logwatch.core.learning.learn_window import WindowRule
+    from logwatch.core.learning.learning import LearnPlan
 
     window = settings.learn_window_lines
     mode = "always" if window is not None or settings.learn == "fresh" else settings.learn
@@ -45,7 +45,7 @@ def starting_model(settings: RunSettings, plan: LearnPlan) -> tuple[LoadedModel 
     """The remembered model to start from (None: ``--model`` or the bundled one), and a note."""
     if settings.model_dir is not None or settings.learn in ("fresh", "off") or settings.learn_window_lines is not None:
         return None, ""
-    from logwatch.core import memory
+    from logwatch.core.learning import memory
     from logwatch.core.spec import ModelDirError
 
     if plan.name is None or memory.find(plan.name) is None:
@@ -74,7 +74,7 @@ def engine_for(settings: RunSettings, *, plan: LearnPlan, known_normal: KnownNor
 def learning_for(plan: LearnPlan, engine: Engine, known_normal: KnownNormal | None,
                  on_note: Any = None) -> Learning | None:
     """The stream's learning phase (None with --learn off); learned models are remembered."""
-    from logwatch.core.learning import Learning
+    from logwatch.core.learning.learning import Learning
 
     if plan.mode == "off":
         return None
@@ -84,8 +84,8 @@ def learning_for(plan: LearnPlan, engine: Engine, known_normal: KnownNormal | No
 def relearning_for(plan: LearnPlan, engine: Engine, known_normal: KnownNormal | None, every: int) -> Relearning | None:
     """Keep learning (None with --learn off or no model); armed at once when the model in use was
     remembered for this log, else once the stream has learned it. Relearned models are remembered."""
-    from logwatch.core import memory
-    from logwatch.core.relearn import Relearning, RelearnPlan
+    from logwatch.core.learning import memory
+    from logwatch.core.learning.relearn import Relearning, RelearnPlan
 
     if plan.mode == "off" or engine.loaded is None:
         return None
@@ -97,7 +97,7 @@ def relearning_for(plan: LearnPlan, engine: Engine, known_normal: KnownNormal | 
 
 def _remember(plan: LearnPlan) -> Callable[[Learned], str | None]:
     """Save a learned model under the plan's name (``logwatch models``); the note to show."""
-    from logwatch.core import memory
+    from logwatch.core.learning import memory
 
     def remember(learned: Learned) -> str | None:
         if plan.name is None:
@@ -141,7 +141,7 @@ class StderrProgress:
 # -- logwatch models --------------------------------------------------------------------------------
 def run_models(*, remove: tuple[str, ...], as_json: bool) -> None:
     """``logwatch models``: the learned models, newest first; ``--remove NAME`` deletes some."""
-    from logwatch.core import memory
+    from logwatch.core.learning import memory
 
     for name in remove:
         try:

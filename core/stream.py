@@ -28,8 +28,8 @@ from .types import LogLine, ScoredLine, SessionEnd
 
 if TYPE_CHECKING:
     from .engine import Engine
-    from .learning import Learning, LearnStatus
-    from .relearn import Relearning
+    from .learning.learning import Learning, LearnStatus
+    from .learning.relearn import Relearning
 
 #: Most lines one engine call scores (and a reader hands over at once). Bigger batches fill
 #: the model's batches better; smaller ones bound the latency of one step.

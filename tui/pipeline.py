@@ -25,10 +25,10 @@ from .messages import LinesScored, SessionsEnded, Status, StatusChanged
 
 if TYPE_CHECKING:
     from logwatch.core.engine import Engine
-    from logwatch.core.learn import LearnConfig
-    from logwatch.core.learning import LearnPlan
+    from logwatch.core.learning.learn import LearnConfig
+    from logwatch.core.learning.learning import LearnPlan
+    from logwatch.core.learning.relearn import Relearning
     from logwatch.core.record import GuardedRecording
-    from logwatch.core.relearn import Relearning
     from logwatch.core.stream import LineSource
 
 

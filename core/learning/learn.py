@@ -37,18 +37,18 @@ from pathlib import Path
 
 import torch
 
-from .alerts import WARNING_LEVELS, is_error_level
-from .calibrate import Calibration, calibrate, kth_largest, token_threshold
-from .gpt import int8_available
-from .known_normal import KnownNormal
-from .masking import MASK_VERSION, masked_line
-from .model import INT8_CHECK, LoadedModel, expected_shapes, hf_model, pick_device
-from .parse import parse_line
-from .sessions import is_continuation
-from .settings import LEARN_SECONDS
-from .spec import LEARNED_SLIDE_KEEP, ModelSpec, session_pairs
-from .tokenizer import LogTokenizer
-from .train import (
+from ..alerts import WARNING_LEVELS, is_error_level
+from ..calibrate import Calibration, calibrate, kth_largest, token_threshold
+from ..gpt import int8_available
+from ..known_normal import KnownNormal
+from ..masking import MASK_VERSION, masked_line
+from ..model import INT8_CHECK, LoadedModel, expected_shapes, hf_model, pick_device
+from ..parse import parse_line
+from ..sessions import is_continuation
+from ..settings import LEARN_SECONDS
+from ..spec import LEARNED_SLIDE_KEEP, ModelSpec, session_pairs
+from ..tokenizer import LogTokenizer
+from ..train import (
     LONG_SESSION_LINES,
     Progress,
     Schedule,
@@ -321,10 +321,10 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
 def calibrate_learned(model: LoadedModel, held: dict[str, list[str]], config: LearnConfig) -> Calibration:
     """The larger of a line budget (a quantile of held-out line losses) and the session budget
     over held-out sessions cut into 64-line pieces."""
-    from .alerts import AlertRule
-    from .build import session_lines
-    from .engine import Engine
-    from .stream import score_lines
+    from ..alerts import AlertRule
+    from ..build import session_lines
+    from ..engine import Engine
+    from ..stream import score_lines
 
     maxima: list[float] = []  # each held-out line's largest token loss (fp32)
 

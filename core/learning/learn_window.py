@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .timeline import line_key
-from .types import LogLine
+from ..timeline import line_key
+from ..types import LogLine
 
 #: The fewest lines a window holds, and all a stampless log gets: enough for a nova host's
 #: routine (0.4% of later lines unseen after 5,000 on Loghub's OpenStack samples).

@@ -12,7 +12,7 @@ The driver (:func:`~logwatch.core.stream.run_stream`) hands every arriving batch
    followed file's history, a pipe's first burst) is gathered;
    lines arriving meanwhile are shown *pending*, unscored, and an error-level line among them
    still alerts;
-3. **training**: :func:`~logwatch.core.learn.learn` runs in a child process; the stream keeps
+3. **training**: :func:`~logwatch.core.learning.learn.learn` runs in a child process; the stream keeps
    reading (pending lines);
 4. **done**: the engine switches to the learned model and every held line, the window's and
    those that came during training, is scored again from the start, in order, as final.
@@ -28,15 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from .alerts import AlertRule
+from ..alerts import AlertRule
+from ..types import LogLine, ScoredLine
 from .learn import LearnConfig, Learned
 from .learn_child import LearnWorker
 from .learn_window import WindowGauge, WindowRule
-from .types import LogLine, ScoredLine
 
 if TYPE_CHECKING:
-    from .engine import Engine
-    from .known_normal import KnownNormal
+    from ..engine import Engine
+    from ..known_normal import KnownNormal
 
 MODES = ("auto", "always", "off")
 #: Lines held past the learning window while it trains (the monitor shows them pending).

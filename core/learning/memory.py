@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..model import LoadedModel, load_model_dir, write_model_dir
+from ..settings import valid_name
+from ..spec import SUMMARY_FILE, ModelDirError
 from .learn import Learned
-from .model import LoadedModel, load_model_dir, write_model_dir
-from .settings import valid_name
-from .spec import SUMMARY_FILE, ModelDirError
 
 LEARNED_FILE = "learned.json"
 

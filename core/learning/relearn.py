@@ -6,7 +6,7 @@ remembered from an earlier one), every ``every_lines`` lines it has scored are f
 learning. What it learns from:
 
 - the last ``recent_lines`` lines **of sessions that did not alert**: the incident is not
-  learned (:func:`~logwatch.core.learn.learn` also leaves out rare error lines and late rare
+  learned (:func:`~logwatch.core.learning.learn.learn` also leaves out rare error lines and late rare
   warnings, as for the first window). A long session that alerted (a host's periodic-task
   request, which runs all day) loses only its alerting lines: dropping it whole made its
   routine unknown to the next model (measured on Loghub's OpenStack lines: one such session
@@ -36,15 +36,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..train import LONG_SESSION_LINES
+from ..types import LogLine, ScoredLine
 from .learn import LearnConfig, Learned
 from .learn_child import LearnWorker
 from .learning import LearnStatus, learned_errors_note
-from .train import LONG_SESSION_LINES
-from .types import LogLine, ScoredLine
 
 if TYPE_CHECKING:
-    from .engine import Engine
-    from .known_normal import KnownNormal
+    from ..engine import Engine
+    from ..known_normal import KnownNormal
 
 #: Recent lines given to the new model as context when it takes over (not judged again).
 WARM_LINES = 1_000

@@ -12,7 +12,7 @@ import torch
 from logwatch.core.engine import Engine
 from logwatch.core.generator import generate_log
 from logwatch.core.known_normal import KnownNormal
-from logwatch.core.learn import (
+from logwatch.core.learning.learn import (
     LearnConfig,
     LearnError,
     learn,
@@ -21,7 +21,7 @@ from logwatch.core.learn import (
     transfer_embeddings,
     usable_sessions,
 )
-from logwatch.core.learning import learned_errors_note
+from logwatch.core.learning.learning import learned_errors_note
 from logwatch.core.model import load_model_dir
 from logwatch.core.stream import score_lines
 from logwatch.core.tokenizer import LogTokenizer
