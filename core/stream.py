@@ -8,8 +8,8 @@ verdicts come out with the step), and at the end of the input every open session
 happens next is the caller's: ``score`` prints JSON rows, the monitor's pipeline posts
 batches to the app.
 
-Offline scoring (calibration, evaluation) has no thread and no idle time: :func:`score_lines`
-batches an iterable through the same engine call.
+Offline scoring (calibration, evaluation) has no thread and no idle time: it batches lines
+through the same engine call in :mod:`.batching`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from .batching import BATCH_LINES
 from .merge import MergedReader
 from .reader import LineReader, put_unless_stopped
 from .types import LogLine, ScoredLine, SessionEnd
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
     from .learning.learning import Learning, LearnStatus
     from .learning.relearn import Relearning
 
-#: Most lines one engine call scores (and a reader hands over at once). Bigger batches fill
-#: the model's batches better; smaller ones bound the latency of one step.
-BATCH_LINES = 512
 #: How often idle sessions are looked for while lines flow or the input is quiet.
 IDLE_CHECK_SECONDS = 1.0
 #: How long one wait for new lines lasts before an empty step is yielded.
@@ -266,14 +264,3 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
         if relearning is not None:
             relearning.stop()
 
-
-def score_lines(engine: Engine, lines: Iterable[LogLine], batch_lines: int = BATCH_LINES) -> Iterator[ScoredLine]:
-    """Score lines read in full beforehand (calibration, evaluation), batch by batch, in order."""
-    batch: list[LogLine] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= batch_lines:
-            yield from engine.score_batch(batch)
-            batch = []
-    if batch:
-        yield from engine.score_batch(batch)

@@ -322,9 +322,9 @@ def calibrate_learned(model: LoadedModel, held: dict[str, list[str]], config: Le
     """The larger of a line budget (a quantile of held-out line losses) and the session budget
     over held-out sessions cut into 64-line pieces."""
     from ..alerts import AlertRule
+    from ..batching import score_lines
     from ..build import session_lines
     from ..engine import Engine
-    from ..stream import score_lines
 
     maxima: list[float] = []  # each held-out line's largest token loss (fp32)
 

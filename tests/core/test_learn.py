@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from logwatch.core.batching import score_lines
 from logwatch.core.engine import Engine
 from logwatch.core.generator import generate_log
 from logwatch.core.known_normal import KnownNormal
@@ -23,7 +24,6 @@ from logwatch.core.learning.learn import (
 )
 from logwatch.core.learning.learning import learned_errors_note
 from logwatch.core.model import load_model_dir
-from logwatch.core.stream import score_lines
 from logwatch.core.tokenizer import LogTokenizer
 from logwatch.core.types import LogLine
 
