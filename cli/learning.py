@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from logwatch.core.engine import Engine
     from logwatch.core.known_normal import KnownNormal
     from logwatch.core.learning.learn import Learned
-    from logwatch.core.learning.learning import Learning, LearnPlan, LearnStatus
+    from logwatch.core.learning.learning import Learning, LearnPlan
     from logwatch.core.learning.relearn import Relearning
+    from logwatch.core.learning.status import LearnStatus
     from logwatch.core.model import LoadedModel
     from logwatch.core.settings import RunSettings
 

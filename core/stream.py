@@ -29,8 +29,9 @@ from .types import LogLine, ScoredLine, SessionEnd
 
 if TYPE_CHECKING:
     from .engine import Engine
-    from .learning.learning import Learning, LearnStatus
+    from .learning.learning import Learning
     from .learning.relearn import Relearning
+    from .learning.status import LearnStatus
 
 #: How often idle sessions are looked for while lines flow or the input is quiet.
 IDLE_CHECK_SECONDS = 1.0

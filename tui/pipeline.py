@@ -184,10 +184,10 @@ class Pipeline:
                     self._warn(problem)
                 if step.learning is not None and step.learning.text() != told:
                     told = step.learning.text()
-                    if step.learning.phase in ("probing", "collecting", "training", "relearning"):
+                    if step.learning.in_progress:
                         self._set(learning=told)
                     else:  # done: what it did stays as the note (nothing when the model knew the log)
-                        said = told if step.learning.phase in ("learned", "failed") else ""
+                        said = told if step.learning.worth_a_note else ""
                         self._set(learning="", note=said or note, model=engine.model_name,
                                   threshold=engine.threshold)
                 now = self.clock()

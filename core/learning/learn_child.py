@@ -1,7 +1,7 @@
 """The child process that learns a log (``python -m logwatch.core.learning.learn_child JOB_DIR``), and
 :class:`LearnWorker`, the parent's end that starts it and reads its answer.
 
-Started by :class:`logwatch.core.learning.Learning` and :class:`logwatch.core.learning.relearn.Relearning`.
+Started by :class:`~.learner.Learner`, for the first learning and for learning again.
 The job directory holds ``job.json`` (the base model's directory, the learning config, the lines
 marked normal) and ``window.jsonl`` (the window's ``[source, text]`` pairs); the learned model is
 written to ``JOB_DIR/learned``. Progress and the outcome go to stdout as JSON lines:
@@ -41,7 +41,7 @@ def write_job(job: Path, *, base_dir: Path, window: list[tuple[str, str]], confi
 
 
 class LearnWorker:
-    """The parent's end: runs :func:`~logwatch.core.learning.learn.learn` in this child process.
+    """The parent's end: runs :func:`~.learn.learn` in this child process.
 
     A process, not a thread: training in a thread ran about a third slower here (measured:
     42 s against 31 s for the same 82k tokens on 2 cores), and its Python work would compete

@@ -22,7 +22,7 @@ from logwatch.core.learning.learn import (
     transfer_embeddings,
     usable_sessions,
 )
-from logwatch.core.learning.learning import learned_errors_note
+from logwatch.core.learning.status import learned_errors_note
 from logwatch.core.model import load_model_dir
 from logwatch.core.tokenizer import LogTokenizer
 from logwatch.core.types import LogLine
