@@ -22,7 +22,6 @@ from .common import (
     check_input,
     check_record_target,
     check_replay_alone,
-    learn_label,
     load_engine,
     open_known_normal,
     print_listing,
@@ -33,8 +32,7 @@ from .common import (
 if TYPE_CHECKING:
     from logwatch.core.alerts import AlertEvent
     from logwatch.core.engine import Engine
-    from logwatch.core.learning.learning import Learning
-    from logwatch.core.learning.relearn import Relearning
+    from logwatch.core.learning.start import Prepared
     from logwatch.core.record import GuardedRecording
     from logwatch.core.settings import RunSettings
     from logwatch.core.types import LogLine, ScoredLine, SessionEnd
@@ -141,17 +139,11 @@ def run_score(paths: tuple[str, ...], settings: RunSettings) -> None:
         if settings.replay is not None:
             emit_replay(settings.replay, emit)
         else:
-            from .learning import engine_for, learn_plan, learning_for, relearning_for
-
             inputs, patterns, _ = resolve_inputs(paths, record=settings.record, follow=settings.follow)
-            plan = learn_plan(settings, learn_label(inputs, patterns))
-            store = open_known_normal(settings.known_normal)
-            engine, note = engine_for(settings, plan=plan, known_normal=store)
-            if note:
-                click.echo(f"logwatch: {note}", err=True)
-            _score_stream(inputs, emit, follow=settings.follow, record=settings.record, engine=engine,
-                          patterns=patterns, learning=learning_for(plan, engine, store),
-                          relearning=relearning_for(plan, engine, store, settings.relearn))
+            run = _prepare(settings, inputs, patterns)
+            if run.note:
+                click.echo(f"logwatch: {run.note}", err=True)
+            _score_stream(inputs, emit, run, follow=settings.follow, record=settings.record, patterns=patterns)
     except KeyboardInterrupt:
         out.flush()
         raise SystemExit(130) from None
@@ -171,14 +163,29 @@ def run_score(paths: tuple[str, ...], settings: RunSettings) -> None:
         raise SystemExit(1)
 
 
-def _score_stream(inputs: list[str], emit: Any, *, engine: Engine, follow: bool, record: str | None,
-                  learning: Learning | None = None, relearning: Relearning | None = None,
+def _prepare(settings: RunSettings, inputs: list[str], patterns: list[str]) -> Prepared:
+    """The engine and its learning (:func:`logwatch.core.learning.start.prepare`), scoring on every
+    core unless the machine is busy; a usage error if the engine cannot start."""
+    from logwatch.core.engine import EngineError
+    from logwatch.core.learning.start import learn_label, prepare
+    from logwatch.core.threads import scoring_threads
+
+    store = open_known_normal(settings.known_normal)
+    try:
+        return prepare(settings, learn_label(inputs, patterns), known_normal=store,
+                       threads=scoring_threads(keep_a_core=False))
+    except EngineError as exc:
+        raise usage_error(str(exc)) from None
+
+
+def _score_stream(inputs: list[str], emit: Any, run: Prepared, *, follow: bool, record: str | None,
                   patterns: list[str] | None = None) -> None:
     """The stream driver with JSON rows as its output; the recording is closed however it ends."""
     from logwatch.core.stream import LineSource, run_stream
 
     from .learning import StderrProgress
 
+    engine, learning, relearning = run.engine, run.learning, run.relearning
     writer = _open_recording(record, engine)
     progress = StderrProgress(learning.plan.config.max_seconds if learning is not None else None)
     try:
@@ -381,8 +388,6 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
 # -- watch -----------------------------------------------------------------------------
 def run_watch(paths: tuple[str, ...], settings: RunSettings) -> None:
     """The monitor: the inputs sorted out (unreadable ones left out and named), then the app."""
-    from .learning import learn_plan
-
     replay, record = settings.replay, settings.record
     check_replay_alone(replay, path=paths[0] if paths else None)
     check_record_target(record, *paths, replay)
@@ -393,8 +398,6 @@ def run_watch(paths: tuple[str, ...], settings: RunSettings) -> None:
     problems: list[str] = []
     if replay is None:
         inputs, patterns, problems = resolve_inputs(paths or ("-",), record=record, follow=True, strict=False)
-    # a --name that cannot be a directory is a usage error before the screen opens
-    learn_plan(settings, learn_label(inputs, patterns))
     store = open_known_normal(settings.known_normal)
     from logwatch.tui.launch import run_tui
 

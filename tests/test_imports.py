@@ -4,7 +4,8 @@ Every ``import`` counts: the ones inside functions (a lazy import is still a dep
 only moves the cost, not the coupling) and the ones under ``if TYPE_CHECKING:`` (a type-only
 import never runs, but neither module can be read, typed or moved without the other: a cycle
 through types is a cycle in the design). Layers: ``core`` never imports ``tui``; the live path
-(everything in ``core`` outside ``core/eval``) never imports the evaluation layer.
+(everything in ``core`` outside ``core/eval``) never imports the evaluation layer; the app
+(``tui``) never imports the command line (``cli``): what both need is in ``core``.
 """
 
 from __future__ import annotations
@@ -110,3 +111,9 @@ def test_the_live_path_never_imports_the_evaluation_layer() -> None:
            for t in targets if t.startswith("logwatch.core.eval")}
     assert not bad
 
+
+def test_the_app_never_imports_the_command_line() -> None:
+    graph = import_graph()
+    bad = {(m, t) for m, targets in graph.items() if m.startswith("logwatch.tui") for t in targets
+           if t.startswith("logwatch.cli")}
+    assert not bad

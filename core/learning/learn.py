@@ -33,7 +33,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 import torch
 
@@ -368,9 +367,3 @@ def _tokens_per_line(tokenizer: LogTokenizer, masked: Sequence[str], spec: Model
         return 0.0
     return sum(len(ids) for ids in tokenizer.encode_lines(lines, max_tokens=spec.max_line_tokens)) / len(lines)
 
-
-def learned_dir_name(source: str) -> str:
-    """A model directory name for a log: its file name, made safe (stdin is "stdin")."""
-    base = "stdin" if source in ("-", "") else Path(source).name
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).strip("._") or "log"
-    return safe[:64]

@@ -27,6 +27,13 @@ from .learn import Learned
 LEARNED_FILE = "learned.json"
 
 
+def learned_dir_name(source: str) -> str:
+    """A model directory name for a log: its file name, made safe (stdin is "stdin")."""
+    base = "stdin" if source in ("-", "") else Path(source).name
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).strip("._") or "log"
+    return safe[:64]
+
+
 def models_dir() -> Path:
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "logwatch" / "models"

@@ -17,11 +17,11 @@ from logwatch.core.learning.learn import (
     LearnConfig,
     LearnError,
     learn,
-    learned_dir_name,
     session_patterns,
     transfer_embeddings,
     usable_sessions,
 )
+from logwatch.core.learning.memory import learned_dir_name
 from logwatch.core.learning.status import learned_errors_note
 from logwatch.core.model import load_model_dir
 from logwatch.core.tokenizer import LogTokenizer
