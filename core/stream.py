@@ -215,28 +215,7 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
             elif not batch and not source.alive and source.error is not None:
                 eof = failed = True  # the reader failed: what came is all that will come
             if learning is not None and learning.active:
-                step = StreamStep(pending=learning.feed(batch) if batch else [], learning=learning.status)
-                handover = learning.poll(eof, quiet=not batch and source.can_pause)
-                if handover is None:
-                    if eof:
-                        learning.wait(POLL_SECONDS)
-                    step.backlog = max(0, source.queued)
-                    yield step
-                    continue
-                step.lines = handover.scored
-                step.learning = learning.status
-                if relearning is not None:
-                    relearning.armed = relearning.armed or learning.learned is not None
-                    relearning.observe(step.lines)
-                if writer is not None:
-                    writer.write(step.lines)
-                yield step
-                for start in range(0, len(handover.to_score), batch_lines):  # the held lines, final now
-                    final, _ = score(handover.to_score[start:start + batch_lines])
-                    if writer is not None:
-                        writer.write(final)
-                    latest = relearning.status if relearning is not None else None  # poll's word, or its last
-                    yield StreamStep(lines=final, backlog=max(0, source.queued), learning=latest or learning.status)
+                yield from _learning_turn(learning, relearning, batch, eof, source, writer, batch_lines, score)
                 continue
             if failed:
                 return
@@ -265,3 +244,31 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
         if relearning is not None:
             relearning.stop()
 
+
+def _learning_turn(learning: Learning, relearning: Relearning | None, batch: list[LogLine], eof: bool,
+                   source: LineSource, writer: RecordSink | None, batch_lines: int,
+                   score: Callable[[list[LogLine]], tuple[list[ScoredLine], LearnStatus | None]]) -> Iterator[StreamStep]:
+    """One turn of :func:`run_stream` while the log is first learned: the batch is held back (shown
+    pending); once learning is over, the lines it leaves final, then the held lines scored now."""
+    step = StreamStep(pending=learning.feed(batch) if batch else [], learning=learning.status)
+    handover = learning.poll(eof, quiet=not batch and source.can_pause)
+    if handover is None:
+        if eof:
+            learning.wait(POLL_SECONDS)
+        step.backlog = max(0, source.queued)
+        yield step
+        return
+    step.lines = handover.scored
+    step.learning = learning.status
+    if relearning is not None:
+        relearning.armed = relearning.armed or learning.learned is not None
+        relearning.observe(step.lines)
+    if writer is not None:
+        writer.write(step.lines)
+    yield step
+    for start in range(0, len(handover.to_score), batch_lines):  # the held lines, final now
+        final, _ = score(handover.to_score[start:start + batch_lines])
+        if writer is not None:
+            writer.write(final)
+        latest = relearning.status if relearning is not None else None  # poll's word, or its last
+        yield StreamStep(lines=final, backlog=max(0, source.queued), learning=latest or learning.status)
