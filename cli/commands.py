@@ -139,8 +139,10 @@ def run_score(paths: tuple[str, ...], settings: RunSettings) -> None:
         if settings.replay is not None:
             emit_replay(settings.replay, emit)
         else:
+            from .learning import prepare_run
+
             inputs, patterns, _ = resolve_inputs(paths, record=settings.record, follow=settings.follow)
-            run = _prepare(settings, inputs, patterns)
+            run = prepare_run(settings, inputs, patterns)
             if run.note:
                 click.echo(f"logwatch: {run.note}", err=True)
             _score_stream(inputs, emit, run, follow=settings.follow, record=settings.record, patterns=patterns)
@@ -161,21 +163,6 @@ def run_score(paths: tuple[str, ...], settings: RunSettings) -> None:
         raise LogwatchError(f"cannot write the scored lines: {exc.strerror or exc}") from None
     if settings.fail_on_alert and emit.alerted:
         raise SystemExit(1)
-
-
-def _prepare(settings: RunSettings, inputs: list[str], patterns: list[str]) -> Prepared:
-    """The engine and its learning (:func:`logwatch.core.learning.start.prepare`), scoring on every
-    core unless the machine is busy; a usage error if the engine cannot start."""
-    from logwatch.core.engine import EngineError
-    from logwatch.core.learning.start import learn_label, prepare
-    from logwatch.core.threads import scoring_threads
-
-    store = open_known_normal(settings.known_normal)
-    try:
-        return prepare(settings, learn_label(inputs, patterns), known_normal=store,
-                       threads=scoring_threads(keep_a_core=False))
-    except EngineError as exc:
-        raise usage_error(str(exc)) from None
 
 
 def _score_stream(inputs: list[str], emit: Any, run: Prepared, *, follow: bool, record: str | None,

@@ -1,7 +1,9 @@
-"""Learning on the command line: its progress on stderr and ``logwatch models``.
+"""Learning on the command line: how ``logwatch score`` starts its run, learning's progress on
+stderr, and ``logwatch models``.
 
 What a run learns, from which model and what it remembers is decided in core
-(:func:`logwatch.core.learning.start.prepare`); this module only shows it.
+(:func:`logwatch.core.learning.start.prepare`); this module gives it the command's thread policy
+and words its failures as usage errors.
 """
 
 from __future__ import annotations
@@ -11,10 +13,27 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .common import UsageError, print_listing
+from .common import UsageError, open_known_normal, print_listing, usage_error
 
 if TYPE_CHECKING:
+    from logwatch.core.learning.start import Prepared
     from logwatch.core.learning.status import LearnStatus
+    from logwatch.core.settings import RunSettings
+
+
+def prepare_run(settings: RunSettings, inputs: list[str], patterns: list[str]) -> Prepared:
+    """``score``'s engine and its learning, scoring on every core unless the machine is busy;
+    a usage error if the engine cannot start."""
+    from logwatch.core.engine import EngineError
+    from logwatch.core.learning.start import learn_label, prepare
+    from logwatch.core.threads import scoring_threads
+
+    store = open_known_normal(settings.known_normal)
+    try:
+        return prepare(settings, learn_label(inputs, patterns), known_normal=store,
+                       threads=scoring_threads(keep_a_core=False))
+    except EngineError as exc:
+        raise usage_error(str(exc)) from None
 
 
 class StderrProgress:
