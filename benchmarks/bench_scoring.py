@@ -134,7 +134,7 @@ def main() -> None:
     extra: dict[str, object] = {}
     tmp = tempfile.TemporaryDirectory()
     if args.learn:
-        from logwatch.core.learn import learn
+        from logwatch.core.learning.learn import learn
         from logwatch.core.model import load_model_dir, write_model_dir
 
         started = time.perf_counter()

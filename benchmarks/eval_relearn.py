@@ -1,11 +1,15 @@
-"""Keep learning, measured: ``logwatch score`` on a labelled log with and without ``--relearn``.
+"""Keep learning, measured: a run of ``logwatch score`` on a labelled log with and without ``--relearn``.
 
-Both runs start from the same model, learned once from the log's first lines as ``--learn auto``
-does (the first run learns it and remembers it in a temporary state directory; the others reuse
-a copy), so the only difference is learning again. Session-level precision, recall, F1 and FPR
-are computed from the score rows (a session alerts when any of its lines does), with the labels
-file ``SessionId,Label`` (``Normal``/``Anomaly``) that ``logwatch eval`` reads; without labels the
-alerted sessions are counted.
+Each run is made as ``logwatch score LOG --relearn N`` makes it, in this process: the one entry
+point (:func:`logwatch.core.learning.start.prepare`) builds the engine and its learning from the
+run's settings, and the stream driver scores the log. Both runs start from the same model,
+learned once from the log's first lines as ``--learn auto`` does (the first run learns it and
+remembers it in a temporary state directory; the other reuses a copy), so the only difference
+is learning again. Session-level precision, recall, F1 and FPR are computed from the scored
+lines (a session alerts when any of its lines does), with the labels file ``SessionId,Label``
+(``Normal``/``Anomaly``) that ``logwatch eval`` reads; without labels the alerted sessions are
+counted. ``seconds`` is the run's wall time from ``prepare`` to the end of the log (imports and
+interpreter start-up are left out of both runs).
 
     python benchmarks/eval_relearn.py ../shared/data/hdfs/loglead_2pct/HDFS_2pct_dev.log \\
         --labels ../shared/data/hdfs/loglead_2pct/HDFS_2pct_dev_block_labels.csv --relearn 50000
@@ -17,26 +21,36 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 
 def score(log: str, state: Path, relearn: int) -> tuple[dict[str, bool], list[str], float]:
-    """Each session's verdict, the stderr notes and the wall time of one ``logwatch score`` run."""
-    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+    """Each session's verdict, the notes (which model it started from, what learning did) and
+    the wall time of one run of ``logwatch score LOG --relearn RELEARN`` with ``state`` as its
+    XDG state directory (where learned models are remembered)."""
+    from logwatch.core.known_normal import open_store
+    from logwatch.core.learning.start import prepare
+    from logwatch.core.settings import RunSettings
+    from logwatch.core.stream import LineSource, run_stream
+    from logwatch.core.threads import scoring_threads
+
+    os.environ["XDG_STATE_HOME"] = str(state)
+    settings = RunSettings(relearn=relearn)
     started = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "logwatch.cli.main", "score", log, "--relearn", str(relearn)],
-                         env=env, capture_output=True, text=True, check=True)
-    seconds = time.perf_counter() - started
+    run = prepare(settings, log, known_normal=open_store(settings.known_normal),
+                  threads=scoring_threads(keep_a_core=False))
+    notes = [run.note] if run.note else []
     alerted: dict[str, bool] = {}
-    for raw in run.stdout.splitlines():
-        row = json.loads(raw)
-        if "session" in row:
-            alerted[row["session"]] = alerted.get(row["session"], False) or bool(row["alert"])
-    return alerted, [x for x in run.stderr.splitlines() if x.startswith("logwatch:")], seconds
+    with LineSource(log) as lines:
+        for step in run_stream(run.engine, lines, learning=run.learning, relearning=run.relearning):
+            for line in step.lines:
+                alerted[line.session] = alerted.get(line.session, False) or line.alert
+            status = step.learning
+            if status is not None and not status.in_progress and status.text() and status.text() not in notes:
+                notes.append(status.text())  # what a learning ended with (learned, failed, known)
+    return alerted, notes, time.perf_counter() - started
 
 
 def verdict(alerted: dict[str, bool], truth: dict[str, bool] | None) -> dict[str, object]:

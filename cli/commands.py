@@ -24,7 +24,6 @@ from .common import (
     check_record_target,
     check_replay_alone,
     exit_on_sigterm,
-    learn_label,
     load_engine,
     open_known_normal,
     print_listing,
@@ -36,9 +35,8 @@ from .common import (
 if TYPE_CHECKING:
     from logwatch.core.alerts import AlertEvent
     from logwatch.core.engine import Engine
-    from logwatch.core.learning import Learning
+    from logwatch.core.learning.start import Prepared
     from logwatch.core.record import GuardedRecording
-    from logwatch.core.relearn import Relearning
     from logwatch.core.settings import RunSettings
     from logwatch.core.types import LogLine, ScoredLine, SessionEnd
 
@@ -143,17 +141,13 @@ def run_score(paths: tuple[str, ...], settings: RunSettings) -> None:
         if settings.replay is not None:
             emit_replay(settings.replay, emit)
         else:
-            from .learning import engine_for, learn_plan, learning_for, relearning_for
+            from .learning import prepare_run
 
             inputs, patterns, _ = resolve_inputs(paths, record=settings.record, follow=settings.follow)
-            plan = learn_plan(settings, learn_label(inputs, patterns))
-            store = open_known_normal(settings.known_normal)
-            engine, note = engine_for(settings, plan=plan, known_normal=store)
-            if note:
-                say(note)
-            _score_stream(inputs, emit, follow=settings.follow, record=settings.record, engine=engine,
-                          patterns=patterns, learning=learning_for(plan, engine, store),
-                          relearning=relearning_for(plan, engine, store, settings.relearn))
+            run = prepare_run(settings, inputs, patterns)
+            if run.note:
+                say(run.note)
+            _score_stream(inputs, emit, run, follow=settings.follow, record=settings.record, patterns=patterns)
     except KeyboardInterrupt:
         out.flush()
         raise SystemExit(130) from None
@@ -173,14 +167,14 @@ def run_score(paths: tuple[str, ...], settings: RunSettings) -> None:
         raise SystemExit(1)
 
 
-def _score_stream(inputs: list[str], emit: RowWriter, *, engine: Engine, follow: bool, record: str | None,
-                  learning: Learning | None = None, relearning: Relearning | None = None,
+def _score_stream(inputs: list[str], emit: RowWriter, run: Prepared, *, follow: bool, record: str | None,
                   patterns: list[str] | None = None) -> None:
     """The stream driver with JSON rows as its output; the recording is closed however it ends."""
     from logwatch.core.stream import LineSource, run_stream
 
     from .learning import StderrProgress
 
+    engine, learning, relearning = run.engine, run.learning, run.relearning
     writer = _open_recording(record, engine)
     progress = StderrProgress(learning.plan.config.max_seconds if learning is not None else None)
     try:
@@ -294,7 +288,7 @@ def run_adapt(*, files: tuple[str, ...], out_dir: str, base: str, seed: int, max
     from rich.console import Console
     from rich.markup import escape
 
-    from logwatch.core.learn import LearnConfig, LearnError, learn
+    from logwatch.core.learning.learn import LearnConfig, LearnError, learn
     from logwatch.core.model import load_model_dir, write_model_dir
     from logwatch.core.spec import ModelDirError
 
@@ -366,8 +360,6 @@ def run_calibrate(*, files: tuple[str, ...], model_dir: str | None, device: str,
 # -- watch -----------------------------------------------------------------------------
 def run_watch(paths: tuple[str, ...], settings: RunSettings) -> None:
     """The monitor: the inputs sorted out (unreadable ones left out and named), then the app."""
-    from .learning import learn_plan
-
     replay, record = settings.replay, settings.record
     check_replay_alone(replay, path=paths[0] if paths else None)
     check_record_target(record, *paths, replay)
@@ -378,8 +370,6 @@ def run_watch(paths: tuple[str, ...], settings: RunSettings) -> None:
     problems: list[str] = []
     if replay is None:
         inputs, patterns, problems = resolve_inputs(paths or ("-",), record=record, follow=True, strict=False)
-    # a --name that cannot be a directory is a usage error before the screen opens
-    learn_plan(settings, learn_label(inputs, patterns))
     store = open_known_normal(settings.known_normal)
     from logwatch.tui.launch import run_tui
 

@@ -190,14 +190,6 @@ def resolve_inputs(paths: tuple[str, ...], *, record: str | None = None, follow:
     return kept, patterns, problems
 
 
-def learn_label(inputs: list[str], patterns: list[str]) -> str:
-    """What a model learned from these inputs is remembered by (``--name`` overrides it): the
-    log's name, ``stdin``, or for several logs the first one's name and how many more."""
-    if not inputs:
-        return patterns[0] if patterns else "-"
-    return inputs[0] if len(inputs) == 1 else f"{inputs[0]}+{len(inputs) - 1}"
-
-
 def load_engine(model_dir: str | None, device: str, session_regex: str | None, **kwargs: Any) -> Engine:
     from logwatch.core.engine import Engine, EngineError
 

@@ -6,7 +6,6 @@ renders the report as a table or as one JSON object.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import sys
 from dataclasses import dataclass
@@ -23,6 +22,9 @@ from logwatch.core.jsonl import dumps
 from .common import load_engine, open_known_normal, usage_error
 
 if TYPE_CHECKING:
+    from logwatch.core.engine import Engine
+    from logwatch.core.known_normal import KnownNormal
+    from logwatch.core.learning.learn_window import WindowRule
     from logwatch.core.settings import RunSettings
 
 #: Rows of the table: (report key, label). "" is the model's full rule (the top level).
@@ -121,9 +123,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _window_rule(option: str) -> Any:
+def _window_rule(option: str) -> WindowRule:
     """``--learn auto`` or ``--learn N`` as a window rule; a usage error for anything else."""
-    from logwatch.core.learn_window import WindowRule
+    from logwatch.core.learning.learn_window import WindowRule
     from logwatch.core.settings import learn_lines
 
     if option.strip().lower() == "auto":
@@ -134,42 +136,34 @@ def _window_rule(option: str) -> Any:
     return WindowRule.exactly(lines)
 
 
-def _learn_first_lines(engine: Any, files: tuple[str, ...], rule: Any, store: Any,
+def _learn_first_lines(engine: Engine, files: tuple[str, ...], rule: WindowRule, store: KnownNormal | None,
                        seconds: float | None) -> dict[str, Any]:
-    """``--learn``: what ``logwatch score`` does on a log it does not know, forced: the model
-    adapts to the first lines of FILES (as many as ``rule`` says; errors left out, the threshold
-    set on a held-out part), and the evaluation then scores every line, those too, with the
-    learned model. A learning that cannot be done is a usage error (the figures would silently
-    be the base model's)."""
-    from logwatch.core.learn import LearnConfig, LearnError
-    from logwatch.core.learn import learn as adapt
-    from logwatch.core.learn_window import WindowGauge
-    from logwatch.core.stream import MONITOR_BATCH_LINES
+    """``--learn``: what ``logwatch score`` does on a log it does not know, forced
+    (:func:`logwatch.core.learning.start.learn_first_lines`), and the evaluation then scores every
+    line, those too, with the learned model. A learning that cannot be done is a usage error
+    (the figures would silently be the base model's)."""
+    from logwatch.core.learning.learn import LearnConfig, LearnError
+    from logwatch.core.learning.start import learn_first_lines
 
     from .commands import read_all_lines
     from .progress import training_bar
 
-    gauge = WindowGauge(rule)
-    window: list[tuple[str, str]] = []
-    with contextlib.closing(read_all_lines(files)) as lines:
-        while not gauge.complete:
-            batch = list(itertools.islice(lines, MONITOR_BATCH_LINES))  # batched as the monitor's gauge is
-            if not batch:
-                break
-            gauge.add(batch)
-            window.extend((line.source, line.text) for line in batch[: gauge.lines - len(window)])
     console = Console(stderr=True)
-    console.print(f"[bold]logwatch eval --learn[/]: learning the first {len(window):,} lines")
+    window = 0
+
+    def announce(lines: int) -> None:
+        nonlocal window
+        window = lines
+        console.print(f"[bold]logwatch eval --learn[/]: learning the first {lines:,} lines")
+
     config = LearnConfig() if seconds is None else LearnConfig(max_seconds=seconds)
     try:
-        with training_bar(console) as on_progress:
-            learned = adapt(engine.loaded, window, config=config, known_normal=store, label="eval",
-                            on_progress=on_progress)
+        with contextlib.closing(read_all_lines(files)) as lines, training_bar(console) as on_progress:
+            learned = learn_first_lines(engine, lines, rule, config=config, known_normal=store, label="eval",
+                                        on_window=announce, on_progress=on_progress)
     except LearnError as exc:
-        raise usage_error(f"--learn: cannot learn from the first {len(window):,} lines: {exc}") from None
-    engine.use_model(learned.model)
-    engine.reset()
-    return {"window_lines": len(window), **learned.summary}
+        raise usage_error(f"--learn: cannot learn from the first {window:,} lines: {exc}") from None
+    return {"window_lines": window, **learned.summary}
 
 
 def render(report: dict[str, Any], console: Console) -> None:

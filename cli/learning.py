@@ -1,10 +1,9 @@
-"""``--learn`` and ``--name`` for the commands that read logs, ``logwatch models``, and learning's
-progress on stderr.
+"""Learning on the command line: how ``logwatch score`` starts its run, learning's progress on
+stderr, and ``logwatch models``.
 
-Which model a run starts from: ``--model DIR`` if given; else the model remembered for this log
-(``--name``, or the log's file name) if there is one, unless ``--learn fresh``; else the bundled
-model. Then, with ``--learn auto`` (the default), the stream learns the log if the model does not
-know it (:mod:`logwatch.core.learning`).
+What a run learns, from which model and what it remembers is decided in core
+(:func:`logwatch.core.learning.start.prepare`); this module gives it the command's thread policy
+and words its failures as usage errors.
 """
 
 from __future__ import annotations
@@ -13,102 +12,27 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .common import UsageError, print_listing, say, usage_error
+from .common import UsageError, open_known_normal, print_listing, say, usage_error
 
 if TYPE_CHECKING:
-    from logwatch.core.engine import Engine
-    from logwatch.core.known_normal import KnownNormal
-    from logwatch.core.learn import Learned
-    from logwatch.core.learning import Learning, LearnPlan, LearnStatus
-    from logwatch.core.model import LoadedModel
-    from logwatch.core.relearn import Relearning
+    from logwatch.core.learning.start import Prepared
+    from logwatch.core.learning.status import LearnStatus
     from logwatch.core.settings import RunSettings
 
-def learn_plan(settings: RunSettings, source: str) -> LearnPlan:
-    """The plan ``--learn``, ``--learn-seconds`` and ``--name`` ask for (already validated)."""
-    from logwatch.core.learn import learned_dir_name
-    from logwatch.core.learn_window import WindowRule
-    from logwatch.core.learning import LearnPlan
 
-    window = settings.learn_window_lines
-    mode = "always" if window is not None or settings.learn == "fresh" else settings.learn
-    remembered = settings.name if settings.name is not None else learned_dir_name(source)
-    plan = LearnPlan(mode=mode, name=remembered, source=source)
-    plan = replace(plan, config=replace(plan.config, max_seconds=settings.learn_seconds))
-    if window is not None:
-        plan = replace(plan, window=WindowRule.exactly(window))
-    return plan
-
-
-def starting_model(settings: RunSettings, plan: LearnPlan) -> tuple[LoadedModel | None, str]:
-    """The remembered model to start from (None: ``--model`` or the bundled one), and a note."""
-    if settings.model_dir is not None or settings.learn in ("fresh", "off") or settings.learn_window_lines is not None:
-        return None, ""
-    from logwatch.core import memory
-    from logwatch.core.spec import ModelDirError
-
-    if plan.name is None or memory.find(plan.name) is None:
-        return None, ""
-    try:
-        model = memory.load(plan.name)
-    except ModelDirError as exc:
-        return None, f"the model remembered as {plan.name!r} cannot be read ({exc}); starting from the bundled one"
-    return model, f"using the model learned for {plan.name!r} earlier (`logwatch models`; --learn fresh starts over)"
-
-
-def engine_for(settings: RunSettings, *, plan: LearnPlan, known_normal: KnownNormal | None) -> tuple[Engine, str]:
-    """The engine a learning run starts with (every core unless the machine is busy), and a note
-    on which model it is."""
-    from logwatch.core.engine import Engine, EngineError
+def prepare_run(settings: RunSettings, inputs: list[str], patterns: list[str]) -> Prepared:
+    """``score``'s engine and its learning, scoring on every core unless the machine is busy;
+    a usage error if the engine cannot start."""
+    from logwatch.core.engine import EngineError
+    from logwatch.core.learning.start import learn_label, prepare
     from logwatch.core.threads import scoring_threads
 
-    model, note = starting_model(settings, plan)
+    store = open_known_normal(settings.known_normal)
     try:
-        return Engine.from_settings(settings, loaded=model, known_normal=known_normal,
-                                    threads=scoring_threads(keep_a_core=False)), note
+        return prepare(settings, learn_label(inputs, patterns), known_normal=store,
+                       threads=scoring_threads(keep_a_core=False))
     except EngineError as exc:
         raise usage_error(str(exc)) from None
-
-
-def learning_for(plan: LearnPlan, engine: Engine, known_normal: KnownNormal | None,
-                 on_note: Any = None) -> Learning | None:
-    """The stream's learning phase (None with --learn off); learned models are remembered."""
-    from logwatch.core.learning import Learning
-
-    if plan.mode == "off":
-        return None
-    return Learning(plan, engine, known_normal=known_normal, on_learned=_remember(plan))
-
-
-def relearning_for(plan: LearnPlan, engine: Engine, known_normal: KnownNormal | None, every: int) -> Relearning | None:
-    """Keep learning (None with --learn off or no model); armed at once when the model in use was
-    remembered for this log, else once the stream has learned it. Relearned models are remembered."""
-    from logwatch.core import memory
-    from logwatch.core.relearn import Relearning, RelearnPlan
-
-    if plan.mode == "off" or engine.loaded is None:
-        return None
-    remembered = engine.loaded.directory.parent == memory.models_dir()
-    plan_again = RelearnPlan(every_lines=every, takeover_lines=every // 2, config=plan.config)
-    return Relearning(plan_again, engine, armed=remembered,
-                      known_normal=known_normal, on_learned=_remember(plan))
-
-
-def _remember(plan: LearnPlan) -> Callable[[Learned], str | None]:
-    """Save a learned model under the plan's name (``logwatch models``); the note to show."""
-    from logwatch.core import memory
-
-    def remember(learned: Learned) -> str | None:
-        if plan.name is None:
-            return None
-        try:
-            path = memory.save(learned, plan.name, source=plan.source)
-        except (OSError, ValueError) as exc:
-            return f"not remembered: {exc}"
-        learned.model.directory = path  # a later relearn starts from the saved files
-        return f"remembered as {path}"
-
-    return remember
 
 
 class StderrProgress:
@@ -140,7 +64,7 @@ class StderrProgress:
 # -- logwatch models --------------------------------------------------------------------------------
 def run_models(*, remove: tuple[str, ...], as_json: bool) -> None:
     """``logwatch models``: the learned models, newest first; ``--remove NAME`` deletes some."""
-    from logwatch.core import memory
+    from logwatch.core.learning import memory
 
     for name in remove:
         try:

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .alerts import AlertRule
+from .batching import score_lines
 from .calibrate import Calibration, calibrate, costliest_token_losses, session_losses
 from .masking import mask_line
 from .session_check import SessionCheck
 from .spec import save_patterns, session_pairs
-from .stream import score_lines
 from .types import LogLine, ScoredLine
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ verdicts come out with the step), and at the end of the input every open session
 happens next is the caller's: ``score`` prints JSON rows, the monitor's pipeline posts
 batches to the app.
 
-Offline scoring (calibration, evaluation) has no thread and no idle time: :func:`score_lines`
-batches an iterable through the same engine call.
+Offline scoring (calibration, evaluation) has no thread and no idle time: it batches lines
+through the same engine call in :mod:`.batching`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from .types import LogLine, ScoredLine, SessionEnd
 
 if TYPE_CHECKING:
     from .engine import Engine
-    from .learning import Learning, LearnStatus
-    from .relearn import Relearning
+    from .learning.learning import Learning
+    from .learning.relearn import Relearning
+    from .learning.status import LearnStatus
 
 #: Most lines one engine call scores in the monitor: half of :data:`BATCH_LINES`, so one screen
 #: update waits on fewer lines. Replays of the monitor (the learning window's gauge in ``eval``,
@@ -217,28 +218,7 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
             elif not batch and not source.alive and source.error is not None:
                 eof = failed = True  # the reader failed: what came is all that will come
             if learning is not None and learning.active:
-                step = StreamStep(pending=learning.feed(batch) if batch else [], learning=learning.status)
-                handover = learning.poll(eof, quiet=not batch and source.can_pause)
-                if handover is None:
-                    if eof:
-                        learning.wait(POLL_SECONDS)
-                    step.backlog = max(0, source.queued)
-                    yield step
-                    continue
-                step.lines = handover.scored
-                step.learning = learning.status
-                if relearning is not None:
-                    relearning.armed = relearning.armed or learning.learned is not None
-                    relearning.observe(step.lines)
-                if writer is not None:
-                    writer.write(step.lines)
-                yield step
-                for start in range(0, len(handover.to_score), batch_lines):  # the held lines, final now
-                    final, _ = score(handover.to_score[start:start + batch_lines])
-                    if writer is not None:
-                        writer.write(final)
-                    latest = relearning.status if relearning is not None else None  # poll's word, or its last
-                    yield StreamStep(lines=final, backlog=max(0, source.queued), learning=latest or learning.status)
+                yield from _learning_turn(learning, relearning, batch, eof, source, writer, batch_lines, score)
                 continue
             if failed:
                 return
@@ -268,13 +248,30 @@ def run_stream(engine: Engine, source: LineSource, *, writer: RecordSink | None 
             relearning.stop()
 
 
-def score_lines(engine: Engine, lines: Iterable[LogLine], batch_lines: int = BATCH_LINES) -> Iterator[ScoredLine]:
-    """Score lines read in full beforehand (calibration, evaluation), batch by batch, in order."""
-    batch: list[LogLine] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= batch_lines:
-            yield from engine.score_batch(batch)
-            batch = []
-    if batch:
-        yield from engine.score_batch(batch)
+def _learning_turn(learning: Learning, relearning: Relearning | None, batch: list[LogLine], eof: bool,
+                   source: LineSource, writer: RecordSink | None, batch_lines: int,
+                   score: Callable[[list[LogLine]], tuple[list[ScoredLine], LearnStatus | None]]) -> Iterator[StreamStep]:
+    """One turn of :func:`run_stream` while the log is first learned: the batch is held back (shown
+    pending); once learning is over, the lines it leaves final, then the held lines scored now."""
+    step = StreamStep(pending=learning.feed(batch) if batch else [], learning=learning.status)
+    handover = learning.poll(eof, quiet=not batch and source.can_pause)
+    if handover is None:
+        if eof:
+            learning.wait(POLL_SECONDS)
+        step.backlog = max(0, source.queued)
+        yield step
+        return
+    step.lines = handover.scored
+    step.learning = learning.status
+    if relearning is not None:
+        relearning.armed = relearning.armed or learning.learned is not None
+        relearning.observe(step.lines)
+    if writer is not None:
+        writer.write(step.lines)
+    yield step
+    for start in range(0, len(handover.to_score), batch_lines):  # the held lines, final now
+        final, _ = score(handover.to_score[start:start + batch_lines])
+        if writer is not None:
+            writer.write(final)
+        latest = relearning.status if relearning is not None else None  # poll's word, or its last
+        yield StreamStep(lines=final, backlog=max(0, source.queued), learning=latest or learning.status)

@@ -26,11 +26,10 @@ from logwatch.core.types import ScoredLine, SessionEnd
 from .messages import LinesScored, SessionsEnded, Status, StatusChanged
 
 if TYPE_CHECKING:
-    from logwatch.core.engine import Engine
-    from logwatch.core.learn import LearnConfig
-    from logwatch.core.learning import LearnPlan
+    from logwatch.core.learning.learn import LearnConfig
+    from logwatch.core.learning.relearn import Relearning
+    from logwatch.core.learning.start import Prepared
     from logwatch.core.record import GuardedRecording
-    from logwatch.core.relearn import Relearning
     from logwatch.core.stream import LineSource
 
 
@@ -152,19 +151,14 @@ class Pipeline:
         self.post(StatusChanged(status))
 
     def _live(self) -> None:
-        from logwatch.cli.common import learn_label
-        from logwatch.cli.learning import learn_plan, learning_for, relearning_for
         from logwatch.core.stream import LineSource, run_stream
 
         cfg = self.config
         sources: list[str | int] = [*cfg.paths, *([cfg.fd] if cfg.fd is not None else [])]
-        plan = learn_plan(cfg.settings, learn_label(cfg.paths, cfg.patterns))
-        if cfg.learn_config is not None:
-            plan = replace(plan, config=cfg.learn_config)
-        engine, state, note = self._load_engine(plan)
+        run, state = self._prepare()
+        engine, note, learning = run.engine, run.note, run.learning
         self._set(state=state, note=note, model=engine.model_name, device=engine.device, threshold=engine.threshold)
-        learning = learning_for(plan, engine, cfg.known_normal)
-        relearning = self._relearning = relearning_for(plan, engine, cfg.known_normal, cfg.settings.relearn)
+        relearning = self._relearning = run.relearning
         writer = self._open_writer(engine.model_name, engine.threshold, engine.session_check is not None)
         record = cfg.settings.record
         lines = LineSource(sources or ["-"], follow=cfg.follow, on_error=self._note, patterns=cfg.patterns,
@@ -186,10 +180,10 @@ class Pipeline:
                     self._warn(problem)
                 if step.learning is not None and step.learning.text() != told:
                     told = step.learning.text()
-                    if step.learning.phase in ("probing", "collecting", "training", "relearning"):
+                    if step.learning.in_progress:
                         self._set(learning=told)
                     else:  # done: what it did stays as the note (nothing when the model knew the log)
-                        said = told if step.learning.phase in ("learned", "failed") else ""
+                        said = told if step.learning.worth_a_note else ""
                         self._set(learning="", note=said or note, model=engine.model_name,
                                   threshold=engine.threshold)
                 now = self.clock()
@@ -211,28 +205,29 @@ class Pipeline:
             if writer is not None:
                 writer.close()
 
-    def _load_engine(self, plan: LearnPlan) -> tuple[Engine, str, str]:
-        """The engine (loaded here, off the UI thread), the state to show and a note; unscored if no model."""
-        from logwatch.cli.learning import starting_model
+    def _prepare(self) -> tuple[Prepared, str]:
+        """The engine and its learning (loaded here, off the UI thread), and the state to show;
+        unscored, with a note saying why, if the model cannot be loaded."""
         from logwatch.core.engine import Engine, EngineError
+        from logwatch.core.learning.start import Prepared, learn_label, prepare
         from logwatch.core.threads import scoring_threads
 
         cfg = self.config
         settings = cfg.settings
         try:
-            remembered, note = starting_model(settings, plan)
-            engine = Engine.from_settings(settings, loaded=remembered, known_normal=cfg.known_normal,
-                                          threads=scoring_threads(), session_ends=False)
+            # the monitor enables the session check itself below, to say so when the model has none
+            run = prepare(settings, learn_label(cfg.paths, cfg.patterns), known_normal=cfg.known_normal,
+                          threads=scoring_threads(), config=cfg.learn_config, session_ends=False)
         except EngineError as exc:
             rule = settings.session_regex
             engine = Engine.unscored(session_regex=rule if _valid_regex(rule) else None)
-            return engine, "unscored", f"model not loaded: {exc}"
+            return Prepared(engine, note=f"model not loaded: {exc}"), "unscored"
         if settings.session_ends:
             try:
-                engine.enable_session_ends()
+                run.engine.enable_session_ends()
             except EngineError as exc:
-                return engine, "scoring", f"session ends not judged: {exc}"
-        return engine, "scoring", note
+                return replace(run, note=f"session ends not judged: {exc}"), "scoring"
+        return run, "scoring"
 
     def _note(self, message: str) -> None:
         self._set(note=message)

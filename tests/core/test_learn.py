@@ -9,21 +9,21 @@ from pathlib import Path
 import pytest
 import torch
 
+from logwatch.core.batching import score_lines
 from logwatch.core.engine import Engine
 from logwatch.core.generator import generate_log
 from logwatch.core.known_normal import KnownNormal
-from logwatch.core.learn import (
+from logwatch.core.learning.learn import (
     LearnConfig,
     LearnError,
     learn,
-    learned_dir_name,
     session_patterns,
     transfer_embeddings,
     usable_sessions,
 )
-from logwatch.core.learning import learned_errors_note
+from logwatch.core.learning.memory import learned_dir_name
+from logwatch.core.learning.status import learned_errors_note
 from logwatch.core.model import load_model_dir
-from logwatch.core.stream import score_lines
 from logwatch.core.tokenizer import LogTokenizer
 from logwatch.core.types import LogLine
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logwatch.core.learn_window import WindowGauge, WindowRule
+from logwatch.core.learning.learn_window import WindowGauge, WindowRule
 from logwatch.core.types import LogLine
 
 START = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from logwatch.core.engine import Engine
 from logwatch.core.generator import generate_log
-from logwatch.core.learn import LearnConfig
-from logwatch.core.learning import Learning, LearnPlan
+from logwatch.core.learning.learn import LearnConfig
+from logwatch.core.learning.learning import Learning, LearnPlan
 from logwatch.core.stream import LineSource, StreamStep, run_stream
 
 QUICK = LearnConfig(token_budget=6_000, max_seconds=30, min_lines=100)
@@ -69,7 +69,7 @@ def test_learning_off_or_without_a_model_is_no_phase_at_all(tiny_model_dir: Path
 
 
 def test_the_window_grows_until_it_covers_the_span_of_log_time(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from logwatch.core.learn_window import WindowRule
+    from logwatch.core.learning.learn_window import WindowRule
     from logwatch.core.timeline import line_key
 
     log = generate_log(seed=41, n_instances=20, incidents=("disk_full",), dialect="other")
@@ -89,8 +89,8 @@ def test_the_window_grows_until_it_covers_the_span_of_log_time(tiny_model_dir: P
 
 def test_while_it_trains_a_big_history_waits_in_the_reader_not_in_memory(tiny_model_dir: Path, tmp_path: Path,
                                                                        monkeypatch) -> None:
-    import logwatch.core.learning as learning_module
-    from logwatch.core.learn_window import WindowRule
+    import logwatch.core.learning.learning as learning_module
+    from logwatch.core.learning.learn_window import WindowRule
 
     monkeypatch.setattr(learning_module, "HOLD_BEYOND_WINDOW", 100)
     log = generate_log(seed=41, n_instances=20, incidents=("disk_full",), dialect="other")
@@ -105,7 +105,7 @@ def test_while_it_trains_a_big_history_waits_in_the_reader_not_in_memory(tiny_mo
 
 
 def test_the_eta_follows_the_pace_but_never_runs_past_the_time_budget() -> None:
-    from logwatch.core.learn_child import learning_eta
+    from logwatch.core.learning.learn_child import learning_eta
 
     assert learning_eta(10.0, 5, 100, None, 100.0) is None  # no pace before a second step
     assert learning_eta(10.0, 5, 100, (8.0, 5), 100.0) is None

@@ -9,9 +9,9 @@ from helpers import wait_for
 
 from logwatch.core.engine import Engine
 from logwatch.core.generator import generate_log
-from logwatch.core.learn import LearnConfig
+from logwatch.core.learning.learn import LearnConfig
+from logwatch.core.learning.relearn import Relearning, RelearnPlan
 from logwatch.core.masking import mask_line
-from logwatch.core.relearn import Relearning, RelearnPlan
 from logwatch.core.stream import LineSource, run_stream
 from logwatch.core.types import ScoredLine
 
@@ -119,8 +119,8 @@ def test_lines_held_while_the_log_was_first_learned_also_see_the_next_learning(t
                                                                               tmp_path: Path) -> None:
     """A file's history is held while it is learned, then scored in one go: learning again must
     still take over inside that go (and the first learning arms it)."""
-    from logwatch.core.learn_window import WindowRule
-    from logwatch.core.learning import Learning, LearnPlan
+    from logwatch.core.learning.learn_window import WindowRule
+    from logwatch.core.learning.learning import Learning, LearnPlan
 
     path, lines = _log(tmp_path)
     engine = Engine.load(tiny_model_dir, device="cpu", threshold=1e6)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from helpers import wait_for
 
+from logwatch.core.batching import score_lines
 from logwatch.core.engine import Engine
-from logwatch.core.stream import LineSource, StreamStep, run_stream, score_lines
+from logwatch.core.stream import LineSource, StreamStep, run_stream
 from logwatch.core.types import LogLine, ScoredLine, SessionEnd
 
 

@@ -334,7 +334,7 @@ async def test_a_followed_file_that_goes_quiet_gets_its_session_verdicts(checked
 async def test_l_learns_the_log_again_and_the_recording_tells_the_replay(tiny_model_dir: Path, incident_file: Path,
                                                                         incident_log: GeneratedLog, tmp_path: Path,
                                                                         wait_end) -> None:
-    from logwatch.core.learn import LearnConfig
+    from logwatch.core.learning.learn import LearnConfig
 
     log, rec = tmp_path / "watched.log", tmp_path / "relearned.lwrec"
     log.write_text(incident_file.read_text())

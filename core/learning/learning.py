@@ -12,13 +12,13 @@ The driver (:func:`~logwatch.core.stream.run_stream`) hands every arriving batch
    followed file's history, a pipe's first burst) is gathered;
    lines arriving meanwhile are shown *pending*, unscored, and an error-level line among them
    still alerts;
-3. **training**: :func:`~logwatch.core.learn.learn` runs in a child process; the stream keeps
-   reading (pending lines);
+3. **training**: :func:`~.learn.learn` runs in a child process (:class:`~.learner.Learner`);
+   the stream keeps reading (pending lines);
 4. **done**: the engine switches to the learned model and every held line, the window's and
    those that came during training, is scored again from the start, in order, as final.
 
 A window that cannot be learned (too short, all errors, random data) keeps the model as it was,
-with a note saying why; nothing fails.
+with a note saying why; nothing fails. The phase words are :mod:`.status`'s.
 """
 
 from __future__ import annotations
@@ -28,15 +28,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from .alerts import AlertRule
+from ..alerts import AlertRule
+from ..types import LogLine, ScoredLine
 from .learn import LearnConfig, Learned
-from .learn_child import LearnWorker
 from .learn_window import WindowGauge, WindowRule
-from .types import LogLine, ScoredLine
+from .learner import Learner
+from .status import LearnStatus, learned_errors_note
 
 if TYPE_CHECKING:
-    from .engine import Engine
-    from .known_normal import KnownNormal
+    from ..engine import Engine
+    from ..known_normal import KnownNormal
 
 MODES = ("auto", "always", "off")
 #: Lines held past the learning window while it trains (the monitor shows them pending).
@@ -70,50 +71,16 @@ class LearnPlan:
             raise ValueError(f"--learn must be auto, always (or a number of lines), off or fresh, not {self.mode!r}")
 
 
-@dataclass
-class LearnStatus:
-    """Where learning stands, for the status bar and stderr."""
-
-    phase: str
-    """probing · collecting · training, then learned, known (the model knew the log), failed or off;
-    relearning while the model learns again (:mod:`.relearn`)"""
-    lines: int = 0
-    window: int = 0
-    steps_done: int = 0
-    steps_total: int = 0
-    eta_seconds: float | None = None
-    note: str = ""
-    goal: str = ""
-    """What the window still waits for once it holds its fewest lines (two hours of the log...)."""
-
-    def text(self) -> str:
-        if self.phase in ("probing", "collecting"):
-            count = (f"{self.lines:,}/{self.window:,} lines" if self.lines < self.window
-                     else f"{self.lines:,} lines, until they cover {self.goal}" if self.goal else f"{self.lines:,} lines")
-            return f"learning this log: {count}" + (f" ({self.note})" if self.note else "")
-        if self.phase == "relearning":
-            steps = (f": step {self.steps_done:,}/{self.steps_total:,}" if self.steps_total else "") + (
-                f", ETA {self.eta_seconds:.0f} s" if self.eta_seconds is not None else "")
-            return f"learning again from {self.window:,} lines{steps}" + (f" ({self.note})" if self.note else "")
-        if self.phase == "training":
-            if not self.steps_total:
-                return f"learning this log: starting to train on {self.window:,} lines"
-            eta = f", ETA {self.eta_seconds:.0f} s" if self.eta_seconds is not None else ""
-            return f"learning this log: training step {self.steps_done:,}/{self.steps_total:,}{eta}"
-        return self.note
-
-
 class Learning:
     """One stream's learning phase; driven by one thread (the stream driver's), trains on another."""
 
     def __init__(self, plan: LearnPlan, engine: Engine, *, known_normal: KnownNormal | None = None,
                  on_learned: Callable[[Learned], str | None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """``on_learned``: called with the learned model on the driver's thread (to save it);
+        returns a note to show."""
         self.plan = plan
         self.engine = engine
-        self.known_normal = known_normal
-        self.on_learned = on_learned
-        """Called with the result on the driver's thread (to save it); returns a note to show."""
         self.clock = clock
         self.held: list[LogLine] = []
         self.scored: list[ScoredLine] = []
@@ -122,7 +89,7 @@ class Learning:
         self.status = LearnStatus("probing", window=plan.window.min_lines)
         self.learned: Learned | None = None
         self._started: float | None = None
-        self._worker: LearnWorker | None = None
+        self._learner = Learner(engine, plan.config, known_normal=known_normal, on_learned=on_learned, clock=clock)
         self._pending_rule = AlertRule(threshold=None, signals=frozenset({"severity"}))
         if plan.mode == "off" or engine.loaded is None:
             self.status = LearnStatus("off")
@@ -130,7 +97,7 @@ class Learning:
     @property
     def active(self) -> bool:
         """Still holding lines back (they are not final yet)."""
-        return self.status.phase in ("probing", "collecting", "training")
+        return self.status.holds_lines
 
     @property
     def holding_enough(self) -> bool:
@@ -142,8 +109,7 @@ class Learning:
 
     def stop(self) -> None:
         """The stream is ending: stop training (the model stays as it was)."""
-        if self._worker is not None:
-            self._worker.stop()
+        self._learner.stop()
 
     # -- the driver's calls ----------------------------------------------------------------
     def feed(self, batch: list[LogLine]) -> list[ScoredLine]:
@@ -176,16 +142,15 @@ class Learning:
                                       or now - (self._started or now) >= self.plan.window_seconds
                                       or (quiet and len(self.held) >= self.plan.config.min_lines)):
             self._train()
-        if self.status.phase == "training" and self._worker is not None:
+        if self.status.phase == "training" and self._learner.running:
             self._progress()
-            if self._worker.finished():
+            if self._learner.finished():
                 return self._finish()
         return None
 
     def wait(self, seconds: float) -> None:
         """Block a little while training runs (the input is over: nothing else to do)."""
-        if self._worker is not None:
-            self._worker.wait(seconds)
+        self._learner.wait(seconds)
 
     # -- phases ------------------------------------------------------------------------------
     def _probed(self, now: float, ended: bool) -> bool:
@@ -212,32 +177,26 @@ class Learning:
 
     def _train(self) -> None:
         window = [(line.source, line.text) for line in self.held[: self.gauge.lines]]
-        base = self.engine.loaded
-        assert base is not None
         self.status = LearnStatus("training", lines=len(self.held), window=len(window))
-        self._worker = LearnWorker(base, window, self.plan.config, self.known_normal)
+        self._learner.start(window)
 
     def _progress(self) -> None:
-        if self._worker is not None:
-            status = self.status
-            status.steps_done, status.steps_total, eta = self._worker.progress(self.clock())
-            status.eta_seconds = eta if eta is not None else status.eta_seconds
+        status = self.status
+        status.steps_done, status.steps_total, eta = self._learner.progress()
+        status.eta_seconds = eta if eta is not None else status.eta_seconds
 
     def _finish(self) -> Handover:
-        assert self._worker is not None
-        result, error = self._worker.result()
+        outcome = self._learner.finish(label=f"learned: {self.plan.name}" if self.plan.name else None)
+        result = outcome.learned
         if result is None:
-            self.status = LearnStatus("failed", note=f"not learned ({error}): the model stays as it was")
+            self.status = LearnStatus("failed", note=f"not learned ({outcome.error}): the model stays as it was")
         else:
-            if self.plan.name:
-                result.model.label = f"learned: {self.plan.name}"
-            self.engine.use_model(result.model, learned_from=result.lines_learned)
             self.learned = result
             summary = result.summary
             note = (f"learned this log in {summary.get('seconds')} s from {result.lines_learned:,} lines; "
                     f"threshold {result.model.calibration.line_threshold:.2f}" if result.model.calibration else "")
             note += learned_errors_note(summary)
-            extra = self.on_learned(result) if self.on_learned is not None else None
+            extra = outcome.remembered
             self.status = LearnStatus("learned", note=f"{note}; {extra}" if extra else note)
         self.engine.reset()
         return self._handover(to_score=self.held)
@@ -246,21 +205,6 @@ class Learning:
         handover = Handover(scored or [], to_score or [])
         self.held, self.scored = [], []
         return handover
-
-
-def learned_errors_note(summary: dict[str, object]) -> str:
-    """What the operator should know the model now takes as normal: the error patterns it learned.
-
-    A frequent error in the window is learned, not left out (it is this log's routine, or an
-    incident already in full swing), and from then on it alerts only if it surprises the model."""
-    count, examples = summary.get("error_patterns_learned"), summary.get("errors_learned")
-    if not isinstance(count, int) or count <= 0 or not isinstance(examples, list) or not examples:
-        return ""
-    first = examples[0]
-    if not (isinstance(first, list) and len(first) == 2 and isinstance(first[1], int)):
-        return ""
-    what = "1 error pattern" if count == 1 else f"{count:,} error patterns"
-    return f"; learned as normal: {what}, the most frequent {str(first[0])[:80]!r} ({first[1]:,} lines)"
 
 
 @dataclass

@@ -19,12 +19,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..model import LoadedModel, load_model_dir, write_model_dir
+from ..settings import valid_name
+from ..spec import SUMMARY_FILE, ModelDirError, read_json
 from .learn import Learned
-from .model import LoadedModel, load_model_dir, write_model_dir
-from .settings import valid_name
-from .spec import SUMMARY_FILE, ModelDirError, read_json
 
 LEARNED_FILE = "learned.json"
+
+
+def learned_dir_name(source: str) -> str:
+    """A model directory name for a log: its file name, made safe (stdin is "stdin")."""
+    base = "stdin" if source in ("-", "") else Path(source).name
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).strip("._") or "log"
+    return safe[:64]
 
 
 def models_dir() -> Path:

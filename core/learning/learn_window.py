@@ -21,11 +21,12 @@ So, under ``--learn auto``, the window grows until it covers **two hours of the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .timeline import line_key
-from .types import LogLine
+from ..timeline import line_key
+from ..types import LogLine
 
 #: The fewest lines a window holds, and all a stampless log gets: enough for a nova host's
 #: routine (0.4% of later lines unseen after 5,000 on Loghub's OpenStack samples).
@@ -36,6 +37,9 @@ WINDOW_SPAN_SECONDS = 2 * 3600.0
 MAX_WINDOW_LINES = 50_000
 #: Lines of each batch read for their timestamps (and its last line).
 _SAMPLES_PER_BATCH = 8
+#: Lines :func:`first_window` feeds the gauge at once: a window ends at a batch's end, and the
+#: monitor's gauge is fed batches of this size too.
+FIRST_WINDOW_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,21 @@ class WindowGauge:
             return ""
         covered = _duration(self.span_seconds)
         return f"{_duration(rule.span_seconds)} of the log (covered {covered}; at most {rule.max_lines:,} lines)"
+
+
+def first_window(lines: Iterable[LogLine], rule: WindowRule, batch_lines: int = FIRST_WINDOW_BATCH) -> list[tuple[str, str]]:
+    """The (source, text) lines a window by ``rule`` takes from the start of ``lines`` (read only
+    as far as it needs), fed to a :class:`WindowGauge` in batches as a stream feeds it."""
+    gauge = WindowGauge(rule)
+    window: list[tuple[str, str]] = []
+    it = iter(lines)
+    while not gauge.complete:
+        batch = list(itertools.islice(it, batch_lines))
+        if not batch:
+            break
+        gauge.add(batch)
+        window.extend((line.source, line.text) for line in batch[: gauge.lines - len(window)])
+    return window
 
 
 def _duration(seconds: float) -> str:

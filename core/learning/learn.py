@@ -17,9 +17,9 @@ The recipe (measured on real logs, docs/EVALUATION.md §6):
 3. **Budget in tokens, not epochs:** at most ``token_budget`` training tokens, the cosine
    schedule sized to them; and ``max_seconds`` of wall time for the whole learning, so a slow
    machine trains fewer steps, on time.
-4. **Threshold** on the held-out part of the window: the larger of the 99.9th percentile of
-   held-out line losses (a line budget, which one long or unkeyed session cannot skew) and the
-   1% session budget with long sessions counted per 64 lines.
+4. **Threshold** on the held-out part of the window (:mod:`.threshold`): the larger of the
+   99.9th percentile of held-out line losses (a line budget, which one long or unkeyed session
+   cannot skew) and the 1% session budget with long sessions counted per 64 lines.
 
 The result is a model in memory (:class:`~logwatch.core.model.LoadedModel`); :mod:`.memory`
 saves it so the next run on the same log starts from it.
@@ -33,32 +33,32 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
-from .alerts import WARNING_LEVELS, is_error_level
-from .calibrate import Calibration, calibrate, kth_largest, token_threshold
-from .gpt import int8_available
-from .known_normal import KnownNormal
-from .masking import MASK_VERSION, masked_line
-from .model import INT8_CHECK, LoadedModel, expected_shapes, hf_model, pick_device
-from .parse import parse_line
-from .sessions import is_continuation
-from .settings import LEARN_SECONDS
-from .spec import LEARNED_SLIDE_KEEP, ModelSpec, session_pairs
-from .tokenizer import LogTokenizer
-from .train import (
+from ..alerts import WARNING_LEVELS, is_error_level
+from ..known_normal import KnownNormal
+from ..masking import MASK_VERSION, masked_line
+from ..model import LoadedModel, expected_shapes, hf_model, pick_device
+from ..parse import parse_line
+from ..sessions import is_continuation
+from ..settings import LEARN_SECONDS
+from ..spec import LEARNED_SLIDE_KEEP, ModelSpec, session_pairs
+from ..tokenizer import LogTokenizer
+from ..train import (
     BATCH_WINDOWS,
     LONG_SESSION_LINES,
     Progress,
     Schedule,
+    Windows,
     build_windows,
     chunk_long_sessions,
     fit,
     group_sessions,
     split_sessions,
 )
+from .threshold import calibrate_learned
 
 #: Seconds the threshold's two passes (fp32, int8 check) take per held-out line, set aside from
 #: ``max_seconds`` (measured: 1,800 HDFS lines in about 1 s on the 2-core test machine, doubled).
@@ -228,17 +228,29 @@ def transfer_embeddings(base: LoadedModel, tokenizer: LogTokenizer) -> torch.Ten
     return rows
 
 
-def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnConfig | None = None,
-          known_normal: KnownNormal | None = None, label: str | None = None,
-          on_progress: Callable[[Progress], None] | None = None,
-          should_stop: Callable[[], bool] | None = None, started: float | None = None) -> Learned:
-    """Adapt ``base`` to the (source, text) lines of a learning window; LearnError if it cannot be done.
+class _Window(NamedTuple):
+    """A learning window's usable sessions, and what the recipe reads of them."""
 
-    ``started``: when the learning began (``time.time()``), if before this call: the child process
-    counts its own start-up, importing torch, against ``max_seconds``."""
-    config = config or LearnConfig()
-    started = time.time() if started is None else min(started, time.time())
-    rule = base.spec.session_rule
+    kept: dict[str, list[str]]
+    """Session -> its usable lines (what may be the incident left out)."""
+    left_out: dict[str, int]
+    """Counts of what was left out (:func:`usable_sessions`)."""
+    masked: list[list[str]]
+    """Each kept session's patterns, in order."""
+    patterns: list[str]
+    """Every kept line's pattern."""
+    errors: Counter[str]
+    """Error-level patterns kept, learned as normal, with their lines."""
+
+    @property
+    def usable(self) -> int:
+        return len(self.patterns)
+
+
+def _usable_window(texts: Sequence[tuple[str, str]], rule: str, config: LearnConfig,
+                   known_normal: KnownNormal | None) -> _Window:
+    """What the window offers to learn; LearnError if it is too little, mostly errors, or lines
+    that hardly repeat."""
     kept, left_out = usable_sessions(texts, rule, config, known_normal)
     usable = sum(map(len, kept.values()))
     if usable < config.min_lines:
@@ -251,22 +263,32 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
     if errors > config.max_error_share * usable:
         raise LearnError(f"{errors / usable:.0%} of the usable lines are errors: learning them would learn an "
                          "incident as normal")
-    masked_all = [pattern for patterns in masked for pattern in patterns]
-    distinct = len(set(masked_all)) / len(masked_all)
+    patterns = [pattern for session in masked for pattern in session]
+    distinct = len(set(patterns)) / len(patterns)
     if distinct > config.max_distinct_share:
         raise LearnError(f"the lines hardly repeat ({distinct:.0%} of them are distinct even with ids masked): "
                          "nothing to learn as normal (binary or random data?)")
-    train_raw, held_raw = split_sessions(kept, config.holdout)
+    return _Window(kept, left_out, masked, patterns, learned_errors)
+
+
+def _held_out(kept: dict[str, list[str]], holdout: float) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The sessions trained on and those held out to set the threshold on; LearnError if none are left."""
+    train_raw, held_raw = split_sessions(kept, holdout)
     if not held_raw:  # one or a few streams (unkeyed logs): the tail of each is held out instead
         train_raw, held_raw = {}, {}
         for key, lines in kept.items():
-            cut = len(lines) - max(1, round(len(lines) * config.holdout)) if len(lines) > 1 else len(lines)
+            cut = len(lines) - max(1, round(len(lines) * holdout)) if len(lines) > 1 else len(lines)
             train_raw[key], held_raw[key] = lines[:cut], lines[cut:]
         held_raw = {k: v for k, v in held_raw.items() if v}
     if not held_raw or not any(train_raw.values()):
         raise LearnError("no lines left to set the threshold on")
-    rng = random.Random(config.seed)
-    torch.manual_seed(config.seed)
+    return train_raw, held_raw
+
+
+def _transferred(base: LoadedModel, train_raw: dict[str, list[str]],
+                 config: LearnConfig) -> tuple[LogTokenizer, ModelSpec, dict[str, torch.Tensor]]:
+    """A tokenizer trained on the lines to learn, and the base model's spec and weights moved onto
+    its vocabulary (:func:`transfer_embeddings`)."""
     tokenizer = LogTokenizer.train((masked_line(parse_line(t)) for ls in train_raw.values() for t in ls),
                                    vocab_size=config.vocab_size,
                                    attach_placeholders=config.attach_placeholders)
@@ -274,6 +296,40 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
                    slide_keep=min(config.slide_keep, base.spec.most_keep_tokens))
     weights = dict(base.weights)
     weights["transformer.wte.weight"] = transfer_embeddings(base, tokenizer)
+    return tokenizer, spec, weights
+
+
+def _schedule(config: LearnConfig, train_windows: Windows, usable: int, held_lines: int, started: float) -> Schedule:
+    """The fit's schedule: the token budget (at most ``tokens_per_line`` per usable line) as
+    steps, and the wall time left of ``max_seconds`` after the time spent so far and the
+    calibration's estimated share (two passes over the held-out lines)."""
+    batch = config.batch_size if len(train_windows) / config.batch_size >= config.min_steps else config.batch_size // 2
+    epoch_tokens = max(1, sum(len(ids) for ids, _ in train_windows))
+    budget = min(config.token_budget, config.tokens_per_line * usable)
+    steps_per_epoch = math.ceil(len(train_windows) / batch)
+    epochs = max(1, min(config.max_epochs, math.ceil(budget / epoch_tokens)))
+    max_steps = max(1, min(epochs * steps_per_epoch, round(budget / epoch_tokens * steps_per_epoch)))
+    seconds_left = config.max_seconds - (time.time() - started) - CALIBRATION_SECONDS_PER_LINE * held_lines
+    return Schedule(epochs=epochs, batch_size=batch, lr=config.lr, warmup_steps=config.warmup_steps,
+                    patience=config.max_epochs, dropout=config.dropout, max_steps=max_steps,
+                    max_seconds=max(MIN_FIT_SECONDS, seconds_left))
+
+
+def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnConfig | None = None,
+          known_normal: KnownNormal | None = None, label: str | None = None,
+          on_progress: Callable[[Progress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, started: float | None = None) -> Learned:
+    """Adapt ``base`` to the (source, text) lines of a learning window; LearnError if it cannot be done.
+
+    ``started``: when the learning began (``time.time()``), if before this call: the child process
+    counts its own start-up, importing torch, against ``max_seconds``."""
+    config = config or LearnConfig()
+    started = time.time() if started is None else min(started, time.time())
+    window = _usable_window(texts, base.spec.session_rule, config, known_normal)
+    train_raw, held_raw = _held_out(window.kept, config.holdout)
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)  # before the model is made: the same window learns the same model
+    tokenizer, spec, weights = _transferred(base, train_raw, config)
     model = hf_model(spec, weights)
 
     def encode(raw: dict[str, list[str]]) -> list[list[list[int]]]:
@@ -283,34 +339,21 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
     train_windows = build_windows(encode(chunk_long_sessions(train_raw, start_stride=config.start_stride)), spec,
                                   tokenizer.bos_id, tokenizer.cont_id)
     val_windows = build_windows(encode(held_raw), spec, tokenizer.bos_id, tokenizer.cont_id)
-    batch = config.batch_size if len(train_windows) / config.batch_size >= config.min_steps else config.batch_size // 2
-    epoch_tokens = max(1, sum(len(ids) for ids, _ in train_windows))
-    budget = min(config.token_budget, config.tokens_per_line * usable)
-    steps_per_epoch = math.ceil(len(train_windows) / batch)
-    epochs = max(1, min(config.max_epochs, math.ceil(budget / epoch_tokens)))
-    max_steps = max(1, min(epochs * steps_per_epoch, round(budget / epoch_tokens * steps_per_epoch)))
-    # the fit gets what is left of max_seconds after the time spent so far and the calibration's
-    # estimated share (two passes over the held-out lines)
-    held_lines = sum(map(len, held_raw.values()))
-    seconds_left = config.max_seconds - (time.time() - started) - CALIBRATION_SECONDS_PER_LINE * held_lines
-    schedule = Schedule(epochs=epochs, batch_size=batch, lr=config.lr, warmup_steps=config.warmup_steps,
-                        patience=config.max_epochs, dropout=config.dropout, max_steps=max_steps,
-                        max_seconds=max(MIN_FIT_SECONDS, seconds_left))
+    schedule = _schedule(config, train_windows, window.usable, sum(map(len, held_raw.values())), started)
     fitted = fit(model, train_windows, val_windows, pad_id=tokenizer.pad_id, schedule=schedule,
                  device=pick_device("auto"), rng=rng, on_progress=on_progress, should_stop=should_stop)
     trained_weights = {name: fitted.best_state[name].float() for name in expected_shapes(spec)}
-    pairs = session_pairs(masked)
-    learned = LoadedModel(base.directory, spec, tokenizer, trained_weights, None, Counter(masked_all), label,
-                          pattern_pairs=frozenset(pairs))
-    calibration = calibrate_learned(learned, held_raw, config)
+    learned = LoadedModel(base.directory, spec, tokenizer, trained_weights, None, Counter(window.patterns), label,
+                          pattern_pairs=frozenset(session_pairs(window.masked)))
+    calibration = calibrate_learned(learned, held_raw, max_fpr=config.max_fpr, line_quantile=config.line_quantile)
     learned.calibration = calibration
     summary: dict[str, object] = {
-        "base_model": base.name, "window_lines": len(texts), "usable_lines": usable, **left_out,
-        "error_patterns_learned": len(learned_errors),
-        "errors_learned": [[pattern[:ERROR_EXAMPLE_CHARS], n] for pattern, n in learned_errors.most_common(3)],
+        "base_model": base.name, "window_lines": len(texts), "usable_lines": window.usable, **window.left_out,
+        "error_patterns_learned": len(window.errors),
+        "errors_learned": [[pattern[:ERROR_EXAMPLE_CHARS], n] for pattern, n in window.errors.most_common(3)],
         "train_sessions": len(train_raw), "held_out_sessions": len(held_raw),
-        "tokens_per_line": {"base": round(_tokens_per_line(base.tokenizer, masked_all, spec), 2),
-                            "learned": round(_tokens_per_line(tokenizer, masked_all, spec), 2)},
+        "tokens_per_line": {"base": round(_tokens_per_line(base.tokenizer, window.patterns, spec), 2),
+                            "learned": round(_tokens_per_line(tokenizer, window.patterns, spec), 2)},
         "vocab_size": tokenizer.vocab_size, "steps": fitted.steps, "epochs_run": fitted.epochs_run,
         "tokens": fitted.tokens, "stopped_early": fitted.stopped_early, "planned_steps": fitted.planned_steps,
         "held_out_loss": round(fitted.best_val, 4), "line_threshold": calibration.line_threshold,
@@ -319,59 +362,9 @@ def learn(base: LoadedModel, texts: Sequence[tuple[str, str]], *, config: LearnC
     return Learned(learned, summary)
 
 
-def calibrate_learned(model: LoadedModel, held: dict[str, list[str]], config: LearnConfig) -> Calibration:
-    """The larger of a line budget (a quantile of held-out line losses) and the session budget
-    over held-out sessions cut into 64-line pieces."""
-    from .alerts import AlertRule
-    from .build import session_lines
-    from .engine import Engine
-    from .stream import score_lines
-
-    maxima: list[float] = []  # each held-out line's largest token loss (fp32)
-
-    def held_out_losses(precision: str) -> dict[str, list[float]]:
-        engine = Engine(loaded=model, device="cpu", precision=precision)
-        engine.rule = AlertRule.off()
-        per_session: dict[str, list[float]] = {}
-        for line in score_lines(engine, session_lines(held)):
-            if line.loss is not None:
-                per_session.setdefault(line.session, []).append(line.loss)
-                if precision == "fp32" and (top := line.top_token) is not None:
-                    maxima.append(top)
-        return per_session
-
-    per_session = held_out_losses("fp32")  # the exact reference sets the threshold
-    checked: dict[str, object] = {}
-    if int8_available():  # may `--precision auto` run this model in int8? (model.uses_int8)
-        int8 = held_out_losses("int8")
-        diff = max((abs(a - b) for key, losses in per_session.items() for a, b in zip(losses, int8.get(key, []))),
-                   default=0.0)
-        checked[INT8_CHECK] = round(diff, 6)
-    chunks = {f"{key}#{i}": losses[i:i + LONG_SESSION_LINES]
-              for key, losses in per_session.items() for i in range(0, len(losses), LONG_SESSION_LINES)}
-    session_rule = calibrate(chunks, max_fpr=config.max_fpr)
-    losses = sorted(x for v in per_session.values() for x in v)
-    line_q = losses[min(len(losses) - 1, max(0, math.ceil(config.line_quantile * len(losses)) - 1))]
-    threshold = max(session_rule.line_threshold, math.ceil(line_q * 1e6) / 1e6)
-    flagged = sum(1 for v in chunks.values() if kth_largest(v, 1) > threshold)
-    return Calibration(line_threshold=threshold, min_lines=1, method="learned", max_fpr=config.max_fpr,
-                       normal_sessions=len(chunks), flagged_sessions=flagged, token_threshold=token_threshold(maxima),
-                       details={**checked, "held_out_lines": len(losses), "line_quantile": config.line_quantile,
-                                "line_quantile_threshold": round(line_q, 6),
-                                "session_budget_threshold": session_rule.line_threshold,
-                                "note": "at most the held-out maximum" if len(losses) < 1 / (1 - config.line_quantile)
-                                else ""})
-
-
 def _tokens_per_line(tokenizer: LogTokenizer, masked: Sequence[str], spec: ModelSpec, sample: int = 2000) -> float:
     lines = list(masked[:sample])
     if not lines:
         return 0.0
     return sum(len(ids) for ids in tokenizer.encode_lines(lines, max_tokens=spec.max_line_tokens)) / len(lines)
 
-
-def learned_dir_name(source: str) -> str:
-    """A model directory name for a log: its file name, made safe (stdin is "stdin")."""
-    base = "stdin" if source in ("-", "") else Path(source).name
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).strip("._") or "log"
-    return safe[:64]

@@ -1,7 +1,7 @@
-"""The child process that learns a log (``python -m logwatch.core.learn_child JOB_DIR``), and
+"""The child process that learns a log (``python -m logwatch.core.learning.learn_child JOB_DIR``), and
 :class:`LearnWorker`, the parent's end that starts it and reads its answer.
 
-Started by :class:`logwatch.core.learning.Learning` and :class:`logwatch.core.relearn.Relearning`.
+Started by :class:`~.learner.Learner`, for the first learning and for learning again.
 The job directory holds ``job.json`` (the base model's directory, the learning config, the lines
 marked normal) and ``window.jsonl`` (the window's ``[source, text]`` pairs); the learned model is
 written to ``JOB_DIR/learned``. Progress and the outcome go to stdout as JSON lines:
@@ -23,12 +23,12 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..model import LoadedModel, load_model_dir, write_model_dir
+from ..spec import SPEC_FILE, ModelDirError
 from .learn import LearnConfig, Learned, LearnError
-from .model import LoadedModel, load_model_dir, write_model_dir
-from .spec import SPEC_FILE, ModelDirError
 
 if TYPE_CHECKING:
-    from .known_normal import KnownNormal
+    from ..known_normal import KnownNormal
 
 
 def write_job(job: Path, *, base_dir: Path, window: list[tuple[str, str]], config: LearnConfig,
@@ -41,7 +41,7 @@ def write_job(job: Path, *, base_dir: Path, window: list[tuple[str, str]], confi
 
 
 class LearnWorker:
-    """The parent's end: runs :func:`~logwatch.core.learn.learn` in this child process.
+    """The parent's end: runs :func:`~.learn.learn` in this child process.
 
     A process, not a thread: training in a thread ran about a third slower here (measured:
     42 s against 31 s for the same 82k tokens on 2 cores), and its Python work would compete
@@ -67,7 +67,7 @@ class LearnWorker:
         self._first_step: tuple[float, int] | None = None
         self._outcome: tuple[str, Any] | None = None
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "logwatch.core.learn_child", str(self._tmp)], stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "logwatch.core.learning.learn_child", str(self._tmp)], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=(self._tmp / "stderr.txt").open("wb"), start_new_session=True)
         self._reader = threading.Thread(target=self._read, name="logwatch-learn-progress", daemon=True)
         self._reader.start()
@@ -157,9 +157,9 @@ def _say(message: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from .known_normal import KnownNormal
+    from ..known_normal import KnownNormal
+    from ..train import Progress
     from .learn import learn
-    from .train import Progress
 
     job = Path(argv[0])
     try:

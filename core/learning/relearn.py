@@ -6,7 +6,7 @@ remembered from an earlier one), every ``every_lines`` lines it has scored are f
 learning. What it learns from:
 
 - the last ``recent_lines`` lines **of sessions that did not alert**: the incident is not
-  learned (:func:`~logwatch.core.learn.learn` also leaves out rare error lines and late rare
+  learned (:func:`~logwatch.core.learning.learn.learn` also leaves out rare error lines and late rare
   warnings, as for the first window). A long session that alerted (a host's periodic-task
   request, which runs all day) loses only its alerting lines: dropping it whole made its
   routine unknown to the next model (measured on Loghub's OpenStack lines: one such session
@@ -16,7 +16,8 @@ learning. What it learns from:
 
 The monitor also learns again when asked (key ``L``).
 
-Training runs in the learning child process while scoring goes on with the current model. The
+Training runs in the learning child process (:class:`~.learner.Learner`, as for the first
+learning) while scoring goes on with the current model. The
 new model takes over **between two batches**, never inside one, and tells the first line it
 scores (:attr:`~logwatch.core.types.ScoredLine.model`), which a recording keeps, so a replay
 shows where the threshold changed. A learning that was due by line count takes over
@@ -36,15 +37,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..train import LONG_SESSION_LINES
+from ..types import LogLine, ScoredLine
 from .learn import LearnConfig, Learned
-from .learn_child import LearnWorker
-from .learning import LearnStatus, learned_errors_note
-from .train import LONG_SESSION_LINES
-from .types import LogLine, ScoredLine
+from .learner import Learner
+from .status import LearnStatus, learned_errors_note
 
 if TYPE_CHECKING:
-    from .engine import Engine
-    from .known_normal import KnownNormal
+    from ..engine import Engine
+    from ..known_normal import KnownNormal
 
 #: Recent lines given to the new model as context when it takes over (not judged again).
 WARM_LINES = 1_000
@@ -84,7 +85,8 @@ class _Seen(NamedTuple):
 
 @dataclass
 class _Run:
-    worker: LearnWorker
+    """The learning under way."""
+
     window: int
     started_n: int
     asked: bool
@@ -98,13 +100,14 @@ class Relearning:
                  known_normal: KnownNormal | None = None,
                  on_learned: Callable[[Learned], str | None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """``on_learned``: called with each learned model on the stream's thread (to save it);
+        returns a note to show."""
         self.plan = plan
         self.engine = engine
         self.armed = armed
         """A model learned from this log is in use: learn again by line count (else only when asked)."""
-        self.known_normal = known_normal
-        self.on_learned = on_learned
         self.clock = clock
+        self._learner = Learner(engine, plan.config, known_normal=known_normal, on_learned=on_learned, clock=clock)
         self.status: LearnStatus | None = None
         """The latest word on learning again (None until there is one)."""
         self.changes = 0
@@ -160,17 +163,21 @@ class Relearning:
             self._asked.clear()
             self._start(asked=True)
             return self.status
+        learner = self._learner
         due = run.asked or (next_n is not None and next_n - run.started_n > self.plan.takeover_lines)
-        if due and not run.asked and not run.worker.finished():
+        if due and not run.asked and not learner.finished():
             self.status = LearnStatus("relearning", window=run.window, note="waiting for the new model")
             # The child stops training at its max_seconds; a child stuck past a generous bound is stopped.
             deadline = self.clock() + 4 * self.plan.config.max_seconds + 60
-            while not run.worker.finished() and self.clock() < deadline:
-                run.worker.wait(0.2)
-            if not run.worker.finished():
-                run.worker.stop()
-        if not run.worker.finished():
-            done, total, eta = run.worker.progress(self.clock())
+            while not learner.finished() and self.clock() < deadline:
+                learner.wait(0.2)
+            if not learner.finished():
+                self.stop()
+                self.status = LearnStatus("failed", note="not learned again (the learning process did not end in "
+                                                         "time): the model stays as it was")
+                return self.status
+        if not learner.finished():
+            done, total, eta = learner.progress()
             self.status = LearnStatus("relearning", window=run.window, steps_done=done, steps_total=total,
                                       eta_seconds=eta)
             return self.status
@@ -178,9 +185,8 @@ class Relearning:
 
     def stop(self) -> None:
         """The stream is ending: a learning still running is dropped (the model stays)."""
-        if self._run is not None:
-            self._run.worker.stop()
-            self._run = None
+        self._learner.stop()
+        self._run = None
 
     # -- inside ------------------------------------------------------------------------------
     def window(self) -> list[tuple[str, str]]:
@@ -213,28 +219,25 @@ class Relearning:
             self.status = LearnStatus("failed", note=f"not learned again: {len(window):,} lines of sessions "
                                                      f"that did not alert (at least {self.plan.config.min_lines:,})")
             return self.status.note
-        base = self.engine.loaded
-        assert base is not None
-        self._run = _Run(LearnWorker(base, window, self.plan.config, self.known_normal), len(window), self._last_n,
-                         asked)
+        self._learner.start(window)
+        self._run = _Run(len(window), self._last_n, asked)
         self.status = LearnStatus("relearning", window=len(window))
         return f"learning again from {len(window):,} lines that did not alert (the latest, and earlier ones)"
 
     def _take(self, run: _Run) -> LearnStatus:
         self._run = None
-        result, error = run.worker.result()
-        if result is None:
-            self.status = LearnStatus("failed", note=f"not learned again ({error}): the model stays as it was")
-            return self.status
         engine = self.engine
-        if base_label := (engine.loaded.label if engine.loaded is not None else None):
-            result.model.label = base_label  # still the model of this log (remembered under its name)
-        engine.use_model(result.model, learned_from=result.lines_learned)
+        # still the model of this log (remembered under its name): it keeps the label
+        outcome = self._learner.finish(label=engine.loaded.label if engine.loaded is not None else None)
+        result = outcome.learned
+        if result is None:
+            self.status = LearnStatus("failed", note=f"not learned again ({outcome.error}): the model stays as it was")
+            return self.status
         recent = [x for x in list(self._recent)[-WARM_LINES:] if x.session in engine.sessions]  # open sessions only
         engine.warm([LogLine(x.n, x.text, x.source, 0.0) for x in recent])
         self.changes += 1
         self._since = 0
-        extra = self.on_learned(result) if self.on_learned is not None else None
+        extra = outcome.remembered
         threshold = engine.threshold  # the learned one, unless the operator set one
         note = (f"learned again from {run.window:,} lines at line {run.started_n:,}"
                 + (f"; threshold {threshold:.2f}" if threshold is not None else "") + learned_errors_note(result.summary)
