@@ -117,3 +117,13 @@ def test_the_app_never_imports_the_command_line() -> None:
     bad = {(m, t) for m, targets in graph.items() if m.startswith("logwatch.tui") for t in targets
            if t.startswith("logwatch.cli")}
     assert not bad
+
+
+def test_the_layers_point_down_cli_over_tui_over_core() -> None:
+    """The screen never reaches into the command line (the monitor's pipeline once imported
+    learning decisions from it); core reaches neither."""
+    graph = import_graph()
+    up = {(m, t) for m, targets in graph.items() for t in targets
+          if (m.startswith("logwatch.tui") and t.startswith("logwatch.cli"))
+          or (m.startswith("logwatch.core") and t.startswith(("logwatch.cli", "logwatch.tui")))}
+    assert not up
