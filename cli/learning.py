@@ -82,5 +82,7 @@ def run_models(*, remove: tuple[str, ...], as_json: bool) -> None:
     print_listing(rows, as_json=as_json, title=f"{len(rows)} learned model(s) in {memory.models_dir()}",
                   columns=[(header, cell(key)) for header, key in (("name", "name"), ("learned (UTC)", "learned"),
                                                                    ("lines", "lines"), ("threshold", "threshold"),
-                                                                   ("from", "source"), ("note", "note"))],
+                                                                   ("from", "source"), ("note", "note"))
+                           # the note column only when a model has one: it narrows the others on an 80-column terminal
+                           if key != "note" or any(row["note"] for row in rows)],
                   empty="none yet: logwatch learns a log it does not know the first time it watches it")

@@ -12,7 +12,7 @@ from logwatch.tui.filters import FilterError, parse_filter, search_pattern
 
 
 def line(text: str = "x", **kw: object) -> ScoredLine:
-    base: dict[str, object] = dict(n=1, source="s", arrival=0.0, text=text, session="sess")
+    base: dict[str, object] = dict(n=1, source="s", arrival=0.0, text=text, session="sess", pattern=text)
     base.update(kw)
     return ScoredLine(**base)  # type: ignore[arg-type]
 
